@@ -1,0 +1,82 @@
+// Command tlntsvr is the Telnet server daemon.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/session"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries a process exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	// A session's first process is this binary re-executed; it never
+	// returns from here.
+	session.RunIncubatorIfRequested()
+
+	cmd := newRootCmd()
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "tlntsvr:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	opts := &runOptions{}
+	root := &cobra.Command{
+		Use:   "tlntsvr",
+		Short: "Telnet server daemon",
+		Long: `tlntsvr is a Telnet server in the manner of Windows Telnet Server: it negotiates
+Telnet options, checks users against a users file and a telnet-clients group,
+and runs each user's shell on a PTY as their own OS account.
+
+Run without a subcommand it does what "tlntsvr run" does.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, args []string) error { return run(opts) },
+	}
+	root.PersistentFlags().StringVarP(&opts.configPath, "config", "c", defaultConfigPath(), "configuration file")
+	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "run",
+			Short: "Run the server in the foreground",
+			Args:  cobra.NoArgs,
+			RunE:  func(cmd *cobra.Command, args []string) error { return run(opts) },
+		},
+		&cobra.Command{
+			Use:   "check-config",
+			Short: "Check the configuration file and the users and groups files it names",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return checkConfig(cmd.OutOrStdout(), opts.configPath)
+			},
+		},
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, args []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "tlntsvr", version)
+			},
+		},
+	)
+	return root
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"github.com/tlntsvr/tlntsvr/internal/session"
+)
+
+// SessionInfo is what the registry tells about one logged-on session.
+type SessionInfo struct {
+	ID           int
+	User         string // Telnet user name
+	OSAccount    string
+	Remote       string // client address
+	LogonTime    time.Time
+	LastActivity time.Time // last input from the client
+	Term         string
+	Cols, Rows   int
+	PID          int // the shell's process ID
+}
+
+// entry is a registered session.
+type entry struct {
+	info   SessionInfo // the fixed fields
+	sess   *session.Session
+	conn   *protocol.Conn
+	cancel context.CancelFunc
+}
+
+// Registry holds the logged-on sessions. IDs count up from 1 and are not
+// reused while the daemon runs, so an ID an admin typed never names a
+// different session.
+type Registry struct {
+	mu      sync.Mutex
+	next    int
+	entries map[int]*entry
+}
+
+func newRegistry() *Registry { return &Registry{entries: map[int]*entry{}} }
+
+func (r *Registry) add(e *entry) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.next++
+	e.info.ID = r.next
+	r.entries[e.info.ID] = e
+	return e.info.ID
+}
+
+func (r *Registry) remove(id int) {
+	r.mu.Lock()
+	delete(r.entries, id)
+	r.mu.Unlock()
+}
+
+// List returns every session, in ID order, with its live fields filled in.
+func (r *Registry) List() []SessionInfo {
+	r.mu.Lock()
+	es := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		es = append(es, e)
+	}
+	r.mu.Unlock()
+	out := make([]SessionInfo, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.snapshot())
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return a.ID - b.ID })
+	return out
+}
+
+func (e *entry) snapshot() SessionInfo {
+	si := e.info
+	si.LastActivity = e.sess.LastInput()
+	si.Cols, si.Rows, _ = e.conn.WindowSize()
+	return si
+}
+
+// Len returns the number of logged-on sessions.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries)
+}
+
+// lookup returns the sessions an admin named: one ID, or all when id is 0.
+func (r *Registry) lookup(id int) []*entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id != 0 {
+		if e, ok := r.entries[id]; ok {
+			return []*entry{e}
+		}
+		return nil
+	}
+	out := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Message writes text to the terminals of session id (0 = all), on lines
+// of its own, and returns how many sessions it reached.
+func (r *Registry) Message(id int, text string) int {
+	n := 0
+	for _, e := range r.lookup(id) {
+		if _, err := e.conn.Write(noticeBytes(text)); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// End tells session id (0 = all) why, then ends it; it returns how many
+// sessions it ended. The session's own goroutine does the teardown.
+func (r *Registry) End(id int, why string) int {
+	es := r.lookup(id)
+	for _, e := range es {
+		if why != "" {
+			e.conn.Write(noticeBytes(why))
+		}
+		e.cancel()
+	}
+	return len(es)
+}
+
+// noticeBytes frames a server message so it starts on a fresh line and
+// leaves the cursor at the start of the next one.
+func noticeBytes(text string) []byte {
+	return []byte("\r\n" + text + "\r\n")
+}

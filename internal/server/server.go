@@ -1,0 +1,391 @@
+// Package server is the Telnet daemon proper: listeners and limits, the
+// login dialogue, the session registry and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/auth"
+	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"github.com/tlntsvr/tlntsvr/internal/session"
+)
+
+// What a remote user is told. Short, and revealing nothing.
+const (
+	msgMaxConnections = "The server has reached its maximum number of connections. Try again later."
+	msgLoginIncorrect = "Login incorrect"
+	msgTooManyFails   = "Too many failed logons. Connection closed."
+	msgLoginTimeout   = "Logon timed out. Connection closed."
+	msgCannotStart    = "Access denied: a session cannot be started for this account."
+	msgShutdown       = "The Telnet server is shutting down. Your session is ending."
+)
+
+// accessDenied is the design's message for a user outside the groups.
+func accessDenied(group string) string {
+	return fmt.Sprintf("Access denied: user is not a member of the %s group.", group)
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server closed")
+
+// Server is a Telnet server. Create it with New, run it with Serve, stop it
+// with Shutdown.
+type Server struct {
+	cfg   atomic.Pointer[config.Config]
+	store *auth.Store
+	log   *slog.Logger
+	audit *slog.Logger
+
+	sessions *Registry
+	active   atomic.Int64 // connections, in logon or in session
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	closed    bool
+	wg        sync.WaitGroup // one per connection goroutine
+
+	ctx    context.Context // cancelled by Shutdown: ends every connection
+	cancel context.CancelFunc
+}
+
+// New makes a server. audit receives the audit records (logons, failures,
+// session ends); log the operational log.
+func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		store: store, log: log, audit: audit,
+		sessions: newRegistry(),
+		ctx:      ctx, cancel: cancel,
+	}
+	s.cfg.Store(cfg)
+	return s
+}
+
+// Config returns the settings in force.
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
+
+// SetConfig puts new settings in force for the next connection and logon.
+// Listen addresses change only on restart.
+func (s *Server) SetConfig(cfg *config.Config) { s.cfg.Store(cfg) }
+
+// Sessions returns the session registry.
+func (s *Server) Sessions() *Registry { return s.sessions }
+
+// Listen opens every configured address. Separate from Serve so a caller
+// knows the ports are open (and which, for port 0) before it goes on.
+func (s *Server) Listen() error {
+	var lns []net.Listener
+	for _, addr := range s.Config().Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	s.mu.Lock()
+	s.listeners = lns
+	s.mu.Unlock()
+	return nil
+}
+
+// Addrs returns the addresses being listened on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Serve accepts connections on every listener until Shutdown. It returns
+// ErrServerClosed after Shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	lns := s.listeners
+	s.mu.Unlock()
+	if len(lns) == 0 {
+		return errors.New("serve: no listeners (call Listen first)")
+	}
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		s.log.Info("listening", "addr", ln.Addr().String())
+		go func() { errc <- s.acceptLoop(ln) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = ErrServerClosed
+	}
+	return first
+}
+
+func (s *Server) acceptLoop(ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			// Out of descriptors (EMFILE), an aborted handshake: these
+			// pass. Back off and go on rather than exit or spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.startConn(nc)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// startConn applies the connection limit and starts the connection's
+// goroutine.
+func (s *Server) startConn(nc net.Conn) {
+	cfg := s.Config()
+	if s.active.Add(1) > int64(cfg.MaxConnections) {
+		s.active.Add(-1)
+		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(),
+			"reason", "max_connections", "max_connections", cfg.MaxConnections)
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write([]byte(msgMaxConnections + "\r\n"))
+		nc.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.active.Add(-1)
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer s.active.Add(-1)
+		s.serveConn(s.ctx, nc)
+	}()
+}
+
+// serveConn runs one connection: negotiation, logon, session.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+	remote := nc.RemoteAddr().String()
+	log := s.log.With("remote", remote)
+	defer nc.Close()
+	defer func() {
+		// One connection's bug must never take the daemon down.
+		if r := recover(); r != nil {
+			log.Error("panic in connection; connection closed", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	cfg := s.Config()
+	conn := protocol.NewConn(nc, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
+
+	// Until the shell starts, shutdown closes the socket, which ends any
+	// read in progress; the session handles ctx itself after that.
+	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
+	loginDeadline := time.Now().Add(cfg.LoginTimeout)
+	nc.SetWriteDeadline(loginDeadline)
+	if err := conn.Negotiate(); err != nil {
+		log.Debug("negotiation failed", "err", err)
+		return
+	}
+	nc.SetReadDeadline(loginDeadline)
+
+	id, typeahead, ok := s.logon(ctx, conn, cfg, log, remote)
+	if !ok || !stopClose() {
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	s.runSession(ctx, conn, cfg, id, typeahead, log, remote)
+}
+
+// logon runs the login dialogue. ok is false when the connection is to be
+// closed; the client has been told why.
+func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Config, log *slog.Logger, remote string) (id auth.Identity, typeahead []byte, ok bool) {
+	say := func(line string) { conn.Write([]byte(line + "\r\n")) }
+	if cfg.Mode != "stream" && cfg.Banner != "" {
+		say(strings.ReplaceAll(cfg.Banner, "\n", "\r\n"))
+		say("")
+	}
+	lr := &lineReader{conn: conn}
+	readErr := func(err error) {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			say("")
+			say(msgLoginTimeout)
+			s.audit.Info("logon timed out", "event", "logon_timeout", "remote", remote)
+		}
+		log.Debug("logon ended", "err", err)
+	}
+	for failures := 0; failures < cfg.MaxFailedLogons; {
+		conn.Write([]byte("login: "))
+		user, err := lr.readLine(true)
+		if err != nil {
+			readErr(err)
+			return id, nil, false
+		}
+		if user == "" {
+			say("")
+			continue
+		}
+		say("")
+		conn.Write([]byte("password: "))
+		password, err := lr.readLine(false)
+		if err != nil {
+			readErr(err)
+			return id, nil, false
+		}
+		say("")
+		id, err = s.store.Authenticate(ctx, user, password)
+		switch {
+		case err == nil:
+			return id, lr.typeahead(), true
+		case errors.Is(err, auth.ErrNotMember):
+			say(accessDenied(cfg.ClientsGroup))
+			s.audit.Warn("logon refused", "event", "logon_denied", "user", user, "remote", remote,
+				"reason", "not a member of "+cfg.ClientsGroup+" or "+cfg.AdminsGroup)
+			return id, nil, false
+		case errors.Is(err, auth.ErrBadCredentials):
+			failures++
+			s.audit.Warn("logon failed", "event", "logon_failed", "user", printable(user), "remote", remote,
+				"failures", failures)
+			say(msgLoginIncorrect)
+			say("")
+		default: // context cancelled (shutdown) or an internal error
+			log.Error("authentication error", "err", err)
+			return id, nil, false
+		}
+	}
+	say(msgTooManyFails)
+	s.audit.Warn("connection dropped", "event", "max_failed_logons", "remote", remote,
+		"max_failed_logons", cfg.MaxFailedLogons)
+	return id, nil, false
+}
+
+// printable makes a user-typed name safe to log.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// runSession starts the shell for a logged-on identity and bridges it until
+// it ends.
+func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string) {
+	log = log.With("user", id.User, "os_account", id.OSAccount)
+	acct, err := session.LookupAccount(id.OSAccount)
+	if err != nil {
+		log.Error("cannot start session: OS account lookup failed", "err", err)
+		conn.Write([]byte(msgCannotStart + "\r\n"))
+		return
+	}
+	term := conn.Term()
+	if cfg.Mode == "stream" {
+		term = "dumb"
+	}
+	cols, rows, _ := conn.WindowSize()
+	var clientEnv []string
+	for k, v := range conn.Env() {
+		clientEnv = append(clientEnv, k+"="+v)
+	}
+	sess, err := session.Start(session.Spec{
+		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
+		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == "stream",
+		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
+	})
+	if err != nil {
+		if errors.Is(err, session.ErrOtherAccount) {
+			log.Error("logon refused: the daemon is not running as root, so it can only start sessions as its own account",
+				"os_account", acct.Name, "uid", acct.UID, "daemon_uid", os.Geteuid())
+		} else {
+			log.Error("cannot start session", "err", err)
+		}
+		conn.Write([]byte(msgCannotStart + "\r\n"))
+		return
+	}
+	e := &entry{
+		info: SessionInfo{
+			User: id.User, OSAccount: acct.Name, Remote: remote,
+			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
+		},
+		sess: sess, conn: conn,
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.cancel = cancel
+	sid := s.sessions.add(e)
+	defer s.sessions.remove(sid)
+	s.audit.Info("logon", "event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
+		"remote", remote, "pid", sess.PID(), "term", term)
+
+	reason := sess.Run(sctx, conn, typeahead)
+
+	in, out := sess.Bytes()
+	s.audit.Info("session ended", "event", "session_end", "session", sid, "user", id.User,
+		"remote", remote, "reason", string(reason),
+		"duration", time.Since(sess.Started()).Round(time.Millisecond).String(),
+		"bytes_in", in, "bytes_out", out)
+}
+
+// Shutdown stops accepting, tells every session, ends them all, and waits
+// for every connection's goroutine, or until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.wait(ctx)
+	}
+	s.closed = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+
+	s.sessions.End(0, msgShutdown)
+	s.cancel() // the connections still logging on
+	return s.wait(ctx)
+}
+
+func (s *Server) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %d connections still open: %w", s.active.Load(), ctx.Err())
+	}
+}

@@ -1,0 +1,188 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The incubator is the daemon's own binary re-executed as the first process
+// of a session, on the PTY, as session leader. It does in one place what
+// must happen between fork and the user's shell: drop privileges and check
+// that the drop held, reset signal dispositions and mask, change to the
+// home directory, run the login script, and exec the shell. Doing this in a
+// process of our own (rather than in exec.Cmd's SysProcAttr) is what lets
+// the privilege drop be asserted before any user code runs.
+
+// IncubatorArg0 is argv[0] of the incubator process.
+const IncubatorArg0 = "tlntsvr-session"
+
+// specFD is the descriptor on which the incubator receives its spec.
+const specFD = 3
+
+// incubatorSpec is what the daemon tells the incubator, as JSON on specFD.
+type incubatorSpec struct {
+	Drop        bool // switch to UID/GID/Groups (the daemon runs as root)
+	UID         uint32
+	GID         uint32
+	Groups      []uint32
+	Home        string
+	Shell       string
+	LoginScript string
+	Env         []string
+}
+
+// RunIncubatorIfRequested turns this process into a session incubator if
+// it was started as one, and never returns in that case. Call it first
+// thing in main (and in TestMain of packages that start sessions).
+func RunIncubatorIfRequested() {
+	if len(os.Args) == 0 || os.Args[0] != IncubatorArg0 {
+		return
+	}
+	err := incubate()
+	// Only reached on failure: the shell replaced us otherwise. The message
+	// goes to the user's terminal and, through the exit status, the log.
+	fmt.Fprintf(os.Stderr, "\r\ntlntsvr: cannot start the session: %v\r\n", err)
+	os.Exit(126)
+}
+
+func incubate() error {
+	// Keep to one thread so the signal mask set below is the one exec sees.
+	runtime.LockOSThread()
+
+	f := os.NewFile(specFD, "spec")
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	var spec incubatorSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+
+	if spec.Drop {
+		if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
+			return err
+		}
+	}
+	if err := assertIdentity(spec.UID, spec.GID, spec.Groups, spec.Drop); err != nil {
+		return err
+	}
+
+	env := spec.Env
+	if err := os.Chdir(spec.Home); err != nil {
+		// What login(1) does: carry on in / and say so.
+		fmt.Fprintf(os.Stderr, "No directory %s, logging in with HOME=/\r\n", spec.Home)
+		if err := os.Chdir("/"); err != nil {
+			return fmt.Errorf("chdir /: %w", err)
+		}
+		env = setEnv(env, "HOME", "/")
+	}
+
+	resetSignals()
+
+	if spec.LoginScript != "" {
+		cmd := exec.Command(spec.LoginScript)
+		cmd.Env = env
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "tlntsvr: login script %s: %v\r\n", spec.LoginScript, err)
+		}
+	}
+
+	// A leading '-' in argv[0] makes it a login shell (reads the profile).
+	argv0 := "-" + filepath.Base(spec.Shell)
+	err = syscall.Exec(spec.Shell, []string{argv0}, env)
+	return fmt.Errorf("exec %s: %w", spec.Shell, err)
+}
+
+// dropPrivileges switches every thread of this process to the account, in
+// the order that still has the privilege for each step.
+func dropPrivileges(uid, gid uint32, groups []uint32) error {
+	gs := make([]int, len(groups))
+	for i, g := range groups {
+		gs[i] = int(g)
+	}
+	if err := syscall.Setgroups(gs); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(gid)); err != nil {
+		return fmt.Errorf("setgid %d: %w", gid, err)
+	}
+	if err := syscall.Setuid(int(uid)); err != nil {
+		return fmt.Errorf("setuid %d: %w", uid, err)
+	}
+	return nil
+}
+
+// assertIdentity checks that the process really is the account now, and,
+// for a non-root account, that root cannot be regained.
+func assertIdentity(uid, gid uint32, groups []uint32, dropped bool) error {
+	if r, e := os.Getuid(), os.Geteuid(); r != int(uid) || e != int(uid) {
+		return fmt.Errorf("identity check: uid %d euid %d, want %d", r, e, uid)
+	}
+	if r, e := os.Getgid(), os.Getegid(); r != int(gid) || e != int(gid) {
+		return fmt.Errorf("identity check: gid %d egid %d, want %d", r, e, gid)
+	}
+	if !dropped {
+		return nil
+	}
+	have, err := os.Getgroups()
+	if err != nil {
+		return fmt.Errorf("identity check: getgroups: %w", err)
+	}
+	want := make([]int, len(groups))
+	for i, g := range groups {
+		want[i] = int(g)
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	if !slices.Equal(slices.Compact(have), slices.Compact(want)) {
+		return fmt.Errorf("identity check: groups %v, want %v", have, want)
+	}
+	if uid != 0 {
+		if err := syscall.Setuid(0); err == nil {
+			return fmt.Errorf("identity check: setuid(0) succeeded after the drop")
+		}
+	}
+	return nil
+}
+
+// resetSignals gives the shell default dispositions and an empty mask,
+// whatever the daemon inherited (a daemon started with '&' from a script
+// has SIGINT and SIGQUIT ignored, and ignored signals survive exec).
+// Catching a signal makes exec reset it to the default, so catch them all.
+func resetSignals() {
+	var sigs []os.Signal
+	for s := 1; s < 65; s++ {
+		// 32 and 33 belong to the C library's and Go's thread machinery.
+		if s == int(syscall.SIGKILL) || s == int(syscall.SIGSTOP) || s == 32 || s == 33 {
+			continue
+		}
+		sigs = append(sigs, syscall.Signal(s))
+	}
+	signal.Notify(make(chan os.Signal, 1), sigs...)
+	var none unix.Sigset_t
+	unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil)
+}
+
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[:len(key)+1] == key+"=" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, key+"="+value)
+}

@@ -1,0 +1,447 @@
+// Package session runs one logged-on user: a shell on a PTY as the user's
+// OS account, the bridge between that PTY and the Telnet connection,
+// window size and signals, and the teardown that leaves nothing behind.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"github.com/tlntsvr/tlntsvr/internal/pty"
+	"golang.org/x/sys/unix"
+)
+
+// Timings of the teardown. They are deadlines, not sleeps: each ends early
+// when what it waits for happens.
+const (
+	// drainTimeout bounds how long output is still forwarded after the
+	// shell exits while some background process keeps the terminal open.
+	drainTimeout = 2 * time.Second
+	// killGrace is how long processes get between SIGHUP and SIGKILL.
+	killGrace = 2 * time.Second
+	// closeTimeout bounds waiting for the client to close its side after
+	// we closed ours, so the last output is not lost to a reset.
+	closeTimeout = time.Second
+	bufSize      = 32 << 10
+)
+
+// ErrOtherAccount is returned when the daemon, not running as root, is
+// asked to start a shell as an account other than its own.
+var ErrOtherAccount = errors.New("the daemon is not running as root and can only start sessions as its own account")
+
+// Spec describes the session to start.
+type Spec struct {
+	Account     Account
+	Shell       string   // program to run; "" means the account's login shell, else /bin/sh
+	LoginScript string   // run before the shell, as the account; "" for none
+	Term        string   // TERM; "" means "dumb"
+	ClientEnv   []string // allowlisted client variables, "NAME=value"
+	Cols, Rows  int      // initial window size; 0 means 80x24
+	Stream      bool     // stream mode: the terminal does not echo input
+	EndTasks    bool     // end every process of the session when it ends
+	Logger      *slog.Logger
+}
+
+// Reason says why a session ended.
+type Reason string
+
+const (
+	ReasonExit       Reason = "exit"       // the shell exited
+	ReasonDisconnect Reason = "disconnect" // the client went away
+	ReasonEnded      Reason = "ended"      // ended by the server (admin kill, shutdown)
+)
+
+// Session is a running shell on a PTY.
+type Session struct {
+	spec   Spec
+	log    *slog.Logger
+	cmd    *exec.Cmd
+	master *os.File
+	exited chan struct{} // closed when the shell has been waited for
+	status error         // the shell's exit status; valid after exited
+
+	started  time.Time
+	lastIn   atomic.Int64 // unix nanoseconds of the last client input
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+}
+
+// Start opens a PTY and starts the incubator, which becomes the account
+// and execs the shell.
+func Start(spec Spec) (*Session, error) {
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	acct := spec.Account
+	drop := os.Geteuid() == 0
+	if !drop && uint32(os.Geteuid()) != acct.UID {
+		return nil, fmt.Errorf("start session for %q (uid %d): %w", acct.Name, acct.UID, ErrOtherAccount)
+	}
+	shell := spec.Shell
+	if shell == "" {
+		shell = acct.Shell
+	}
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	groups := acct.Groups
+	if len(groups) == 0 {
+		groups = []uint32{acct.GID}
+	}
+	cols, rows := spec.Cols, spec.Rows
+	if cols <= 0 || rows <= 0 {
+		cols, rows = 80, 24
+	}
+
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer slave.Close()
+	if err := pty.SetSize(master, cols, rows); err != nil {
+		master.Close()
+		return nil, fmt.Errorf("set window size: %w", err)
+	}
+	if spec.Stream {
+		if err := disableEcho(slave); err != nil {
+			master.Close()
+			return nil, err
+		}
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		master.Close()
+		return nil, err
+	}
+	defer specR.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		master.Close()
+		specW.Close()
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{IncubatorArg0},
+		Env:        []string{}, // nothing of the daemon's environment
+		Dir:        "/",
+		Stdin:      slave,
+		Stdout:     slave,
+		Stderr:     slave,
+		ExtraFiles: []*os.File{specR}, // becomes specFD
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:  true,
+			Setctty: true,
+			Ctty:    0,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		master.Close()
+		specW.Close()
+		return nil, fmt.Errorf("start session process: %w", err)
+	}
+	ispec := incubatorSpec{
+		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
+		Home: acct.Home, Shell: shell, LoginScript: spec.LoginScript,
+		Env: buildEnv(acct, shell, spec.Term, spec.ClientEnv),
+	}
+	// The pipe buffer holds the spec, so this does not wait on the child.
+	werr := json.NewEncoder(specW).Encode(ispec)
+	specW.Close()
+	if werr != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		master.Close()
+		return nil, fmt.Errorf("send session spec: %w", werr)
+	}
+
+	s := &Session{
+		spec: spec, log: log, cmd: cmd, master: master,
+		exited: make(chan struct{}), started: time.Now(),
+	}
+	s.lastIn.Store(s.started.UnixNano())
+	// The one place the shell is waited for, whatever ends the session.
+	go func() {
+		s.status = cmd.Wait()
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+// buildEnv makes the shell's environment from scratch: nothing of the
+// daemon's, and of the client's only what the allowlist let through.
+func buildEnv(acct Account, shell, term string, clientEnv []string) []string {
+	if term == "" {
+		term = "dumb"
+	}
+	path := "/usr/local/bin:/usr/bin:/bin:/usr/games"
+	if acct.UID == 0 {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	fixed := map[string]bool{"HOME": true, "USER": true, "LOGNAME": true, "SHELL": true, "PATH": true, "TERM": true}
+	env := []string{
+		"HOME=" + acct.Home, "USER=" + acct.Name, "LOGNAME=" + acct.Name,
+		"SHELL=" + shell, "PATH=" + path, "TERM=" + term,
+	}
+	for _, kv := range clientEnv {
+		name, _, ok := strings.Cut(kv, "=")
+		if ok && !fixed[name] {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func disableEcho(tty *os.File) error {
+	t, err := pty.Termios(tty)
+	if err != nil {
+		return fmt.Errorf("get terminal attributes: %w", err)
+	}
+	t.Lflag &^= unix.ECHO | unix.ECHOE | unix.ECHOK | unix.ECHONL
+	if err := pty.SetTermios(tty, t); err != nil {
+		return fmt.Errorf("set terminal attributes: %w", err)
+	}
+	return nil
+}
+
+// PID returns the shell's process ID (also its process group and session).
+func (s *Session) PID() int { return s.cmd.Process.Pid }
+
+// Started returns when the session started.
+func (s *Session) Started() time.Time { return s.started }
+
+// LastInput returns when the client last sent data.
+func (s *Session) LastInput() time.Time { return time.Unix(0, s.lastIn.Load()) }
+
+// Bytes returns the data bytes received from and sent to the client.
+func (s *Session) Bytes() (in, out int64) { return s.bytesIn.Load(), s.bytesOut.Load() }
+
+// Resize sets the terminal's window size.
+func (s *Session) Resize(cols, rows int) error { return pty.SetSize(s.master, cols, rows) }
+
+// Run bridges the PTY and the connection until the shell exits, the client
+// goes, or ctx is cancelled; then it ends the session's processes (when
+// EndTasks is set), closes the connection and returns why it ended.
+// typeahead is client data that arrived before the shell started.
+func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte) Reason {
+	s.mapCommands(conn)
+	conn.SetResizeHandler(func(cols, rows int) {
+		if err := s.Resize(cols, rows); err != nil {
+			s.log.Warn("resize failed", "err", err)
+		}
+	})
+	if len(typeahead) > 0 {
+		s.master.Write(typeahead)
+	}
+
+	outDone := make(chan struct{})
+	var clientGone bool // copyOut stopped because the client did; read after outDone
+	go func() {
+		defer close(outDone)
+		clientGone = s.copyOut(conn)
+	}()
+	inDone := make(chan struct{})
+	go func() {
+		defer close(inDone)
+		s.copyIn(conn)
+	}()
+
+	var reason Reason
+	select {
+	case <-s.exited:
+		reason = ReasonExit
+		// Forward what the shell wrote before it exited. The read ends
+		// with EIO once no process holds the terminal; a background
+		// process that still does gets drainTimeout.
+		select {
+		case <-outDone:
+		case <-time.After(drainTimeout):
+		}
+	case <-outDone:
+		// Either the client stopped taking output, or no process holds
+		// the terminal any more: the shell is exiting.
+		reason = ReasonExit
+		if clientGone {
+			reason = ReasonDisconnect
+		}
+	case <-inDone:
+		reason = ReasonDisconnect
+	case <-ctx.Done():
+		reason = ReasonEnded
+	}
+
+	if s.spec.EndTasks {
+		s.endTasks()
+	}
+	// Closing the master hangs the terminal up (SIGHUP to what is left
+	// when tasks are not ended) and ends copyOut.
+	s.master.Close()
+	<-outDone
+	s.closeConn(conn)
+	<-inDone
+	conn.Close()
+	if s.spec.EndTasks {
+		<-s.exited
+	}
+	s.log.Debug("session ended", "reason", reason, "status", s.status)
+	return reason
+}
+
+// copyOut forwards PTY output to the client: large reads, one write each.
+// It reports whether it stopped because writing to the client failed.
+func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
+	buf := make([]byte, bufSize)
+	for {
+		n, err := s.master.Read(buf)
+		if n > 0 {
+			if _, werr := conn.Write(buf[:n]); werr != nil {
+				return true
+			}
+			s.bytesOut.Add(int64(n))
+		}
+		if err != nil {
+			return false // EIO: every process closed the terminal; or closed by Run
+		}
+	}
+}
+
+// copyIn forwards client data to the PTY. It keeps reading after the PTY
+// is gone, so the connection is drained until the client closes it.
+func (s *Session) copyIn(conn *protocol.Conn) {
+	buf := make([]byte, bufSize)
+	ptyOK := true
+	for {
+		n, err := conn.Read(buf)
+		if n > 0 {
+			s.lastIn.Store(time.Now().UnixNano())
+			s.bytesIn.Add(int64(n))
+			if ptyOK {
+				if _, werr := s.master.Write(buf[:n]); werr != nil {
+					ptyOK = false
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// closeConn closes our side first and waits (bounded) for the client to
+// close its side: closing a socket with unread input makes the kernel send
+// a reset, which can destroy the last output in flight.
+func (s *Session) closeConn(conn *protocol.Conn) {
+	nc := conn.NetConn()
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		nc.SetReadDeadline(time.Now().Add(closeTimeout))
+		return // copyIn drains until EOF or the deadline; Run then closes
+	}
+	nc.Close()
+}
+
+// mapCommands makes Telnet's IP, BRK, EC, EL, EOF, SUSP and ABORT arrive at
+// the terminal as its own interrupt, quit, erase, kill, end-of-file and
+// suspend characters, so the line discipline acts on them in order with
+// the data around them.
+func (s *Session) mapCommands(conn *protocol.Conn) {
+	t, err := pty.Termios(s.master)
+	if err != nil {
+		s.log.Warn("read terminal attributes", "err", err)
+		return
+	}
+	for cmd, cc := range map[byte]int{
+		protocol.IP: unix.VINTR, protocol.BRK: unix.VQUIT, protocol.ABORT: unix.VQUIT,
+		protocol.EC: unix.VERASE, protocol.EL: unix.VKILL,
+		protocol.EOF: unix.VEOF, protocol.SUSP: unix.VSUSP,
+	} {
+		conn.SetCommandByte(cmd, t.Cc[cc])
+	}
+}
+
+// endTasks ends every process of the session: the shell's session ID is
+// its PID, and every job it started keeps that session ID even when it has
+// a process group of its own. SIGHUP first, SIGKILL for what is left after
+// killGrace.
+func (s *Session) endTasks() {
+	sid := s.PID()
+	signalSession(sid, syscall.SIGHUP)
+	syscall.Kill(-sid, syscall.SIGCONT) // a stopped job must run to see SIGHUP
+	deadline := time.Now().Add(killGrace)
+	for time.Now().Before(deadline) {
+		if len(sessionMembers(sid)) == 0 {
+			break
+		}
+		select {
+		case <-s.exited:
+		case <-time.After(20 * time.Millisecond): // not our children: poll
+		}
+	}
+	signalSession(sid, syscall.SIGKILL)
+}
+
+func signalSession(sid int, sig syscall.Signal) {
+	for _, pid := range sessionMembers(sid) {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// sessionMembers lists the live processes whose session ID is sid.
+func sessionMembers(sid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid := 0
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				pid = -1
+				break
+			}
+			pid = pid*10 + int(c-'0')
+		}
+		if pid <= 0 {
+			continue
+		}
+		if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procSession reads a process's session ID and state from /proc/PID/stat.
+func procSession(pid int) (sid int, state byte, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name is in parentheses and may contain anything; the
+	// fields after the last ')' are: state ppid pgrp session ...
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 4 {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscan(f[3], &sid); err != nil {
+		return 0, 0, false
+	}
+	return sid, f[0][0], true
+}
