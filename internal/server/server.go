@@ -238,6 +238,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	lr := &lineReader{conn: conn}
 	readErr := func(err error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 			say("")
 			say(msgLoginTimeout)
 			s.audit.Info("logon timed out", "event", "logon_timeout", "remote", remote)

@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A user logs on with Debian's telnet, works as the mapped OS account in a
+// real shell with the client's terminal type and window size, follows a
+// resize, and leaves with exit.
+func TestTelnetLogonShell(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 100, 30)
+	c.expect(`Welcome to tlntsvr Telnet Server`)
+	c.login("alice", alicePass)
+
+	if got := c.run("id -un"); got != osAlice {
+		t.Errorf("id -un = %q, want the mapped account %q", got, osAlice)
+	}
+	if got := c.run("echo $TERM"); got != "xterm" {
+		t.Errorf("TERM = %q, want the client's xterm", got)
+	}
+	if got := c.run("stty size"); got != "30 100" {
+		t.Errorf("stty size = %q, want 30 100", got)
+	}
+	if got := c.run("pwd"); got != "/home/"+osAlice {
+		t.Errorf("working directory = %q, want the account's home", got)
+	}
+	// The client environment passes only by allowlist: the client's USER
+	// ("-f root", the inetutils CVE-2026-24061 payload) never arrives.
+	if got := c.run(`echo "[$USER][$LOGNAME]"`); got != "["+osAlice+"]["+osAlice+"]" {
+		t.Errorf("USER/LOGNAME = %q, want the account's name", got)
+	}
+
+	// Resize the client's terminal: telnet sends NAWS, the shell sees it.
+	if err := setSize(c, 120, 40); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stty size 40 120", func() bool { return c.run("stty size") == "40 120" })
+
+	c.send("echo done$((3+4)); exit\r")
+	c.expect(`done7`)
+	if out := c.waitExit(); !strings.Contains(out, "Connection closed by foreign host") {
+		t.Errorf("after exit, telnet printed %q; want the connection closed", out)
+	}
+}
+
+// Wrong passwords max_failed_logons times drop the connection.
+func TestWrongPasswordDropsConnection(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "max_failed_logons: 2\n"})
+	c := telnet(t, d, 80, 24)
+	for i := 0; i < 2; i++ {
+		c.expect(`login: `)
+		c.send("alice\r")
+		c.expect(`password: `)
+		c.send("wrong\r")
+		c.expect(`Login incorrect`)
+	}
+	c.expect(`Too many failed logons`)
+	if out := c.waitExit(); !strings.Contains(out, "Connection closed") {
+		t.Errorf("telnet printed %q; want the connection closed", out)
+	}
+	// An unknown user fails the same way, with the same words.
+	c2 := telnet(t, d, 80, 24)
+	c2.expect(`login: `)
+	c2.send("nosuchuser\r")
+	c2.expect(`password: `)
+	c2.send("x\r")
+	c2.expect(`Login incorrect`)
+	if !strings.Contains(auditLog(t, d), `"event":"logon_failed"`) {
+		t.Error("no logon_failed audit record")
+	}
+}
+
+// A user with the right password who is in neither allowed group is
+// refused with the design's message.
+func TestNonMemberRefused(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 80, 24)
+	c.expect(`login: `)
+	c.send("bob\r")
+	c.expect(`password: `)
+	c.send(bobPass + "\r")
+	c.expect(`Access denied: user is not a member of the telnet-clients group\.`)
+	c.waitExit()
+	if out, _ := exec.Command("pgrep", "-u", osBob).Output(); len(out) > 0 {
+		t.Errorf("processes running as %s: %s", osBob, out)
+	}
+}
+
+// Everything the shell wrote reaches the client before the connection
+// closes, even a burst written just before exit.
+func TestOutputBeforeExitIsDelivered(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	c.send("seq 1 30000; echo LAST$((5*5)); exit\r")
+	c.expect(`\r\n29999\r\n30000\r\nLAST25`)
+	c.waitExit()
+}
+
+// Ctrl-C interrupts a foreground program even when the daemon was started
+// with SIGINT and SIGQUIT ignored (as by '&' in a script).
+func TestCtrlCWithDaemonIgnoringSignals(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{ignoreSignals: true})
+	c := telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	if got := c.run("grep -E '^Sig(Ign|Blk)' /proc/self/status | tr -s '\\t' ' '"); got != "SigBlk: 0000000000000000\r\nSigIgn: 0000000000000000" {
+		t.Errorf("a command in the session has signal state %q, want nothing blocked or ignored", got)
+	}
+	c.send("sleep 100\r")
+	waitFor(t, "sleep to start", func() bool { return pgrepCount(osAlice, "sleep") == 1 })
+	c.send("\x03")
+	c.send("echo STATUS$?\r")
+	c.expect(`STATUS130`) // 128 + SIGINT
+}
+
+// When the connection goes, the session's processes end, background jobs
+// included; nothing of the account is left running.
+func TestDisconnectEndsProcesses(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	c.send("sleep 1000 & sleep 1001\r")
+	waitFor(t, "both sleeps to start", func() bool { return pgrepCount(osAlice, "sleep") == 2 })
+	c.cmd.Process.Kill() // the client vanishes
+	waitFor(t, "the session's processes to end", func() bool {
+		out, _ := exec.Command("pgrep", "-u", osAlice).Output()
+		return len(out) == 0
+	})
+	waitFor(t, "the session to leave the registry", func() bool {
+		return strings.Contains(auditLog(t, d), `"reason":"disconnect"`)
+	})
+}
+
+// SIGTERM tells every session, ends their processes, and exits 0.
+func TestShutdownEndsSessions(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	c.send("sleep 1000\r")
+	waitFor(t, "sleep to start", func() bool { return pgrepCount(osAlice, "sleep") == 1 })
+	d.stop()
+	c.expect(`The Telnet server is shutting down`)
+	c.waitExit()
+	// The daemon has exited, so what is left can only be waited for.
+	waitFor(t, "no process of the account left", func() bool { return pgrepCount(osAlice, "") == 0 })
+}
+
+// Connections beyond max_connections get one line and are closed.
+func TestMaxConnections(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "max_connections: 1\n"})
+	c1 := telnet(t, d, 80, 24)
+	c1.expect(`Welcome`)
+	c2 := telnet(t, d, 80, 24)
+	c2.expect(`maximum number of connections`)
+	c2.waitExit()
+	c1.login("alice", alicePass) // the first goes on
+}
+
+// A client that never logs on is dropped at login_timeout.
+func TestLoginTimeout(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "login_timeout: 2s\n"})
+	c := telnet(t, d, 80, 24)
+	c.expect(`login: `)
+	c.expect(`Logon timed out`)
+	c.waitExit()
+}
+
+func auditLog(t *testing.T, d *daemon) string {
+	t.Helper()
+	b, err := os.ReadFile(d.dir + "/audit.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// pgrepCount counts the processes of an account, optionally by name.
+func pgrepCount(account, name string) int {
+	args := []string{"-u", account}
+	if name != "" {
+		args = append(args, "-x", name)
+	}
+	out, _ := exec.Command("pgrep", args...).Output()
+	return len(strings.Fields(string(out)))
+}
+
+// waitFor polls cond until it holds, for things no event announces (the
+// processes of another program).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(expectTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

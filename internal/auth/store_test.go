@@ -1,0 +1,521 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// fixture is a Store over files in a temporary directory, with a clock
+// the test moves by hand.
+type fixture struct {
+	t             *testing.T
+	users, groups string
+	store         *Store
+	mu            sync.Mutex
+	clock         time.Time
+	log           lockedBuffer
+	mtime         time.Time // last mtime given to a file
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newFixture(t *testing.T, users, groups string, opts Options) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{
+		t:      t,
+		users:  filepath.Join(dir, "users"),
+		groups: filepath.Join(dir, "groups"),
+		clock:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		mtime:  time.Now().Add(-time.Hour),
+	}
+	f.write(f.users, users)
+	f.write(f.groups, groups)
+	opts.UsersFile, opts.GroupsFile = f.users, f.groups
+	opts.Logger = slog.New(slog.NewTextHandler(&f.log, nil))
+	s, err := NewStore(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.clock
+	}
+	s.lastCheck = f.clock
+	f.store = s
+	return f
+}
+
+// write replaces a file's content in place and moves its mtime on, as an
+// editor saving twice within a second could not be relied on to.
+func (f *fixture) write(path, content string) {
+	f.t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	f.mtime = f.mtime.Add(2 * time.Second)
+	if err := os.Chtimes(path, f.mtime, f.mtime); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clock = f.clock.Add(d)
+}
+
+func (f *fixture) auth(user, password string) (Identity, error) {
+	return f.store.Authenticate(context.Background(), user, password)
+}
+
+// mustAuth checks that user logs on with password, as want.
+func (f *fixture) mustAuth(user, password string, want Identity) {
+	f.t.Helper()
+	got, err := f.auth(user, password)
+	if err != nil || got != want {
+		f.t.Fatalf("Authenticate(%q) = %+v, %v; want %+v", user, got, err, want)
+	}
+}
+
+func (f *fixture) mustFail(user, password string, want error) {
+	f.t.Helper()
+	got, err := f.auth(user, password)
+	if !errors.Is(err, want) || got != (Identity{}) {
+		f.t.Fatalf("Authenticate(%q) = %+v, %v; want %v", user, got, err, want)
+	}
+}
+
+func userLine(t *testing.T, name, password string, rest ...string) string {
+	return strings.Join(append([]string{name, testHash(t, password, bcrypt.MinCost)}, rest...), ":") + "\n"
+}
+
+func TestAuthenticate(t *testing.T) {
+	users := userLine(t, "alice", "alicepw") +
+		userLine(t, "bob", "bobpw", "robert") +
+		userLine(t, "root", "rootpw") +
+		userLine(t, "both", "bothpw") +
+		userLine(t, "outsider", "outsiderpw") +
+		userLine(t, "josé", "josépw")
+	groups := "telnet-clients: alice bob both josé\nadministrators: root both\nother: outsider\n"
+	f := newFixture(t, users, groups, Options{})
+
+	tests := []struct {
+		name, user, password string
+		want                 Identity
+		wantErr              error
+	}{
+		{"client", "alice", "alicepw", Identity{User: "alice", OSAccount: "alice"}, nil},
+		{"os account", "bob", "bobpw", Identity{User: "bob", OSAccount: "robert"}, nil},
+		{"admin", "root", "rootpw", Identity{User: "root", OSAccount: "root", Admin: true}, nil},
+		{"in both groups", "both", "bothpw", Identity{User: "both", OSAccount: "both", Admin: true}, nil},
+		{"non-ASCII name", "josé", "josépw", Identity{User: "josé", OSAccount: "josé"}, nil},
+		{"wrong password", "alice", "bobpw", Identity{}, ErrBadCredentials},
+		{"empty password", "alice", "", Identity{}, ErrBadCredentials},
+		{"password prefix", "alice", "alicep", Identity{}, ErrBadCredentials},
+		{"unknown user", "mallory", "alicepw", Identity{}, ErrBadCredentials},
+		{"case matters", "Alice", "alicepw", Identity{}, ErrBadCredentials},
+		{"invalid name", "-f root", "rootpw", Identity{}, ErrBadCredentials},
+		{"path name", "../alice", "alicepw", Identity{}, ErrBadCredentials},
+		{"NUL name", "alice\x00", "alicepw", Identity{}, ErrBadCredentials},
+		{"empty name", "", "", Identity{}, ErrBadCredentials},
+		{"huge name", strings.Repeat("a", 1<<20), "x", Identity{}, ErrBadCredentials},
+		{"huge password", "alice", strings.Repeat("a", 1<<20), Identity{}, ErrBadCredentials},
+		{"1025-byte password", "alice", "alicepw" + strings.Repeat("x", 1018), Identity{}, ErrBadCredentials},
+		{"not a member", "outsider", "outsiderpw", Identity{}, ErrNotMember},
+		// Membership is only told to someone who knows the password.
+		{"not a member, wrong password", "outsider", "alicepw", Identity{}, ErrBadCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.auth(tt.user, tt.password)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("Authenticate(%.20q) = %+v, %v; want %+v, %v", tt.user, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	if ErrBadCredentials.Error() != "login incorrect" {
+		t.Fatalf("ErrBadCredentials = %q", ErrBadCredentials)
+	}
+}
+
+func TestAuthenticateOtherGroupNames(t *testing.T) {
+	users := userLine(t, "alice", "pw") + userLine(t, "root", "pw")
+	groups := "telnet-clients: alice root\nstaff: alice\nwheel: root\n"
+	f := newFixture(t, users, groups, Options{ClientsGroup: "staff", AdminsGroup: "wheel"})
+	f.mustAuth("alice", "pw", Identity{User: "alice", OSAccount: "alice"})
+	f.mustAuth("root", "pw", Identity{User: "root", OSAccount: "root", Admin: true})
+
+	// A live change of group names: alice is no longer let in.
+	if err := f.store.SetOptions(Options{UsersFile: f.users, GroupsFile: f.groups, ClientsGroup: "wheel", AdminsGroup: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustFail("alice", "pw", ErrNotMember)
+	f.mustAuth("root", "pw", Identity{User: "root", OSAccount: "root"})
+}
+
+// TestOneComparison: whatever the name, Authenticate makes exactly one
+// bcrypt comparison, against a hash of the cost the real users have, so
+// the time taken does not tell an unknown or invalid name from a known one.
+func TestOneComparison(t *testing.T) {
+	const cost = bcrypt.MinCost + 1 // neither MinCost nor DefaultCost, so a wrong dummy shows
+	users := "alice:" + testHash(t, "alicepw", cost) + "\n" +
+		"bob:" + testHash(t, "bobpw", cost) + "\n" +
+		"carol:" + testHash(t, "carolpw", bcrypt.MinCost) + "\n" // outvoted
+	f := newFixture(t, users, "telnet-clients: alice\n", Options{})
+	var mu sync.Mutex
+	var costs []int
+	f.store.compare = func(hash, password []byte) error {
+		c, err := bcrypt.Cost(hash)
+		if err != nil {
+			t.Errorf("compare called with a malformed hash: %v", err)
+		}
+		mu.Lock()
+		costs = append(costs, c)
+		mu.Unlock()
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
+	tests := []struct {
+		name, user, password string
+		wantErr              error
+	}{
+		{"known user", "alice", "alicepw", nil},
+		{"wrong password", "alice", "x", ErrBadCredentials},
+		{"known non-member", "bob", "bobpw", ErrNotMember},
+		{"unknown user", "mallory", "x", ErrBadCredentials},
+		{"unknown user, a known password", "mallory", "alicepw", ErrBadCredentials},
+		{"invalid name", "-f root", "x", ErrBadCredentials},
+		{"traversal", "../x", "x", ErrBadCredentials},
+		{"NUL", "\x00", "x", ErrBadCredentials},
+		{"65-byte name", strings.Repeat("a", 65), "x", ErrBadCredentials},
+		{"empty name", "", "", ErrBadCredentials},
+		{"password too long", "alice", strings.Repeat("x", MaxPasswordLen+1), ErrBadCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			costs = nil
+			mu.Unlock()
+			_, err := f.auth(tt.user, tt.password)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(costs) != 1 || costs[0] != cost {
+				t.Fatalf("comparisons at costs %v, want exactly one at cost %d", costs, cost)
+			}
+		})
+	}
+}
+
+func TestStoreReload(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "old"), "telnet-clients: alice\n", Options{})
+	f.mustAuth("alice", "old", Identity{User: "alice", OSAccount: "alice"})
+
+	// Explicit Reload picks up a change at once.
+	f.write(f.users, userLine(t, "alice", "new")+userLine(t, "bob", "bobpw"))
+	f.write(f.groups, "telnet-clients: alice bob\n")
+	if err := f.store.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	f.mustFail("alice", "old", ErrBadCredentials)
+	f.mustAuth("alice", "new", Identity{User: "alice", OSAccount: "alice"})
+	f.mustAuth("bob", "bobpw", Identity{User: "bob", OSAccount: "bob"})
+
+	// Without Reload, a change is seen once a second has passed, not before.
+	f.write(f.users, userLine(t, "alice", "newer"))
+	f.advance(500 * time.Millisecond)
+	f.mustAuth("alice", "new", Identity{User: "alice", OSAccount: "alice"})
+	f.advance(600 * time.Millisecond)
+	f.mustAuth("alice", "newer", Identity{User: "alice", OSAccount: "alice"})
+	f.mustFail("bob", "bobpw", ErrBadCredentials)
+
+	// The groups file alone.
+	f.write(f.groups, "administrators: alice\n")
+	f.advance(time.Second)
+	f.mustAuth("alice", "newer", Identity{User: "alice", OSAccount: "alice", Admin: true})
+}
+
+func TestStoreKeepsLastGoodCopy(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "pw"), "telnet-clients: alice\n", Options{})
+	good := Identity{User: "alice", OSAccount: "alice"}
+
+	// An invalid users file: Reload says where, the old one stays in use.
+	f.write(f.users, userLine(t, "alice", "pw2")+"bob:$apr1$x$y\n")
+	err := f.store.Reload()
+	want := f.users + `:2: user "bob": MD5 ($apr1$) hash: only bcrypt hashes are accepted; create the line with htpasswd -B`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Reload() = %v\nwant %s", err, want)
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Line != 2 {
+		t.Fatalf("Reload error is not a *ParseError for line 2: %#v", err)
+	}
+	f.mustAuth("alice", "pw", good)
+	f.mustFail("alice", "pw2", ErrBadCredentials)
+
+	// Found by the periodic check: logged once, not every second.
+	f.write(f.groups, "telnet-clients alice\n")
+	for range 3 {
+		f.advance(time.Second)
+		f.mustAuth("alice", "pw", good)
+	}
+	if n := strings.Count(f.log.String(), "keeping the last good copy"); n != 1 {
+		t.Fatalf("error logged %d times, want 1:\n%s", n, f.log.String())
+	}
+	if !strings.Contains(f.log.String(), f.groups+":1: missing ':' after group name") {
+		t.Fatalf("log does not name the groups file and line:\n%s", f.log.String())
+	}
+
+	// A file that disappears is not an empty file.
+	if err := os.Remove(f.groups); err != nil {
+		t.Fatal(err)
+	}
+	err = f.store.Reload()
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "groups file "+f.groups) {
+		t.Fatalf("Reload() = %v, want a not-exist error naming the groups file", err)
+	}
+	f.advance(time.Second)
+	f.mustAuth("alice", "pw", good)
+
+	// Fixed files are taken up again.
+	f.write(f.users, userLine(t, "alice", "pw2"))
+	f.write(f.groups, "telnet-clients: alice\n")
+	f.advance(time.Second)
+	f.mustAuth("alice", "pw2", good)
+}
+
+// TestStoreSeesRename: a file replaced by rename with the same size and
+// mtime is still seen, by its inode.
+func TestStoreSeesRename(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "pw1"), "telnet-clients: alice\n", Options{})
+	fi, err := os.Stat(f.users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := f.users + ".tmp"
+	if err := os.WriteFile(tmp, []byte(userLine(t, "alice", "pw2")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.users); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(time.Second)
+	f.mustAuth("alice", "pw2", Identity{User: "alice", OSAccount: "alice"})
+}
+
+func TestStoreDummyCostFollowsFile(t *testing.T) {
+	f := newFixture(t, "", "", Options{})
+	if st := f.store.state.Load(); st.dummyCost != DefaultCost {
+		t.Fatalf("dummy cost %d for an empty file, want %d", st.dummyCost, DefaultCost)
+	}
+	f.write(f.users, userLine(t, "alice", "pw"))
+	if err := f.store.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.store.state.Load()
+	if c, err := bcrypt.Cost(st.dummy); err != nil || c != bcrypt.MinCost || st.dummyCost != bcrypt.MinCost {
+		t.Fatalf("dummy cost %d, %v (recorded %d), want %d", c, err, st.dummyCost, bcrypt.MinCost)
+	}
+}
+
+func TestNewStoreErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	if err := os.WriteFile(good, []byte(userLine(t, "alice", "pw")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("\n\nalice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no users file", Options{GroupsFile: good}, "auth: no users file given"},
+		{"no groups file", Options{UsersFile: good}, "auth: no groups file given"},
+		{"missing users", Options{UsersFile: missing, GroupsFile: good}, "stat users file " + missing + ": no such file or directory"},
+		{"missing groups", Options{UsersFile: good, GroupsFile: missing}, "stat groups file " + missing + ": no such file or directory"},
+		{"bad users", Options{UsersFile: bad, GroupsFile: good}, bad + ":3: missing ':' between user name and password hash"},
+		{"bad groups", Options{UsersFile: good, GroupsFile: bad}, bad + ":3: missing ':' after group name"},
+		{"directory", Options{UsersFile: dir, GroupsFile: good}, "users file " + dir + " is not a regular file"},
+		{"bad clients group", Options{UsersFile: good, GroupsFile: good, ClientsGroup: "-x"}, "auth: clients group: group name starts with '-'"},
+		{"bad admins group", Options{UsersFile: good, GroupsFile: good, AdminsGroup: "a:b"}, "auth: admins group: group name contains ':'"},
+		{"negative pool", Options{UsersFile: good, GroupsFile: good, MaxConcurrentChecks: -1}, "auth: MaxConcurrentChecks is -1, want 0 or more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewStore(tt.opts)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("NewStore() = %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSetOptionsErrorChangesNothing(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "pw"), "telnet-clients: alice\n", Options{MaxConcurrentChecks: 2})
+	missing := filepath.Join(t.TempDir(), "missing")
+	if err := f.store.SetOptions(Options{UsersFile: missing, GroupsFile: f.groups, ClientsGroup: "other"}); err == nil {
+		t.Fatal("SetOptions with a missing users file succeeded")
+	}
+	if err := f.store.SetOptions(Options{UsersFile: f.users, GroupsFile: f.groups, MaxConcurrentChecks: -3}); err == nil {
+		t.Fatal("SetOptions with a negative pool succeeded")
+	}
+	f.mustAuth("alice", "pw", Identity{User: "alice", OSAccount: "alice"})
+	if st := f.store.state.Load(); st.opts.UsersFile != f.users || cap(st.sem) != 2 || st.opts.ClientsGroup != DefaultClientsGroup {
+		t.Fatalf("options changed by a failed SetOptions: %+v", st.opts)
+	}
+
+	// A good change of path takes effect, pool size included.
+	other := filepath.Join(t.TempDir(), "users2")
+	if err := os.WriteFile(other, []byte(userLine(t, "carol", "pw")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetOptions(Options{UsersFile: other, GroupsFile: f.groups, ClientsGroup: "telnet-clients", MaxConcurrentChecks: 5}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustFail("alice", "pw", ErrBadCredentials)
+	f.mustFail("carol", "pw", ErrNotMember)
+	if cap(f.store.state.Load().sem) != 5 {
+		t.Fatal("pool size not changed")
+	}
+}
+
+// TestPoolBound: no more than MaxConcurrentChecks comparisons run at
+// once; the rest wait their turn, or give up when their ctx ends.
+func TestPoolBound(t *testing.T) {
+	const limit, callers = 2, 7
+	f := newFixture(t, userLine(t, "alice", "pw"), "telnet-clients: alice\n", Options{MaxConcurrentChecks: limit})
+	var running, most atomic.Int32
+	entered := make(chan struct{}, callers)
+	release := make(chan struct{})
+	f.store.compare = func(hash, password []byte) error {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		entered <- struct{}{}
+		<-release
+		running.Add(-1)
+		return bcrypt.ErrMismatchedHashAndPassword
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			_, err := f.auth("alice", "pw")
+			errs <- err
+		})
+	}
+	for range limit {
+		<-entered
+	}
+
+	// While the pool is full, a caller whose ctx ends gives up waiting,
+	// with the ctx's error and without a comparison.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.store.Authenticate(ctx, "alice", "pw")
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Authenticate = %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := f.store.Authenticate(ctx, "alice", "pw"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Authenticate past its deadline = %v, want context.DeadlineExceeded", err)
+	}
+
+	// Let them through one at a time: each release lets one more in.
+	for i := limit; i < callers; i++ {
+		release <- struct{}{}
+		<-entered
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("caller: %v", err)
+		}
+	}
+	if m := most.Load(); m != limit {
+		t.Fatalf("at most %d comparisons ran at once, want %d", m, limit)
+	}
+	if len(entered) != 0 {
+		t.Fatal("a cancelled caller ran a comparison")
+	}
+}
+
+// TestConcurrentReload runs logons and reloads together, for -race.
+func TestConcurrentReload(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "pw"), "telnet-clients: alice\n", Options{MaxConcurrentChecks: 4})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				if _, err := f.auth("alice", "pw"); err != nil {
+					t.Error(err)
+					return
+				}
+				f.advance(time.Second)
+			}
+		})
+	}
+	for i := range 10 {
+		// Replaced by rename, as tlntadmn does: rewritten in place, the
+		// file could be read empty between truncation and write.
+		content := "telnet-clients: alice\n"
+		if i%2 == 0 {
+			content = "telnet-clients: alice bob\n"
+		}
+		tmp := f.groups + ".tmp"
+		f.write(tmp, content)
+		if err := os.Rename(tmp, f.groups); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.Reload(); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+}
