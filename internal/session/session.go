@@ -295,7 +295,13 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	if s.spec.EndTasks {
 		<-s.exited
 	}
-	s.log.Debug("session ended", "reason", reason, "status", s.status)
+	status := "still running (end_tasks_on_disconnect is off)"
+	select {
+	case <-s.exited:
+		status = fmt.Sprint(s.status)
+	default:
+	}
+	s.log.Debug("session ended", "reason", reason, "shell", status)
 	return reason
 }
 

@@ -1,0 +1,258 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+)
+
+func TestMain(m *testing.M) {
+	// Sessions re-execute this test binary as their incubator.
+	RunIncubatorIfRequested()
+	os.Exit(m.Run())
+}
+
+// self is the account running the tests: a session can always be started
+// for it, root or not.
+func self(t *testing.T) Account {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := LookupAccount(u.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// peer is the client end of a loopback TCP connection whose server end is
+// a protocol.Conn.
+type peer struct {
+	nc  net.Conn
+	mu  sync.Mutex
+	out bytes.Buffer
+	eof chan struct{}
+}
+
+func connPair(t *testing.T) (*protocol.Conn, *peer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{nc: cc, eof: make(chan struct{})}
+	go func() {
+		defer close(p.eof)
+		buf := make([]byte, 4096)
+		for {
+			n, err := cc.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cc.Close(); sc.Close() })
+	return protocol.NewConn(sc, protocol.Config{}), p
+}
+
+func (p *peer) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitOutput waits until the client has received s.
+func (p *peer) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.output(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %q; got %q", s, p.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, spec Spec) *Session {
+	t.Helper()
+	if spec.Account.Name == "" {
+		spec.Account = self(t)
+	}
+	if spec.Shell == "" {
+		spec.Shell = "/bin/sh"
+	}
+	s, err := Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runAsync(s *Session, ctx context.Context, conn *protocol.Conn, typeahead []byte) <-chan Reason {
+	ch := make(chan Reason, 1)
+	go func() { ch <- s.Run(ctx, conn, typeahead) }()
+	return ch
+}
+
+func waitReason(t *testing.T, ch <-chan Reason) Reason {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("session did not end")
+		return ""
+	}
+}
+
+// The shell gets the terminal type, window size and a fresh environment,
+// and every byte it writes before exiting reaches the client.
+func TestShellSeesTermSizeAndEnv(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, Spec{Term: "vt100", Cols: 50, Rows: 20, ClientEnv: []string{"LANG=C.UTF-8", "TERM=evil"}})
+	done := runAsync(s, context.Background(), conn,
+		[]byte("stty size; echo T=$TERM; env | sort | tr '\\n' ' '; echo; seq 1 5000; exit\n"))
+	if r := waitReason(t, done); r != ReasonExit {
+		t.Errorf("reason = %q, want exit", r)
+	}
+	<-p.eof
+	out := p.output()
+	for _, want := range []string{"20 50", "T=vt100", "LANG=C.UTF-8", "\r\n4999\r\n5000\r\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.Contains(out, "evil") {
+		t.Error("client TERM variable overrode the negotiated terminal type")
+	}
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+}
+
+// The login script runs before the shell, on the same terminal.
+func TestLoginScriptRunsFirst(t *testing.T) {
+	dir := t.TempDir()
+	script := dir + "/login.sh"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho SCRIPT-RAN-AS-$(id -un)\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	conn, p := connPair(t)
+	s := start(t, Spec{LoginScript: script})
+	done := runAsync(s, context.Background(), conn, []byte("echo SHELL$((1+1)); exit\n"))
+	waitReason(t, done)
+	<-p.eof
+	out := p.output()
+	i, j := strings.Index(out, "SCRIPT-RAN-AS-"+self(t).Name), strings.Index(out, "SHELL2")
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("want the login script's line before the shell's:\n%q", out)
+	}
+}
+
+// When the client goes, every process of the session ends, background
+// jobs included, and the shell is reaped.
+func TestDisconnectEndsSessionProcesses(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	done := runAsync(s, context.Background(), conn, []byte("sleep 1000 & sleep 1001 & echo STARTED$((2+2))\n"))
+	p.waitOutput(t, "STARTED4")
+	p.nc.Close()
+	if r := waitReason(t, done); r != ReasonDisconnect {
+		t.Errorf("reason = %q, want disconnect", r)
+	}
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+	select {
+	case <-s.exited:
+	default:
+		t.Error("shell not reaped")
+	}
+}
+
+// Cancelling the context (an admin kill, shutdown) ends the session.
+func TestCancelEndsSession(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(s, ctx, conn, []byte("echo UP$((3+3)); sleep 1000\n"))
+	p.waitOutput(t, "UP6")
+	cancel()
+	if r := waitReason(t, done); r != ReasonEnded {
+		t.Errorf("reason = %q, want ended", r)
+	}
+	<-p.eof // the connection was closed
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+}
+
+// Programs in the session start with default signal dispositions and an
+// empty mask even when the daemon has SIGINT and SIGQUIT ignored.
+func TestSignalsResetForShell(t *testing.T) {
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
+	defer signal.Reset(syscall.SIGINT, syscall.SIGQUIT)
+	conn, p := connPair(t)
+	s := start(t, Spec{})
+	done := runAsync(s, context.Background(), conn,
+		[]byte("grep -E '^Sig(Ign|Blk)' /proc/self/status | tr -d '\\t'; exit\n"))
+	waitReason(t, done)
+	<-p.eof
+	out := p.output()
+	for _, want := range []string{"SigIgn:0000000000000000", "SigBlk:0000000000000000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%q", want, out)
+		}
+	}
+}
+
+// Stream mode: the terminal does not echo what the client sends.
+func TestStreamModeNoEcho(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, Spec{Stream: true})
+	done := runAsync(s, context.Background(), conn, nil)
+	io.WriteString(p.nc, "echo OUT$((7*6)); exit\n")
+	waitReason(t, done)
+	<-p.eof
+	out := p.output()
+	if !strings.Contains(out, "OUT42") || strings.Contains(out, "OUT$((7*6))") {
+		t.Errorf("stream mode output %q: want the command's output without its echo", out)
+	}
+}
+
+// The environment is built from scratch.
+func TestBuildEnv(t *testing.T) {
+	a := Account{Name: "alice", UID: 1000, Home: "/home/alice"}
+	got := buildEnv(a, "/bin/bash", "", []string{"LANG=de_DE.UTF-8", "HOME=/tmp", "PATH=/evil"})
+	want := []string{"HOME=/home/alice", "USER=alice", "LOGNAME=alice", "SHELL=/bin/bash",
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/games", "TERM=dumb", "LANG=de_DE.UTF-8"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("buildEnv = %q\nwant %q", got, want)
+	}
+}
