@@ -1,0 +1,269 @@
+// Package config is tlntsvr's configuration: the YAML schema, its defaults and
+// its validation.
+//
+// A file is parsed by walking the yaml.v3 node tree rather than decoding into
+// the struct, so that every problem (unknown or duplicate key, wrong type, bad
+// value) is reported with the file, line and key, and all of them at once.
+// Keys absent from the file keep the values of Default.
+//
+// Relative paths in users_file, groups_file and audit_log are resolved against
+// the directory of the configuration file, not the daemon's working directory,
+// so that a config and the files beside it can be moved together (the
+// development config names dev/users, meaning configs/dev/users). Paths that
+// are used by other programs or by the shell (admin_socket, shell,
+// login_script) must be absolute.
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultPath is where the daemon and tlntadmn look for the configuration.
+const DefaultPath = "/etc/tlntsvr/tlntsvr.yaml"
+
+// MaxFileSize caps the size of a configuration file. A real one is a few KiB;
+// the cap keeps a wrong path (a log file, /dev/zero) from being read whole.
+const MaxFileSize = 1 << 20
+
+// Lockout is the policy for repeated failed logons, applied per source address
+// and per account: Attempts failures within Window lock out for Duration.
+// Attempts 0 turns the lockout off.
+type Lockout struct {
+	Attempts int           `yaml:"attempts"`
+	Window   time.Duration `yaml:"window"`
+	Duration time.Duration `yaml:"duration"`
+}
+
+// Config is the daemon's configuration. The yaml tags name the keys of the
+// file; configs/tlntsvr.yaml documents each one.
+type Config struct {
+	Listen               []string      `yaml:"listen"`
+	Banner               string        `yaml:"banner"`
+	MaxConnections       int           `yaml:"max_connections"`
+	MaxFailedLogons      int           `yaml:"max_failed_logons"`
+	LoginTimeout         time.Duration `yaml:"login_timeout"`
+	IdleTimeout          time.Duration `yaml:"idle_timeout"` // 0 = never
+	IdleWarning          time.Duration `yaml:"idle_warning"`
+	Mode                 string        `yaml:"mode"` // ModeConsole | ModeStream
+	UsersFile            string        `yaml:"users_file"`
+	GroupsFile           string        `yaml:"groups_file"`
+	ClientsGroup         string        `yaml:"clients_group"`
+	AdminsGroup          string        `yaml:"admins_group"`
+	Shell                string        `yaml:"shell"`        // "" = the account's login shell
+	LoginScript          string        `yaml:"login_script"` // "" = none
+	AcceptEnv            []string      `yaml:"accept_env"`   // names; a trailing "*" is a prefix pattern (LC_*)
+	EndTasksOnDisconnect bool          `yaml:"end_tasks_on_disconnect"`
+	Lockout              Lockout       `yaml:"lockout"`
+	AdminSocket          string        `yaml:"admin_socket"`
+	AdminOSGroup         string        `yaml:"admin_os_group"` // "" = root only
+	AuditLog             string        `yaml:"audit_log"`      // "" = stderr only
+	Path                 string        `yaml:"-"`              // file it was loaded from ("" for Default())
+}
+
+// The values of Config.Mode.
+const (
+	ModeConsole = "console" // a terminal session
+	ModeStream  = "stream"  // for scripts: TERM=dumb, nothing but the program's own bytes
+)
+
+// Default returns the built-in configuration, used for every key a file
+// leaves out. configs/tlntsvr.yaml must match it (a test checks).
+func Default() Config {
+	return Config{
+		Listen:               []string{":23"},
+		Banner:               "Welcome to tlntsvr Telnet Server",
+		MaxConnections:       64,
+		MaxFailedLogons:      3,
+		LoginTimeout:         60 * time.Second,
+		IdleTimeout:          time.Hour,
+		IdleWarning:          time.Minute,
+		Mode:                 ModeConsole,
+		UsersFile:            "/etc/tlntsvr/users",
+		GroupsFile:           "/etc/tlntsvr/groups",
+		ClientsGroup:         "telnet-clients",
+		AdminsGroup:          "administrators",
+		Shell:                "",
+		LoginScript:          "",
+		AcceptEnv:            []string{"TERM", "LANG", "LC_*"},
+		EndTasksOnDisconnect: true,
+		Lockout:              Lockout{Attempts: 10, Window: 10 * time.Minute, Duration: 15 * time.Minute},
+		AdminSocket:          "/run/tlntsvr/admin.sock",
+		AdminOSGroup:         "",
+		AuditLog:             "",
+	}
+}
+
+// Load reads and parses the configuration file at path. Problems with the
+// contents are returned as Errors; a file that cannot be read gives the
+// wrapped os error (errors.Is(err, fs.ErrNotExist) works).
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a configuration file's contents. path is used in error
+// messages and to resolve relative paths (see the package comment); it may be
+// "", in which case relative paths are left as they are. Keys absent from
+// data keep their defaults; an empty file is valid. On any problem Parse
+// returns nil and Errors listing every problem found.
+func Parse(data []byte, path string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d bytes; is this the right file?", MaxFileSize)}}
+	}
+	c := Default()
+	c.Path = path
+	d := newDecoder(path, resolveDir(path))
+	if root := d.document(data); root != nil {
+		d.mapping("", root, fields, &c)
+	}
+	d.crossCheck(&c)
+	if len(d.errs) > 0 {
+		return nil, d.sorted()
+	}
+	return &c, nil
+}
+
+func resolveDir(path string) string {
+	if path == "" {
+		return ""
+	}
+	return filepath.Dir(path)
+}
+
+// Clone returns a deep copy of c.
+func (c *Config) Clone() *Config {
+	n := *c
+	n.Listen = slices.Clone(c.Listen)
+	n.AcceptEnv = slices.Clone(c.AcceptEnv)
+	return &n
+}
+
+// EnvAllowed reports whether a client may set the environment variable name:
+// it must equal an accept_env entry, or start with the part before the "*"
+// of an entry ending in "*". A name that is not a valid variable name
+// ([A-Za-z_][A-Za-z0-9_]*) is never allowed, whatever the patterns, so that
+// "LC_X=1" or a name with a NUL cannot slip through a prefix pattern.
+func (c *Config) EnvAllowed(name string) bool {
+	if !validEnvName(name) {
+		return false
+	}
+	for _, p := range c.AcceptEnv {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(name, prefix) {
+				return true
+			}
+		} else if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '_', 'A' <= ch && ch <= 'Z', 'a' <= ch && ch <= 'z':
+		case '0' <= ch && ch <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Setting is one key of the configuration and its current value, written as
+// it would be after "key: " in the YAML file (strings quoted only when YAML
+// needs it, lists in flow style, durations such as 1h or 90s).
+type Setting struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Settings lists every key in file order with its current value; the lockout
+// mapping is flattened to lockout.attempts, lockout.window and
+// lockout.duration. Each value is accepted back by Set.
+func (c *Config) Settings() []Setting {
+	var out []Setting
+	for _, f := range fields {
+		if f.sub != nil {
+			for _, s := range f.sub {
+				out = append(out, Setting{Key: f.key + "." + s.key, Value: s.show(c)})
+			}
+			continue
+		}
+		out = append(out, Setting{Key: f.key, Value: f.show(c)})
+	}
+	return out
+}
+
+// Keys lists every key Set accepts, in file order (the keys of Settings).
+func Keys() []string {
+	var out []string
+	for _, f := range fields {
+		if f.sub != nil {
+			for _, s := range f.sub {
+				out = append(out, f.key+"."+s.key)
+			}
+			continue
+		}
+		out = append(out, f.key)
+	}
+	return out
+}
+
+// Set changes one setting, checked by the same rules as the file: key is a
+// key of Settings (lockout.attempts etc.; "lockout" takes a flow mapping such
+// as {attempts: 5}), value its new value:
+//   - strings are taken literally, unless the value starts with a quote, in
+//     which case it is read as a YAML quoted string (so "a\nb" is two lines
+//     and Settings' quoted values round-trip);
+//   - lists are a YAML flow list ([":23", "[::1]:23"]) or comma-separated
+//     (":23, [::1]:23");
+//   - numbers, durations (90s, 1h) and booleans (true, false, yes, no) as in
+//     the file.
+//
+// Relative paths are resolved against the directory of c.Path. On any problem
+// c is left unchanged and Errors is returned (without file or line). Set
+// does not write the file.
+func (c *Config) Set(key, value string) error {
+	f, name, ok := lookupFlat(key)
+	if !ok {
+		return Errors{{Key: key, Msg: unknownKeyMsg(key, fields, "")}}
+	}
+	n, err := valueNode(f.kind, value)
+	if err != nil {
+		return Errors{{Key: key, Msg: err.Error()}}
+	}
+	nc := c.Clone()
+	d := newDecoder("", resolveDir(c.Path))
+	d.present[name] = 0
+	f.parse(d, nc, name, n)
+	d.crossCheck(nc)
+	if len(d.errs) > 0 {
+		es := d.sorted()
+		for i := range es {
+			es[i].Line = 0 // lines of value, not of any file
+		}
+		return es
+	}
+	*c = *nc
+	return nil
+}

@@ -1,0 +1,801 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	examplePath = "../../configs/tlntsvr.yaml"
+	devPath     = "../../configs/dev.yaml"
+)
+
+func TestDefault(t *testing.T) {
+	want := Config{
+		Listen:               []string{":23"},
+		Banner:               "Welcome to tlntsvr Telnet Server",
+		MaxConnections:       64,
+		MaxFailedLogons:      3,
+		LoginTimeout:         60 * time.Second,
+		IdleTimeout:          time.Hour,
+		IdleWarning:          time.Minute,
+		Mode:                 "console",
+		UsersFile:            "/etc/tlntsvr/users",
+		GroupsFile:           "/etc/tlntsvr/groups",
+		ClientsGroup:         "telnet-clients",
+		AdminsGroup:          "administrators",
+		Shell:                "",
+		LoginScript:          "",
+		AcceptEnv:            []string{"TERM", "LANG", "LC_*"},
+		EndTasksOnDisconnect: true,
+		Lockout:              Lockout{Attempts: 10, Window: 10 * time.Minute, Duration: 15 * time.Minute},
+		AdminSocket:          "/run/tlntsvr/admin.sock",
+		AdminOSGroup:         "",
+		AuditLog:             "",
+	}
+	got := Default()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
+	}
+	// Each call returns its own slices.
+	got.Listen[0] = "changed"
+	if Default().Listen[0] != ":23" {
+		t.Fatal("Default() shares its Listen slice between calls")
+	}
+	// The defaults pass the file's own checks.
+	if _, err := Parse(render(&want), ""); err != nil {
+		t.Fatalf("defaults, written out, do not parse: %v", err)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, data := range []string{"", "\n\n", "# only a comment\n", "---\n", "~\n", "--- # doc\n...\n"} {
+		c, err := Parse([]byte(data), "t.yaml")
+		if err != nil {
+			t.Errorf("Parse(%q): %v", data, err)
+			continue
+		}
+		want := Default()
+		want.Path = "t.yaml"
+		if !reflect.DeepEqual(*c, want) {
+			t.Errorf("Parse(%q) = %+v, want the defaults", data, *c)
+		}
+	}
+}
+
+// everyKey sets every key to a value other than its default.
+const everyKey = `listen:
+  - "0.0.0.0:2323"
+  - "[::]:2323"
+  - "localhost:0"
+banner: |-
+  Lab gear
+  	tabbed line
+max_connections: 100000
+max_failed_logons: 5
+login_timeout: 1m30s
+idle_timeout: 2h
+idle_warning: 5m
+mode: stream
+users_file: /srv/users
+groups_file: /srv/groups
+clients_group: lab-users
+admins_group: wheel
+shell: /bin/sh
+login_script: /etc/tlntsvr/login.sh
+accept_env: [TERM, "LC_*", "XDG_*", COLORTERM]
+end_tasks_on_disconnect: false
+lockout: {attempts: 0, window: 0, duration: 0s}
+admin_socket: /run/lab/admin.sock
+admin_os_group: telnet-admins
+audit_log: /var/log/tlntsvr/audit.json
+`
+
+func TestParseEveryKey(t *testing.T) {
+	data := everyKey
+	want := Config{
+		Listen:               []string{"0.0.0.0:2323", "[::]:2323", "localhost:0"},
+		Banner:               "Lab gear\n\ttabbed line",
+		MaxConnections:       100000,
+		MaxFailedLogons:      5,
+		LoginTimeout:         90 * time.Second,
+		IdleTimeout:          2 * time.Hour,
+		IdleWarning:          5 * time.Minute,
+		Mode:                 ModeStream,
+		UsersFile:            "/srv/users",
+		GroupsFile:           "/srv/groups",
+		ClientsGroup:         "lab-users",
+		AdminsGroup:          "wheel",
+		Shell:                "/bin/sh",
+		LoginScript:          "/etc/tlntsvr/login.sh",
+		AcceptEnv:            []string{"TERM", "LC_*", "XDG_*", "COLORTERM"},
+		EndTasksOnDisconnect: false,
+		Lockout:              Lockout{},
+		AdminSocket:          "/run/lab/admin.sock",
+		AdminOSGroup:         "telnet-admins",
+		AuditLog:             "/var/log/tlntsvr/audit.json",
+		Path:                 "/etc/tlntsvr/tlntsvr.yaml",
+	}
+	c, err := Parse([]byte(data), "/etc/tlntsvr/tlntsvr.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", *c, want)
+	}
+	// The test covers every key of the schema.
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if _, ok := doc[f.key]; !ok {
+			t.Errorf("key %s is not exercised", f.key)
+		}
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	tests := []struct {
+		name, data string
+		check      func(*Config) bool
+	}{
+		{"keys left out keep defaults", "max_connections: 5\n", func(c *Config) bool {
+			d := Default()
+			d.MaxConnections, d.Path = 5, c.Path
+			return reflect.DeepEqual(*c, d)
+		}},
+		{"partial lockout keeps the rest", "lockout:\n  attempts: 3\n", func(c *Config) bool {
+			return c.Lockout == Lockout{Attempts: 3, Window: 10 * time.Minute, Duration: 15 * time.Minute}
+		}},
+		{"idle_timeout 0 with any warning", "idle_timeout: 0\nidle_warning: 2h\n", func(c *Config) bool {
+			return c.IdleTimeout == 0 && c.IdleWarning == 2*time.Hour
+		}},
+		{"idle_warning 0", "idle_warning: 0s\n", func(c *Config) bool { return c.IdleWarning == 0 }},
+		{"yes/no booleans", "end_tasks_on_disconnect: no\n", func(c *Config) bool { return !c.EndTasksOnDisconnect }},
+		{"empty strings", "banner: \"\"\nshell:\nlogin_script: ~\naudit_log: ''\nadmin_os_group:\n", func(c *Config) bool {
+			return c.Banner == "" && c.Shell == "" && c.LoginScript == "" && c.AuditLog == "" && c.AdminOSGroup == ""
+		}},
+		{"numbers as strings", "banner: 42\nclients_group: 1000\n", func(c *Config) bool {
+			return c.Banner == "42" && c.ClientsGroup == "1000"
+		}},
+		{"escaped line break in banner", `banner: "a\nb\tc"` + "\n", func(c *Config) bool { return c.Banner == "a\nb\tc" }},
+		{"banner at the size limit", "banner: " + strings.Repeat("x", maxBannerBytes) + "\n", func(c *Config) bool { return len(c.Banner) == maxBannerBytes }},
+		{"empty accept_env", "accept_env: []\n", func(c *Config) bool { return len(c.AcceptEnv) == 0 }},
+		{"listen forms", `listen: [":0", "[fe80::1%eth0]:23", "[::ffff:192.0.2.1]:65535", "Host-1.example:23", "[::1]:23", "127.0.0.1:23"]` + "\n", func(c *Config) bool {
+			return len(c.Listen) == 6
+		}},
+		{"aliases", "max_failed_logons: &n 7\nmax_connections: *n\n", func(c *Config) bool {
+			return c.MaxConnections == 7 && c.MaxFailedLogons == 7
+		}},
+		{"explicit document markers", "---\nmode: stream\n...\n", func(c *Config) bool { return c.Mode == ModeStream }},
+		{"CRLF line ends", "mode: stream\r\nmax_connections: 9\r\n", func(c *Config) bool { return c.Mode == ModeStream && c.MaxConnections == 9 }},
+		{"byte order mark", "\ufeffmode: stream\n", func(c *Config) bool { return c.Mode == ModeStream }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.data), "t.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("unexpected result %+v", *c)
+			}
+		})
+	}
+}
+
+func TestRelativePaths(t *testing.T) {
+	data := []byte("users_file: users\ngroups_file: ./sub/../groups\naudit_log: log/audit.json\n")
+	c, err := Parse(data, "/srv/tlntsvr/tlntsvr.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UsersFile != "/srv/tlntsvr/users" || c.GroupsFile != "/srv/tlntsvr/groups" || c.AuditLog != "/srv/tlntsvr/log/audit.json" {
+		t.Errorf("resolved against the config's directory: %q %q %q", c.UsersFile, c.GroupsFile, c.AuditLog)
+	}
+	c, err = Parse(data, "configs/dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UsersFile != "configs/users" {
+		t.Errorf("relative config path: users_file = %q, want configs/users", c.UsersFile)
+	}
+	c, err = Parse(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UsersFile != "users" || c.GroupsFile != "./sub/../groups" {
+		t.Errorf("without a config path, paths stay as written: %q %q", c.UsersFile, c.GroupsFile)
+	}
+}
+
+// want is an expected problem: File, Line and Key exactly, Msg a substring.
+type want = FieldError
+
+func TestParseErrors(t *testing.T) {
+	const f = "t.yaml"
+	w := func(line int, key, msg string) want { return want{File: f, Line: line, Key: key, Msg: msg} }
+	tests := []struct {
+		name, data string
+		want       []want
+	}{
+		// Structure.
+		{"unknown key", "banner: hi\nbogus: 1\n", []want{w(2, "bogus", "unknown key; accepted keys: listen, banner,")}},
+		{"unknown key suggestion", "max_conections: 5\n", []want{w(1, "max_conections", "did you mean max_connections?")}},
+		{"windows name", "maxfail: 5\n", []want{w(1, "maxfail", "did you mean max_failed_logons?")}},
+		{"unknown key in lockout", "lockout:\n  attempts: 5\n  windw: 1m\n", []want{w(3, "lockout.windw", "did you mean window?); accepted keys in lockout: attempts, window, duration")}},
+		{"odd key quoted", "\"a b\": 1\n", []want{w(1, `"a b"`, "unknown key")}},
+		{"merge key", "<<: {banner: x}\n", []want{w(1, `"<<"`, "merge keys")}},
+		{"non-scalar key", "? [a]\n: b\n", []want{w(1, "", "keys must be plain names")}},
+		{"duplicate key", "banner: a\nmode: console\nbanner: b\n", []want{w(3, "banner", "duplicate key; first set on line 1")}},
+		{"duplicate key in lockout", "lockout:\n  window: 1m\n  window: 2m\n", []want{w(3, "lockout.window", "duplicate key; first set on line 2")}},
+		{"list document", "- banner\n", []want{w(1, "", "must be a YAML mapping of settings")}},
+		{"scalar document", "\n\nhello\n", []want{w(3, "", "must be a YAML mapping of settings")}},
+		{"two documents", "mode: console\n---\nmode: stream\n", []want{w(2, "", "only one YAML document")}},
+		{"syntax error", "banner: a\nlisten:\n\t- x\n", []want{w(3, "", "invalid YAML: found character that cannot start any token")}},
+		{"syntax error on line 1", "banner: a: b\n", []want{w(1, "", "invalid YAML: mapping values are not allowed")}},
+		{"control byte in file", "banner: hi\nmode: con\x01sole\n", []want{w(2, "", "control character U+0001 is not allowed")}},
+		{"not UTF-8", "banner: hi\n\nbanner: caf\xe9\n", []want{w(3, "", "must be UTF-8 text; found the byte 0xe9")}},
+		{"too large", "#" + strings.Repeat("x", MaxFileSize), []want{{File: f, Msg: "larger than 1048576 bytes"}}},
+		// Types.
+		{"list for string", "banner: [a, b]\n", []want{w(1, "banner", "must be a string; got a list")}},
+		{"mapping for string", "mode:\n  a: b\n", []want{w(2, "mode", "must be a string; got a mapping")}},
+		{"string for list", "listen: \":23\"\n", []want{w(1, "listen", `must be a list of host:port addresses, such as [":23"]`)}},
+		{"null for list", "accept_env:\n", []want{w(1, "accept_env", "must be a list of variable names")}},
+		{"quoted number", "max_connections: \"64\"\n", []want{w(1, "max_connections", `must be a whole number from 1 to 100000; got "64"`)}},
+		{"float for int", "max_connections: 1.5\n", []want{w(1, "max_connections", "got 1.5")}},
+		{"hex int", "max_connections: 0x40\n", []want{w(1, "max_connections", "in decimal")}},
+		{"huge int", "max_connections: 99999999999999999999999\n", []want{w(1, "max_connections", "from 1 to 100000")}},
+		{"string for bool", "end_tasks_on_disconnect: \"true\"\n", []want{w(1, "end_tasks_on_disconnect", `must be true or false; got "true"`)}},
+		{"int for bool", "end_tasks_on_disconnect: 1\n", []want{w(1, "end_tasks_on_disconnect", "must be true or false; got 1")}},
+		{"list for duration", "idle_timeout: [1h]\n", []want{w(1, "idle_timeout", "must be a duration such as 90s")}},
+		{"scalar for lockout", "lockout: 5\n", []want{w(1, "lockout", "must be a mapping such as {attempts: 10")}},
+		{"list entry not a string", "listen:\n  - \":23\"\n  - [a]\n", []want{w(3, "listen", "entry 2 must be a string; got a list")}},
+		{"binary tag", "banner: !!binary aGk=\n", []want{w(1, "banner", "tagged !!binary")}},
+		// Durations.
+		{"duration without unit", "login_timeout: 60\n", []want{w(1, "login_timeout", "60 has no unit (write 60s for seconds)")}},
+		{"bad duration", "idle_timeout: 1 hour\n", []want{w(1, "idle_timeout", `(units ms, s, m, h); got "1 hour"`)}},
+		{"negative duration", "idle_warning: -1s\n", []want{w(1, "idle_warning", "must not be negative")}},
+		{"zero login_timeout", "login_timeout: 0s\n", []want{w(1, "login_timeout", "must be more than 0")}},
+		{"warning not shorter", "idle_timeout: 1h\nidle_warning: 1h\n", []want{w(2, "idle_warning", "must be shorter than idle_timeout (1h); 0 = no warning")}},
+		{"timeout below default warning", "idle_timeout: 30s\n", []want{w(1, "idle_timeout", "must be longer than idle_warning (1m), or 0 for never")}},
+		{"lockout window zero", "lockout: {attempts: 5, window: 0}\n", []want{w(1, "lockout.window", "must be more than 0 while lockout.attempts is more than 0")}},
+		{"lockout duration zero", "lockout:\n  duration: 0s\n", []want{w(2, "lockout.duration", "must be more than 0 while lockout.attempts")}},
+		{"lockout negative window", "lockout:\n  window: -5m\n", []want{w(2, "lockout.window", "must not be negative")}},
+		// Integers.
+		{"max_connections 0", "max_connections: 0\n", []want{w(1, "max_connections", "must be a whole number from 1 to 100000; got 0")}},
+		{"max_connections too big", "max_connections: 100001\n", []want{w(1, "max_connections", "from 1 to 100000")}},
+		{"max_failed_logons 0", "max_failed_logons: 0\n", []want{w(1, "max_failed_logons", "from 1 to 100; got 0")}},
+		{"max_failed_logons too big", "max_failed_logons: 101\n", []want{w(1, "max_failed_logons", "from 1 to 100")}},
+		{"lockout attempts negative", "lockout:\n  attempts: -1\n", []want{w(2, "lockout.attempts", "from 0 to 100000")}},
+		// listen.
+		{"empty listen", "listen: []\n", []want{w(1, "listen", "must list at least one host:port address")}},
+		{"port only", "listen: [2323]\n", []want{w(1, "listen", `entry 1: "2323" has no host part; write ":2323" for port 2323 on every address`)}},
+		{"no port", "listen: [\"localhost\"]\n", []want{w(1, "listen", `entry 1: "localhost" is not host:port (missing port in address); write host:port`)}},
+		{"IPv6 without brackets", "listen: [\"::1:23\"]\n", []want{w(1, "listen", "entry 1: \"::1:23\": an IPv6 address must be in brackets")}},
+		{"named port", "listen: [\":telnet\"]\n", []want{w(1, "listen", "the port must be a number from 0 to 65535")}},
+		{"port too big", "listen: [\":65536\"]\n", []want{w(1, "listen", "the port must be a number from 0 to 65535")}},
+		{"empty port", "listen: [\"127.0.0.1:\"]\n", []want{w(1, "listen", "the port must be a number")}},
+		{"bad host", "listen:\n  - \":23\"\n  - \"bad_host!:23\"\n", []want{w(3, "listen", `entry 2: "bad_host!:23": "bad_host!" is neither an IP address nor a host name`)}},
+		{"bracketed name", "listen: [\"[localhost]:23\"]\n", []want{w(1, "listen", "neither an IP address nor a host name")}},
+		{"duplicate address", "listen:\n  - \"[::1]:23\"\n  - \":24\"\n  - \"[0::1]:023\"\n", []want{w(4, "listen", `entry 3: "[0::1]:023" is the same address as entry 1`)}},
+		// mode.
+		{"bad mode", "mode: Console\n", []want{w(1, "mode", `must be console or stream; got "Console"`)}},
+		// Paths.
+		{"empty users_file", "users_file: \"\"\n", []want{w(1, "users_file", "must not be empty; write the users file")}},
+		{"null groups_file", "groups_file:\n", []want{w(1, "groups_file", "must not be empty")}},
+		{"relative admin_socket", "admin_socket: admin.sock\n", []want{w(1, "admin_socket", "must be an absolute path such as /run/tlntsvr/admin.sock")}},
+		{"empty admin_socket", "admin_socket: ''\n", []want{w(1, "admin_socket", "must not be empty")}},
+		{"long admin_socket", "admin_socket: /" + strings.Repeat("s", 107) + "\n", []want{w(1, "admin_socket", "at most 107 bytes")}},
+		{"relative shell", "shell: bash\n", []want{w(1, "shell", `must be an absolute path such as /bin/bash, or "" for the account's login shell; got "bash"`)}},
+		{"relative login_script", "login_script: login.sh\n", []want{w(1, "login_script", "must be an absolute path")}},
+		{"control in path", "audit_log: \"/var/log/a\\tb\"\n", []want{w(1, "audit_log", "must not contain control characters")}},
+		// Groups and names.
+		{"group with space", "clients_group: telnet clients\n", []want{w(1, "clients_group", "without spaces, ':' or control characters")}},
+		{"group with colon", "admins_group: \"a:b\"\n", []want{w(1, "admins_group", "without spaces, ':'")}},
+		{"empty group", "clients_group: \"\"\n", []want{w(1, "clients_group", "must not be empty")}},
+		{"admin_os_group with space", "admin_os_group: a b\n", []want{w(1, "admin_os_group", "without spaces")}},
+		{"accept_env star alone", "accept_env: [TERM, \"*\"]\n", []want{w(1, "accept_env", `entry 2 must be a variable name ([A-Za-z_][A-Za-z0-9_]*), optionally ending in *`)}},
+		{"accept_env bad names", "accept_env:\n  - \"LC_**\"\n  - 1X\n  - A-B\n  - \"A*B\"\n  - \"\"\n", []want{
+			w(2, "accept_env", "entry 1 must be a variable name"),
+			w(3, "accept_env", "entry 2 must be a variable name"),
+			w(4, "accept_env", "entry 3 must be a variable name"),
+			w(5, "accept_env", "entry 4 must be a variable name"),
+			w(6, "accept_env", "entry 5 must be a variable name"),
+		}},
+		// Banner.
+		{"banner escape", "banner: \"\\e[31mred\"\n", []want{w(1, "banner", "control character U+001B at byte 0; only tab and line breaks")}},
+		{"banner CR", "banner: \"a\\r\\nb\"\n", []want{w(1, "banner", "carriage return at byte 1")}},
+		{"banner C1", "banner: \"a\\x9bb\"\n", []want{w(1, "banner", "U+009B")}},
+		{"banner too long", "banner: " + strings.Repeat("x", maxBannerBytes+1) + "\n", []want{w(1, "banner", "at most 4096 bytes")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.data), f)
+			if err == nil {
+				t.Fatalf("no error; got %+v", *c)
+			}
+			if c != nil {
+				t.Error("a config was returned with the error")
+			}
+			checkErrors(t, err, tt.want)
+		})
+	}
+}
+
+func checkErrors(t *testing.T, err error, wants []want) {
+	t.Helper()
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %T is not Errors: %v", err, err)
+	}
+	if len(es) != len(wants) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(es), len(wants), err)
+	}
+	for i, w := range wants {
+		g := es[i]
+		if g.File != w.File || g.Line != w.Line || g.Key != w.Key || !strings.Contains(g.Msg, w.Msg) {
+			t.Errorf("problem %d:\n got %s\nwant %s (message containing %q)", i, g.Error(), FieldError{File: w.File, Line: w.Line, Key: w.Key, Msg: "..."}, w.Msg)
+		}
+	}
+}
+
+func TestParseReportsEveryError(t *testing.T) {
+	data := `listen: [":23", ":23"]
+banner: "\e"
+max_connections: 0
+bogus: true
+login_timeout: 10
+idle_timeout: 1h
+idle_warning: 2h
+mode: tty
+lockout:
+  attempts: x
+  window: 0
+  extra: 1
+users_file: ""
+shell: sh
+accept_env: ["LC_*", "-"]
+max_connections: 5
+---
+`
+	c, err := Parse([]byte(data), "/etc/tlntsvr/tlntsvr.yaml")
+	if c != nil || err == nil {
+		t.Fatal("no error")
+	}
+	wantText := `/etc/tlntsvr/tlntsvr.yaml:1: listen: entry 2: ":23" is the same address as entry 1
+/etc/tlntsvr/tlntsvr.yaml:2: banner: contains the control character U+001B at byte 0; only tab and line breaks (\n) are allowed
+/etc/tlntsvr/tlntsvr.yaml:3: max_connections: must be a whole number from 1 to 100000; got 0
+/etc/tlntsvr/tlntsvr.yaml:4: bogus: unknown key; accepted keys: listen, banner, max_connections, max_failed_logons, login_timeout, idle_timeout, idle_warning, mode, users_file, groups_file, clients_group, admins_group, shell, login_script, accept_env, end_tasks_on_disconnect, lockout, admin_socket, admin_os_group, audit_log
+/etc/tlntsvr/tlntsvr.yaml:5: login_timeout: must be a duration such as 90s, 10m or 1h30m (units ms, s, m, h); 10 has no unit (write 10s for seconds)
+/etc/tlntsvr/tlntsvr.yaml:7: idle_warning: must be shorter than idle_timeout (1h); 0 = no warning
+/etc/tlntsvr/tlntsvr.yaml:8: mode: must be console or stream; got "tty"
+/etc/tlntsvr/tlntsvr.yaml:10: lockout.attempts: must be a whole number from 0 to 100000; got "x"
+/etc/tlntsvr/tlntsvr.yaml:12: lockout.extra: unknown key; accepted keys in lockout: attempts, window, duration
+/etc/tlntsvr/tlntsvr.yaml:13: users_file: must not be empty; write the users file (htpasswd format, bcrypt hashes), e.g. /etc/tlntsvr/users
+/etc/tlntsvr/tlntsvr.yaml:14: shell: must be an absolute path such as /bin/bash, or "" for the account's login shell; got "sh"
+/etc/tlntsvr/tlntsvr.yaml:15: accept_env: entry 2 must be a variable name ([A-Za-z_][A-Za-z0-9_]*), optionally ending in * to match a prefix as in LC_*; got "-"
+/etc/tlntsvr/tlntsvr.yaml:16: max_connections: duplicate key; first set on line 3
+/etc/tlntsvr/tlntsvr.yaml:17: only one YAML document is allowed; another starts here (after ---)`
+	if err.Error() != wantText {
+		t.Fatalf("got\n%s\n\nwant\n%s", err, wantText)
+	}
+	// lockout.window: 0 is not reported: attempts was refused, so whether the
+	// lockout is on is unknown.
+}
+
+func TestParseCapsProblems(t *testing.T) {
+	data := strings.Repeat("bogus: 1\n", 1000)
+	_, err := Parse([]byte(data), "t.yaml")
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("got %v", err)
+	}
+	if len(es) != maxProblems+1 {
+		t.Fatalf("got %d problems, want %d", len(es), maxProblems+1)
+	}
+	if es[0].Line != 1 || es[maxProblems-1].Line != maxProblems {
+		t.Errorf("problems not in file order: %v, %v", es[0], es[maxProblems-1])
+	}
+	if last := es[maxProblems].Error(); last != "t.yaml: 900 more problems not listed; is this the right file?" {
+		t.Errorf("last problem: %q", last)
+	}
+
+	// A binary file gives a few lines of complaints, not one per line.
+	_, err = Parse([]byte(strings.Repeat("\x00\n", 1000)), "t.yaml")
+	if !errors.As(err, &es) || len(es) != 11 || es[0].Line != 1 || es[9].Line != 10 || !strings.Contains(es[10].Msg, "more lines") {
+		t.Errorf("binary file: %v", err)
+	}
+}
+
+func TestFieldErrorFormat(t *testing.T) {
+	tests := []struct {
+		e    FieldError
+		want string
+	}{
+		{FieldError{File: "a.yaml", Line: 3, Key: "mode", Msg: "bad"}, "a.yaml:3: mode: bad"},
+		{FieldError{File: "a.yaml", Key: "mode", Msg: "bad"}, "a.yaml: mode: bad"},
+		{FieldError{File: "a.yaml", Line: 3, Msg: "bad"}, "a.yaml:3: bad"},
+		{FieldError{File: "a.yaml", Msg: "bad"}, "a.yaml: bad"},
+		{FieldError{Line: 3, Key: "mode", Msg: "bad"}, "line 3: mode: bad"},
+		{FieldError{Key: "mode", Msg: "bad"}, "mode: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.e, got, tt.want)
+		}
+	}
+	es := Errors{tests[0].e, tests[1].e}
+	if got := es.Error(); got != "a.yaml:3: mode: bad\na.yaml: mode: bad" {
+		t.Errorf("Errors.Error() = %q", got)
+	}
+}
+
+func TestEnvAllowed(t *testing.T) {
+	c := Default()
+	c.AcceptEnv = append(c.AcceptEnv, "DISPLAY", "XDG_*")
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"TERM", true},
+		{"LANG", true},
+		{"LC_ALL", true},
+		{"LC_CTYPE", true},
+		{"LC_", true},
+		{"DISPLAY", true},
+		{"XDG_SESSION_TYPE", true},
+		{"LC", false},
+		{"TERMINFO", false},
+		{"term", false},
+		{"LANGUAGE", false},
+		{"LD_PRELOAD", false},
+		{"PATH", false},
+		{"DISPLAY2", false},
+		{"", false},
+		{"LC_ALL=C", false},
+		{"LC_X\x00", false},
+		{"LC_ X", false},
+		{"LC_é", false},
+	}
+	for _, tt := range tests {
+		if got := c.EnvAllowed(tt.name); got != tt.want {
+			t.Errorf("EnvAllowed(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	none := Default()
+	none.AcceptEnv = nil
+	if none.EnvAllowed("TERM") {
+		t.Error("an empty accept_env allows TERM")
+	}
+}
+
+// TestExampleConfig keeps configs/tlntsvr.yaml equal to Default(), with every
+// key present, so the documented defaults cannot drift from the code.
+func TestExampleConfig(t *testing.T) {
+	c, err := Load(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Path != examplePath {
+		t.Errorf("Path = %q", c.Path)
+	}
+	c.Path = ""
+	if d := Default(); !reflect.DeepEqual(*c, d) {
+		t.Errorf("configs/tlntsvr.yaml differs from Default():\n got %+v\nwant %+v", *c, d)
+	}
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Top     map[string]yaml.Node `yaml:",inline"`
+		Lockout map[string]any       `yaml:"lockout"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		if sub, ok := strings.CutPrefix(k, "lockout."); ok {
+			if _, ok := doc.Lockout[sub]; !ok {
+				t.Errorf("the example has no %s", k)
+			}
+		} else if _, ok := doc.Top[k]; !ok {
+			t.Errorf("the example has no %s", k)
+		}
+	}
+	if hash := regexp.MustCompile(`\$2[aby]?\$[0-9]{2}\$[./A-Za-z0-9]{20,}`).Find(data); hash != nil {
+		t.Errorf("the example contains a password hash: %s", hash)
+	}
+}
+
+func TestDevConfig(t *testing.T) {
+	c, err := Load(devPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Listen = []string{"127.0.0.1:2323", "[::1]:2323"}
+	want.UsersFile = filepath.Join("../../configs", "dev/users")
+	want.GroupsFile = filepath.Join("../../configs", "dev/groups")
+	want.AdminSocket = "/tmp/tlntsvr-dev/admin.sock"
+	want.Path = devPath
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("configs/dev.yaml:\n got %+v\nwant %+v", *c, want)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(filepath.Join(dir, "missing.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, make([]byte, MaxFileSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(big)
+	checkErrors(t, err, []want{{File: big, Msg: "larger than"}})
+
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("mode: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(bad)
+	checkErrors(t, err, []want{{File: bad, Line: 1, Key: "mode", Msg: "must be console or stream"}})
+
+	if _, err := Load(dir); err == nil {
+		t.Error("loading a directory worked")
+	}
+}
+
+func TestSettings(t *testing.T) {
+	c := Default()
+	var got []string
+	for _, s := range c.Settings() {
+		got = append(got, s.Key+": "+s.Value)
+	}
+	wantLines := []string{
+		`listen: [":23"]`,
+		`banner: Welcome to tlntsvr Telnet Server`,
+		`max_connections: 64`,
+		`max_failed_logons: 3`,
+		`login_timeout: 1m`,
+		`idle_timeout: 1h`,
+		`idle_warning: 1m`,
+		`mode: console`,
+		`users_file: /etc/tlntsvr/users`,
+		`groups_file: /etc/tlntsvr/groups`,
+		`clients_group: telnet-clients`,
+		`admins_group: administrators`,
+		`shell: ""`,
+		`login_script: ""`,
+		`accept_env: [TERM, LANG, LC_*]`,
+		`end_tasks_on_disconnect: true`,
+		`lockout.attempts: 10`,
+		`lockout.window: 10m`,
+		`lockout.duration: 15m`,
+		`admin_socket: /run/tlntsvr/admin.sock`,
+		`admin_os_group: ""`,
+		`audit_log: ""`,
+	}
+	if !reflect.DeepEqual(got, wantLines) {
+		t.Errorf("Settings():\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantLines, "\n"))
+	}
+	if keys := Keys(); len(keys) != len(wantLines) {
+		t.Errorf("Keys() = %v", keys)
+	}
+}
+
+// TestSettingsRoundTrip: every value Settings prints reads back, from a file
+// and through Set, as the same value.
+func TestSettingsRoundTrip(t *testing.T) {
+	odd := Default()
+	odd.Listen = []string{"[::1]:23", "0.0.0.0:2323", "host.example:0"}
+	odd.Banner = "Line one: \"quoted\" # not a comment\n\tLine two \\ é\n"
+	odd.LoginTimeout = 1500 * time.Millisecond
+	odd.IdleTimeout = 0
+	odd.IdleWarning = 90 * time.Minute
+	odd.Mode = ModeStream
+	odd.UsersFile = "/etc/tlnt svr/users: x"
+	odd.GroupsFile = "'quoted'"
+	odd.ClientsGroup = "123"
+	odd.AdminsGroup = "true"
+	odd.Shell = "/bin/sh"
+	odd.AcceptEnv = []string{}
+	odd.EndTasksOnDisconnect = false
+	odd.Lockout = Lockout{}
+	odd.AuditLog = "[audit].log"
+	for _, c := range []Config{Default(), odd} {
+		got, err := Parse(render(&c), "")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, render(&c))
+		}
+		if !reflect.DeepEqual(*got, c) {
+			t.Errorf("round trip through a file:\n got %+v\nwant %+v\nfile:\n%s", *got, c, render(&c))
+		}
+		// Start where every value may be set in Settings' order.
+		set := Default()
+		set.Lockout.Attempts = 0
+		set.IdleTimeout = 0
+		for _, s := range c.Settings() {
+			if err := set.Set(s.Key, s.Value); err != nil {
+				t.Errorf("Set(%q, %q): %v", s.Key, s.Value, err)
+			}
+		}
+		if d := diff(&set, &c); d != "" {
+			t.Errorf("round trip through Set: %s", d)
+		}
+	}
+}
+
+func TestSet(t *testing.T) {
+	tests := []struct {
+		key, value string
+		check      func(*Config) bool
+		err        string // "" = success
+	}{
+		{"max_connections", "10", func(c *Config) bool { return c.MaxConnections == 10 }, ""},
+		{"banner", "It's #1: hello", func(c *Config) bool { return c.Banner == "It's #1: hello" }, ""},
+		{"banner", `"two\nlines"`, func(c *Config) bool { return c.Banner == "two\nlines" }, ""},
+		{"banner", "", func(c *Config) bool { return c.Banner == "" }, ""},
+		{"listen", ":23, [::1]:23", func(c *Config) bool { return reflect.DeepEqual(c.Listen, []string{":23", "[::1]:23"}) }, ""},
+		{"listen", `[":2323"]`, func(c *Config) bool { return reflect.DeepEqual(c.Listen, []string{":2323"}) }, ""},
+		{"accept_env", "", func(c *Config) bool { return len(c.AcceptEnv) == 0 }, ""},
+		{"idle_timeout", "0", func(c *Config) bool { return c.IdleTimeout == 0 }, ""},
+		{"end_tasks_on_disconnect", "no", func(c *Config) bool { return !c.EndTasksOnDisconnect }, ""},
+		{"lockout.window", "30m", func(c *Config) bool { return c.Lockout.Window == 30*time.Minute }, ""},
+		{"lockout", "{attempts: 0, window: 0}", func(c *Config) bool { return c.Lockout == Lockout{Duration: 15 * time.Minute} }, ""},
+		{"users_file", "users2", func(c *Config) bool { return c.UsersFile == "/etc/tlntsvr/users2" }, ""},
+		{"max_connections", "0", nil, "max_connections: must be a whole number from 1 to 100000; got 0"},
+		{"idle_timeout", "30s", nil, "idle_timeout: must be longer than idle_warning (1m), or 0 for never"},
+		{"idle_warning", "2h", nil, "idle_warning: must be shorter than idle_timeout (1h)"},
+		{"lockout.window", "0", nil, "lockout.window: must be more than 0 while lockout.attempts is more than 0"},
+		{"lockout", "5", nil, "lockout: must be a flow mapping"},
+		{"lockout", "{attempts: 1, bad: 2}", nil, "lockout.bad: unknown key"},
+		{"banner", `"unterminated`, nil, "banner: a value starting with a quote must be one YAML quoted string"},
+		{"banner", "a\x1bb", nil, "banner: contains the control character U+001B"},
+		{"listen", "[a, [b]", nil, "listen: must be a YAML flow list"},
+		{"listen", "", nil, "listen: must list at least one"},
+		{"maxconn", "5", nil, "maxconn: unknown key (did you mean max_connections?)"},
+		{"lockout.nope", "5", nil, "lockout.nope: unknown key"},
+		{"shell", "sh", nil, "shell: must be an absolute path"},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.Path = "/etc/tlntsvr/tlntsvr.yaml"
+		before := *c.Clone()
+		err := c.Set(tt.key, tt.value)
+		if tt.err == "" {
+			if err != nil {
+				t.Errorf("Set(%q, %q): %v", tt.key, tt.value, err)
+			} else if !tt.check(&c) {
+				t.Errorf("Set(%q, %q): got %+v", tt.key, tt.value, c)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+			t.Errorf("Set(%q, %q) = %v, want an error starting %q", tt.key, tt.value, err, tt.err)
+		}
+		if !reflect.DeepEqual(c, before) {
+			t.Errorf("Set(%q, %q) failed but changed the config", tt.key, tt.value)
+		}
+	}
+}
+
+func TestClone(t *testing.T) {
+	c := Default()
+	n := c.Clone()
+	n.Listen[0] = "x"
+	n.AcceptEnv[0] = "x"
+	if c.Listen[0] != ":23" || c.AcceptEnv[0] != "TERM" {
+		t.Fatal("Clone shares slices")
+	}
+}
+
+// diff names the fields where got and want differ.
+func diff(got, want *Config) string {
+	var out []string
+	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
+	for i := 0; i < g.NumField(); i++ {
+		if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
+			out = append(out, fmt.Sprintf("%s = %#v, want %#v", g.Type().Field(i).Name, g.Field(i).Interface(), w.Field(i).Interface()))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// render writes c as a configuration file, from Settings.
+func render(c *Config) []byte {
+	var b strings.Builder
+	inLockout := false
+	for _, s := range c.Settings() {
+		if sub, ok := strings.CutPrefix(s.Key, "lockout."); ok {
+			if !inLockout {
+				b.WriteString("lockout:\n")
+				inLockout = true
+			}
+			b.WriteString("  " + sub + ": " + s.Value + "\n")
+			continue
+		}
+		inLockout = false
+		b.WriteString(s.Key + ": " + s.Value + "\n")
+	}
+	return []byte(b.String())
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{examplePath, devPath} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, s := range []string{
+		everyKey,
+		"",
+		"- a\n",
+		"a: b: c\n",
+		"listen: [\":23\", \"[::1]:23\", \"[::1]:023\"]\nbanner: \"\\e[1m\"\n",
+		"lockout: {attempts: 5, window: 0, duration: -1s}\nidle_timeout: 30s\n",
+		"max_failed_logons: &a 5\nmax_connections: *a\nlockout: *a\n",
+		"<<: {banner: x}\nbanner: [a]\nbanner: b\n",
+		"users_file: ../x\naudit_log: log\naccept_env: [\"LC_*\", \"*\"]\n",
+		"banner: |\n  a\n  b\n---\nx: 1\n",
+		"\xff\xfe\x00",
+		"? [a]\n: b\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "dir/fuzz.yaml")
+		if err != nil {
+			if c != nil {
+				t.Fatal("config returned with an error")
+			}
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("error is not a non-empty Errors: %#v", err)
+			}
+			for _, e := range es {
+				if e.File != "dir/fuzz.yaml" || e.Msg == "" || e.Line < 0 {
+					t.Fatalf("bad problem %#v", e)
+				}
+			}
+			return
+		}
+		// A config that parsed is written out by Settings, and reads back
+		// the same, from a file and through Set.
+		c.Path = ""
+		again, err := Parse(render(c), "")
+		if err != nil {
+			t.Fatalf("rendered config does not parse: %v\n%s", err, render(c))
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", *again, *c)
+		}
+		set := c.Clone()
+		for _, s := range c.Settings() {
+			if err := set.Set(s.Key, s.Value); err != nil {
+				t.Fatalf("Set(%q, %q): %v", s.Key, s.Value, err)
+			}
+		}
+		if !reflect.DeepEqual(set, c) {
+			t.Fatalf("Set round trip:\n got %+v\nwant %+v", *set, *c)
+		}
+	})
+}
