@@ -51,16 +51,17 @@ func run(opts *runOptions) error {
 	}
 	defer closeAudit()
 
-	store, err := auth.NewStore(auth.Options{
-		UsersFile: cfg.UsersFile, GroupsFile: cfg.GroupsFile,
-		ClientsGroup: cfg.ClientsGroup, AdminsGroup: cfg.AdminsGroup, Logger: log,
-	})
+	store, err := auth.NewStore(server.AuthOptions(cfg, log))
 	if err != nil {
 		return &exitError{2, err}
 	}
 
 	srv := server.New(cfg, store, log, audit)
+	srv.Version = version
 	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if err := srv.ServeAdmin(); err != nil {
 		return err
 	}
 	log.Info("tlntsvr started", "version", version, "config", cfg.Path, "pid", os.Getpid(), "uid", os.Geteuid())
@@ -139,10 +140,7 @@ func checkConfig(out io.Writer, path string) error {
 	if err != nil {
 		return &exitError{1, err}
 	}
-	if _, err := auth.NewStore(auth.Options{
-		UsersFile: cfg.UsersFile, GroupsFile: cfg.GroupsFile,
-		ClientsGroup: cfg.ClientsGroup, AdminsGroup: cfg.AdminsGroup,
-	}); err != nil {
+	if _, err := auth.NewStore(server.AuthOptions(cfg, nil)); err != nil {
 		return &exitError{1, err}
 	}
 	fmt.Fprintf(out, "%s: configuration OK\n", path)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -29,6 +30,7 @@ const (
 	msgLoginTimeout   = "Logon timed out. Connection closed."
 	msgCannotStart    = "Access denied: a session cannot be started for this account."
 	msgShutdown       = "The Telnet server is shutting down. Your session is ending."
+	msgPaused         = "The Telnet server is paused and accepts no new connections. Try again later."
 )
 
 // accessDenied is the design's message for a user outside the groups.
@@ -52,8 +54,16 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	adminSrv  *http.Server
 	closed    bool
 	wg        sync.WaitGroup // one per connection goroutine
+
+	cfgMu   sync.Mutex // serialises config file edits
+	paused  atomic.Bool
+	started time.Time
+
+	// Version is reported by the admin API.
+	Version string
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -65,8 +75,8 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		store: store, log: log, audit: audit,
-		sessions: newRegistry(),
-		ctx:      ctx, cancel: cancel,
+		sessions: newRegistry(), started: time.Now(),
+		ctx: ctx, cancel: cancel,
 	}
 	s.cfg.Store(cfg)
 	return s
@@ -169,13 +179,16 @@ func (s *Server) isClosed() bool {
 // goroutine.
 func (s *Server) startConn(nc net.Conn) {
 	cfg := s.Config()
+	if s.Paused() {
+		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(), "reason", "paused")
+		refuse(nc, msgPaused)
+		return
+	}
 	if s.active.Add(1) > int64(cfg.MaxConnections) {
 		s.active.Add(-1)
 		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(),
 			"reason", "max_connections", "max_connections", cfg.MaxConnections)
-		nc.SetWriteDeadline(time.Now().Add(time.Second))
-		nc.Write([]byte(msgMaxConnections + "\r\n"))
-		nc.Close()
+		refuse(nc, msgMaxConnections)
 		return
 	}
 	s.mu.Lock()
@@ -192,6 +205,13 @@ func (s *Server) startConn(nc net.Conn) {
 		defer s.active.Add(-1)
 		s.serveConn(s.ctx, nc)
 	}()
+}
+
+// refuse tells a connection why in one line and closes it.
+func refuse(nc net.Conn, msg string) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write([]byte(msg + "\r\n"))
+	nc.Close()
 }
 
 // serveConn runs one connection: negotiation, logon, session.
@@ -346,6 +366,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	e.cancel = cancel
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
+	go s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", "event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term)
 
@@ -369,6 +390,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed = true
 	for _, l := range s.listeners {
 		l.Close()
+	}
+	if s.adminSrv != nil {
+		s.adminSrv.Close()
 	}
 	s.mu.Unlock()
 

@@ -1,0 +1,102 @@
+// Package admin is the admin API between tlntsvr and tlntadmn: the wire
+// types and the client. The API is JSON over HTTP on a Unix socket, with
+// versioned paths, so `curl --unix-socket SOCKET http://tlntsvr/v1/sessions`
+// works as well as tlntadmn.
+package admin
+
+import "time"
+
+// API paths.
+const (
+	PathStatus   = "/v1/status"
+	PathSessions = "/v1/sessions"
+	PathMessage  = "/v1/sessions/message"
+	PathKill     = "/v1/sessions/kill"
+	PathConfig   = "/v1/config"
+	PathPause    = "/v1/pause"
+	PathContinue = "/v1/continue"
+	PathReload   = "/v1/reload"
+)
+
+// Session is one logged-on session.
+type Session struct {
+	ID           int       `json:"id"`
+	User         string    `json:"user"`
+	OSAccount    string    `json:"os_account"`
+	Remote       string    `json:"remote"`
+	LogonTime    time.Time `json:"logon_time"`
+	LastActivity time.Time `json:"last_activity"`
+	IdleSeconds  int64     `json:"idle_seconds"`
+	Term         string    `json:"term"`
+	Cols         int       `json:"cols"`
+	Rows         int       `json:"rows"`
+	PID          int       `json:"pid"`
+}
+
+// Status is the daemon's state.
+type Status struct {
+	Version     string    `json:"version"`
+	PID         int       `json:"pid"`
+	Started     time.Time `json:"started"`
+	Paused      bool      `json:"paused"`
+	Sessions    int       `json:"sessions"`
+	Connections int       `json:"connections"` // including those logging on
+	ConfigPath  string    `json:"config_path"`
+	Listen      []string  `json:"listen"` // addresses actually listened on
+}
+
+// Target names the sessions an action applies to: a session ID, or "all".
+type Target = string
+
+// MessageRequest sends text to sessions' terminals.
+type MessageRequest struct {
+	Target Target `json:"target"`
+	Text   string `json:"text"`
+}
+
+// KillRequest ends sessions, telling their users Message first.
+type KillRequest struct {
+	Target  Target `json:"target"`
+	Message string `json:"message,omitempty"`
+}
+
+// CountResponse says how many sessions an action reached.
+type CountResponse struct {
+	Count int `json:"count"`
+}
+
+// Setting is one configuration key and its value as YAML would write it.
+type Setting struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// ConfigResponse lists every setting in force.
+type ConfigResponse struct {
+	Path     string    `json:"path"`
+	Settings []Setting `json:"settings"`
+}
+
+// ConfigChangeRequest changes settings: each "key=value" in the daemon's
+// key names, values in YAML syntax (e.g. listen=["127.0.0.1:23"]).
+type ConfigChangeRequest struct {
+	Changes []Setting `json:"changes"`
+}
+
+// ConfigChangeResponse says what a change did.
+type ConfigChangeResponse struct {
+	Path          string   `json:"path"`           // the file written
+	Applied       []string `json:"applied"`        // keys in force now
+	RestartNeeded []string `json:"restart_needed"` // keys that take effect at the next start
+}
+
+// ReloadRequest asks the daemon to re-read its users and groups files;
+// Reason (e.g. "user add alice") goes into the audit record.
+type ReloadRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Error string `json:"error"`
+}

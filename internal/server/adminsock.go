@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// peer is the process on the other end of an admin socket connection, as
+// the kernel reports it (SO_PEERCRED): it cannot lie about it.
+type peer struct {
+	PID  int32
+	UID  uint32
+	GID  uint32
+	Name string // user name of UID, or the number
+}
+
+type peerKey struct{}
+
+// peerCred reads the peer's credentials of a Unix socket connection.
+func peerCred(c net.Conn) (peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return peer{}, errors.New("not a Unix socket connection")
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return peer{}, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return peer{}, err
+	}
+	if credErr != nil {
+		return peer{}, credErr
+	}
+	p := peer{PID: cred.Pid, UID: cred.Uid, GID: cred.Gid, Name: strconv.Itoa(int(cred.Uid))}
+	if u, err := user.LookupId(strconv.Itoa(int(cred.Uid))); err == nil {
+		p.Name = u.Username
+	}
+	return p, nil
+}
+
+// authorized reports whether p may use the admin API: root, or a member
+// of adminGroup (primary or supplementary) when one is configured.
+func authorized(p peer, adminGroup string) bool {
+	if p.UID == 0 {
+		return true
+	}
+	if adminGroup == "" {
+		return false
+	}
+	g, err := user.LookupGroup(adminGroup)
+	if err != nil {
+		return false
+	}
+	if strconv.Itoa(int(p.GID)) == g.Gid {
+		return true
+	}
+	u, err := user.LookupId(strconv.Itoa(int(p.UID)))
+	if err != nil {
+		return false
+	}
+	ids, err := u.GroupIds()
+	return err == nil && slices.Contains(ids, g.Gid)
+}
+
+// listenAdmin opens the admin socket: its directory is created 0750 when
+// missing, a stale socket left by a dead daemon is replaced, and a socket a
+// live daemon answers on is never taken over. The socket is 0660, group
+// adminGroup when set, so only root and that group can connect at all; the
+// peer check on every request is the second wall.
+func listenAdmin(path, adminGroup string) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("admin socket directory %s: %w", dir, err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("admin socket %s: exists and is not a socket; remove it or change admin_socket", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("admin socket %s: another tlntsvr is running and answers on it", path)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("admin socket %s: checking for a running daemon: %w", path, err)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("admin socket %s: remove stale socket: %w", path, err)
+		}
+	}
+	// Create it with no permissions for others from the first moment.
+	old := unix.Umask(0o117)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	gid := -1
+	if adminGroup != "" {
+		g, err := user.LookupGroup(adminGroup)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin_os_group %q: %w", adminGroup, err)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket %s: chown to group %s: %w", path, adminGroup, err)
+		}
+		os.Chown(dir, -1, gid) // best effort: the directory may be shared
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket %s: chmod: %w", path, err)
+	}
+	return ln, nil
+}
+
+// connContext puts the peer's credentials into each request's context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	p, err := peerCred(c)
+	if err != nil {
+		p = peer{UID: ^uint32(0), GID: ^uint32(0), Name: "unknown"}
+	}
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+func peerOf(ctx context.Context) peer {
+	p, _ := ctx.Value(peerKey{}).(peer)
+	return p
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// idleRecheck bounds how long the idle watch sleeps, so a changed
+// idle_timeout (tlntadmn config timeout=...) reaches running sessions.
+const idleRecheck = 10 * time.Second
+
+// watchIdle ends a session that has had no input from its client for
+// idle_timeout, with a warning idle_warning before. Input resets both.
+// idle_timeout 0 (timeoutactive=no) turns it off.
+func (s *Server) watchIdle(ctx context.Context, id int, e *entry) {
+	warned := false
+	for {
+		cfg := s.Config()
+		timeout, warning := cfg.IdleTimeout, cfg.IdleWarning
+		wait := idleRecheck
+		if timeout > 0 {
+			idle := time.Since(e.sess.LastInput())
+			switch {
+			case idle >= timeout:
+				e.conn.Write(noticeBytes(fmt.Sprintf("Your session has been idle for %s and is being disconnected.", human(timeout))))
+				s.audit.Info("idle timeout", "event", "idle_timeout", "session", id, "user", e.info.User,
+					"remote", e.info.Remote, "idle_timeout", timeout.String())
+				e.cancel()
+				return
+			case idle >= timeout-warning:
+				if !warned {
+					e.conn.Write(noticeBytes(fmt.Sprintf("Your session has been idle and will be disconnected in %s unless you type something.", human(timeout-idle))))
+					warned = true
+				}
+				wait = min(wait, timeout-idle)
+			default:
+				warned = false
+				wait = min(wait, timeout-warning-idle)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// human writes a duration the way a person would say it: "1 hour",
+// "90 seconds", "2 minutes".
+func human(d time.Duration) string {
+	d = d.Round(time.Second)
+	unit := func(n int64, name string) string {
+		if n == 1 {
+			return "1 " + name
+		}
+		return fmt.Sprintf("%d %ss", n, name)
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	default:
+		return unit(int64(d/time.Second), "second")
+	}
+}
