@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// KillOptions are the parsed arguments of tlntadmn kill.
+type KillOptions struct {
+	F       *Factory
+	Target  string
+	Message string
+}
+
+// NewCmdKill builds "tlntadmn kill ID|all [--message TEXT]".
+func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
+	opts := &KillOptions{F: f}
+	cmd := &cobra.Command{
+		Use:     "kill ID|all",
+		Aliases: []string{"k"},
+		Short:   "End one session or all: the user is told why, and every process of the session ends",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("want one session ID or all, got %d arguments", len(args))
+			}
+			return checkTarget(args[0])
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return killRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Message, "message", "", "tell the user this before the session ends")
+	return cmd
+}
+
+func killRun(o *KillOptions) error {
+	if err := checkTarget(o.Target); err != nil {
+		return err
+	}
+	c, err := o.F.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	n, err := c.Kill(cx, o.Target, o.Message)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.F.Out, "Ended %s.\n", plural(n, "session"))
+	return nil
+}
