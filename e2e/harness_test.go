@@ -35,7 +35,8 @@ const (
 )
 
 var (
-	binary string // the tlntsvr binary under test
+	binary   string // the tlntsvr binary under test
+	tlntadmn string // the tlntadmn binary under test
 	// haveRoot tells whether the accounts could be created.
 	haveRoot bool
 )
@@ -52,11 +53,14 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "tlntsvr")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/tlntsvr")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tlntsvr:", err)
-		return 1
+	tlntadmn = filepath.Join(dir, "tlntadmn")
+	for bin, pkg := range map[string]string{binary: "../cmd/tlntsvr", tlntadmn: "../cmd/tlntadmn"} {
+		build := exec.Command("go", "build", "-race", "-o", bin, pkg)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			return 1
+		}
 	}
 	// The binary is run by the test accounts' sessions (re-executed as the
 	// session's first process), so its directory must be reachable.

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/admin"
+)
+
+func testFactory(t *testing.T) (*Factory, *bytes.Buffer) {
+	out := &bytes.Buffer{}
+	return &Factory{
+		In: strings.NewReader(""), Out: out, ErrOut: io.Discard,
+		Now:          func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
+		Systemctl:    func(...string) error { t.Fatal("systemctl called"); return nil },
+		ReadPassword: func(string) (string, error) { t.Fatal("password prompt"); return "", nil },
+	}, out
+}
+
+func execute(cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	return cmd.Execute()
+}
+
+// Parsing is tested apart from running: runF captures the options.
+func TestParseSessions(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    SessionsOptions
+		wantErr string
+	}{
+		{args: nil, want: SessionsOptions{Target: "all"}},
+		{args: []string{"3", "--json"}, want: SessionsOptions{Target: "3", JSON: true}},
+		{args: []string{"x"}, wantErr: "want a session ID"},
+		{args: []string{"0"}, wantErr: "want a session ID"},
+		{args: []string{"1", "2"}, wantErr: "accepts at most 1 arg"},
+	} {
+		f, _ := testFactory(t)
+		var got *SessionsOptions
+		err := execute(NewCmdSessions(f, func(o *SessionsOptions) error { got = o; return nil }), tc.args...)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: err = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got.Target != tc.want.Target || got.JSON != tc.want.JSON {
+			t.Errorf("%v: got %+v, want %+v", tc.args, *got, tc.want)
+		}
+	}
+}
+
+func TestParseMessageAndKill(t *testing.T) {
+	f, _ := testFactory(t)
+	var m *MessageOptions
+	if err := execute(NewCmdMessage(f, func(o *MessageOptions) error { m = o; return nil }), "4", "hello", "world"); err != nil {
+		t.Fatal(err)
+	}
+	if m.Target != "4" || m.Text != "hello world" {
+		t.Errorf("message options %+v", *m)
+	}
+	for _, args := range [][]string{{"all"}, {"x", "hi"}, {}} {
+		if err := execute(NewCmdMessage(f, func(*MessageOptions) error { return nil }), args...); err == nil {
+			t.Errorf("message %v accepted", args)
+		}
+	}
+	var k *KillOptions
+	if err := execute(NewCmdKill(f, func(o *KillOptions) error { k = o; return nil }), "all", "--message", "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if k.Target != "all" || k.Message != "bye" {
+		t.Errorf("kill options %+v", *k)
+	}
+	if err := execute(NewCmdKill(f, func(*KillOptions) error { return nil }), "1", "2"); err == nil {
+		t.Error("kill 1 2 accepted")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	f, _ := testFactory(t)
+	var c *ConfigOptions
+	if err := execute(NewCmdConfig(f, func(o *ConfigOptions) error { c = o; return nil }), "MaxConn=3", "banner=a=b"); err != nil {
+		t.Fatal(err)
+	}
+	want := []admin.Setting{{Key: "maxconn", Value: "3"}, {Key: "banner", Value: "a=b"}}
+	if !reflect.DeepEqual(c.Changes, want) {
+		t.Errorf("changes = %+v, want %+v", c.Changes, want)
+	}
+	if err := execute(NewCmdConfig(f, func(*ConfigOptions) error { return nil }), "maxconn"); err == nil || !strings.Contains(err.Error(), "key=value") {
+		t.Errorf("config maxconn: err = %v", err)
+	}
+}
+
+func TestParseUser(t *testing.T) {
+	f, _ := testFactory(t)
+	var u *UserOptions
+	if err := execute(NewCmdUserAdd(f, func(o *UserOptions) error { u = o; return nil }), "alice", "--os-account", "al", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "alice" || u.OSAccount != "al" || !u.PasswordStdin || u.Action != "add" {
+		t.Errorf("user add options %+v", *u)
+	}
+	for _, args := range [][]string{{"../etc"}, {"a b"}, {"--", "-f"}, {}} {
+		if err := execute(NewCmdUserAdd(f, func(*UserOptions) error { return nil }), args...); err == nil {
+			t.Errorf("user add %q accepted", args)
+		}
+	}
+}
+
+func TestTranslateWindows(t *testing.T) {
+	cur := []admin.Setting{{Key: "listen", Value: `["127.0.0.1:23", "[::1]:23"]`}, {Key: "idle_timeout", Value: "0s"}}
+	for _, tc := range []struct {
+		in      admin.Setting
+		want    []admin.Setting
+		wantErr string
+	}{
+		{in: admin.Setting{Key: "timeout", Value: "01:30:00"}, want: []admin.Setting{{Key: "idle_timeout", Value: "1h30m"}}},
+		{in: admin.Setting{Key: "timeout", Value: "00:00:45"}, want: []admin.Setting{{Key: "idle_timeout", Value: "45s"}}},
+		{in: admin.Setting{Key: "timeout", Value: "1:70:00"}, wantErr: "hh:mm:ss"},
+		{in: admin.Setting{Key: "timeoutactive", Value: "no"}, want: []admin.Setting{{Key: "idle_timeout", Value: "0"}}},
+		{in: admin.Setting{Key: "timeoutactive", Value: "yes"}, want: []admin.Setting{{Key: "idle_timeout", Value: "1h"}}},
+		{in: admin.Setting{Key: "timeoutactive", Value: "maybe"}, wantErr: "yes or no"},
+		{in: admin.Setting{Key: "maxfail", Value: "5"}, want: []admin.Setting{{Key: "max_failed_logons", Value: "5"}}},
+		{in: admin.Setting{Key: "maxconn", Value: "9"}, want: []admin.Setting{{Key: "max_connections", Value: "9"}}},
+		{in: admin.Setting{Key: "mode", Value: "Stream"}, want: []admin.Setting{{Key: "mode", Value: "stream"}}},
+		{in: admin.Setting{Key: "port", Value: "2323"}, want: []admin.Setting{{Key: "listen", Value: `["127.0.0.1:2323", "[::1]:2323"]`}}},
+		{in: admin.Setting{Key: "port", Value: "70000"}, wantErr: "1-65535"},
+		{in: admin.Setting{Key: "ctrlakeymap", Value: "yes"}, wantErr: "no tlntsvr equivalent"},
+		{in: admin.Setting{Key: "banner", Value: "hi"}, want: []admin.Setting{{Key: "banner", Value: "hi"}}},
+	} {
+		got, err := translateWindows([]admin.Setting{tc.in}, cur)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: err = %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: got %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// fakeDaemon serves the admin API on a Unix socket and records requests.
+type fakeDaemon struct {
+	socket string
+	mu     sync.Mutex
+	reqs   []string // "METHOD PATH BODY"
+}
+
+func startFakeDaemon(t *testing.T) *fakeDaemon {
+	fd := &fakeDaemon{socket: filepath.Join(t.TempDir(), "admin.sock")}
+	ln, err := net.Listen("unix", fd.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fd.mu.Lock()
+		fd.reqs = append(fd.reqs, r.Method+" "+r.URL.Path+" "+strings.TrimSpace(string(body)))
+		fd.mu.Unlock()
+		var v any = struct{}{}
+		switch r.URL.Path {
+		case admin.PathSessions:
+			v = []admin.Session{{ID: 7, User: "alice", OSAccount: "alice", Remote: "127.0.0.1:5555", Term: "xterm",
+				Cols: 80, Rows: 24, PID: 4242, LogonTime: time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC),
+				LastActivity: time.Date(2026, 1, 1, 11, 58, 30, 0, time.UTC)}}
+		case admin.PathMessage, admin.PathKill:
+			v = admin.CountResponse{Count: 1}
+		case admin.PathStatus:
+			v = admin.Status{Sessions: 1}
+		case admin.PathConfig:
+			v = admin.ConfigResponse{Path: "/etc/tlntsvr/tlntsvr.yaml", Settings: []admin.Setting{{Key: "max_connections", Value: "64"}, {Key: "idle_timeout", Value: "1h"}}}
+		}
+		json.NewEncoder(w).Encode(v)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return fd
+}
+
+func (fd *fakeDaemon) requests() []string {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return append([]string(nil), fd.reqs...)
+}
+
+// The Windows spellings reach the same API calls as the commands.
+func TestWindowsSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantReq string
+		wantOut string
+	}{
+		{[]string{"-s"}, "GET /v1/sessions ", "00:01:30"},
+		{[]string{"sessions"}, "GET /v1/sessions ", "4242"},
+		{[]string{"-k", "7"}, `POST /v1/sessions/kill {"target":"7"}`, "Ended 1 session"},
+		{[]string{"kill", "7"}, `POST /v1/sessions/kill {"target":"7"}`, "Ended 1 session"},
+		{[]string{"-m", "all", "hi", "there"}, `POST /v1/sessions/message {"target":"all","text":"hi there"}`, "Message sent"},
+		{[]string{"message", "all", "hi there"}, `POST /v1/sessions/message {"target":"all","text":"hi there"}`, "Message sent"},
+		{nil, "GET /v1/config ", "The following are the settings on localhost"},
+		{[]string{"pause"}, "POST /v1/pause ", "Paused"},
+	} {
+		fd := startFakeDaemon(t)
+		f, out := testFactory(t)
+		if err := execute(NewCmdRoot(f), append([]string{"--socket", fd.socket}, tc.args...)...); err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		reqs := fd.requests()
+		if !strings.Contains(strings.Join(reqs, "\n"), tc.wantReq) {
+			t.Errorf("%v: requests %q, want %q", tc.args, reqs, tc.wantReq)
+		}
+		if !strings.Contains(out.String(), tc.wantOut) {
+			t.Errorf("%v: output %q lacks %q", tc.args, out, tc.wantOut)
+		}
+	}
+}
+
+func TestNotRunning(t *testing.T) {
+	f, _ := testFactory(t)
+	err := execute(NewCmdRoot(f), "--socket", filepath.Join(t.TempDir(), "none.sock"), "sessions")
+	if err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("err = %v, want not running", err)
+	}
+}
+
+// user add, list, passwd and del edit the files; no daemon is needed.
+func TestUserFilesOffline(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tlntsvr.yaml")
+	os.WriteFile(cfg, []byte("users_file: users\ngroups_file: groups\nadmin_socket: "+dir+"/none.sock\n"), 0o600)
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		f, out := testFactory(t)
+		f.In = strings.NewReader(stdin)
+		if err := execute(NewCmdRoot(f), append([]string{"--config", cfg}, args...)...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	run("pw1\n", "user", "add", "alice", "--password-stdin")
+	run("pw2\n", "user", "passwd", "alice", "--password-stdin")
+	run("", "group", "add", "administrators", "alice")
+	out := run("", "user", "list")
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "administrators,telnet-clients") && !strings.Contains(out, "telnet-clients,administrators") {
+		t.Errorf("user list:\n%s", out)
+	}
+	users, _ := os.ReadFile(filepath.Join(dir, "users"))
+	if !strings.HasPrefix(string(users), "alice:$2y$10$") {
+		t.Errorf("users file: %q", users)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "users")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("users file mode %v", fi.Mode().Perm())
+	}
+	run("", "user", "del", "alice")
+	if out := run("", "group", "list"); strings.Contains(out, "alice") {
+		t.Errorf("alice still in a group:\n%s", out)
+	}
+}

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tlntsvr/tlntsvr/internal/admin"
+)
+
+// admin runs tlntadmn against the daemon as root (or as the OS account
+// asUser when set) and returns its output.
+func (d *daemon) admin(t *testing.T, asUser string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var cmd *exec.Cmd
+	if asUser != "" {
+		// Another account cannot read the config file: name the socket.
+		args = append([]string{"--socket", filepath.Join(d.dir, "admin.sock")}, args...)
+		cmd = exec.Command("runuser", append([]string{"-u", asUser, "--", tlntadmn}, args...)...)
+	} else {
+		args = append([]string{"--config", filepath.Join(d.dir, "tlntsvr.yaml")}, args...)
+		cmd = exec.Command(tlntadmn, args...)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (d *daemon) mustAdmin(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := d.admin(t, "", "", args...)
+	if err != nil {
+		t.Fatalf("tlntadmn %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (d *daemon) sessions(t *testing.T) []admin.Session {
+	t.Helper()
+	var list []admin.Session
+	if err := json.Unmarshal([]byte(d.mustAdmin(t, "sessions", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// Two sessions are listed with their fields; a message reaches both; kill
+// ends exactly one session and its processes.
+func TestAdminSessionsMessageKill(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c1 := telnet(t, d, 90, 25)
+	c1.login("alice", alicePass)
+	c2 := telnet(t, d, 100, 30)
+	c2.login("alice", alicePass)
+
+	list := d.sessions(t)
+	if len(list) != 2 {
+		t.Fatalf("sessions = %+v, want 2", list)
+	}
+	for i, want := range []struct{ cols, rows int }{{90, 25}, {100, 30}} {
+		s := list[i]
+		if s.User != "alice" || s.OSAccount != osAlice || s.Term != "xterm" || s.Cols != want.cols ||
+			s.Rows != want.rows || s.PID <= 0 || !strings.HasPrefix(s.Remote, "127.0.0.1:") || s.LogonTime.IsZero() {
+			t.Errorf("session %d = %+v", i, s)
+		}
+	}
+	// Both spellings list them.
+	for _, args := range [][]string{{"sessions"}, {"-s"}} {
+		out := d.mustAdmin(t, args...)
+		for _, s := range list {
+			if !strings.Contains(out, strconv.Itoa(s.PID)) || !strings.Contains(out, osAlice) {
+				t.Errorf("tlntadmn %v lacks session %d:\n%s", args, s.ID, out)
+			}
+		}
+	}
+
+	d.mustAdmin(t, "message", "all", "Maintenance at noon")
+	c1.expect(`Maintenance at noon`)
+	c2.expect(`Maintenance at noon`)
+	d.mustAdmin(t, "-m", strconv.Itoa(list[1].ID), "Only for two")
+	c2.expect(`Only for two`)
+
+	c1.send("sleep 1001\r")
+	c2.send("sleep 1002 &\r")
+	waitFor(t, "both sleeps", func() bool { return pgrepFull("sleep 1001") == 1 && pgrepFull("sleep 1002") == 1 })
+	d.mustAdmin(t, "kill", strconv.Itoa(list[0].ID), "--message", "Go home")
+	c1.expect(`ended by the Telnet server administrator`)
+	c1.expect(`Go home`)
+	c1.waitExit()
+	waitFor(t, "the killed session's sleep to end", func() bool { return pgrepFull("sleep 1001") == 0 })
+	if pgrepFull("sleep 1002") != 1 {
+		t.Error("kill ended a process of the other session")
+	}
+	if got := c2.run("echo still$((1+1))"); got != "still2" {
+		t.Errorf("other session: %q", got)
+	}
+	if list := d.sessions(t); len(list) != 1 || list[0].ID != list[0].ID {
+		t.Errorf("after kill, sessions = %+v", list)
+	}
+	// The Windows spelling ends the rest.
+	d.mustAdmin(t, "-k", "all")
+	c2.waitExit()
+	waitFor(t, "the other sleep to end", func() bool { return pgrepFull("sleep 1002") == 0 })
+	if !strings.Contains(auditLog(t, d), `"action":"kill"`) {
+		t.Error("no audit record of the kill")
+	}
+}
+
+// config maxconn=1 holds for the next connection and is in the file.
+func TestAdminConfigMaxconn(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c1 := telnet(t, d, 80, 24)
+	c1.login("alice", alicePass)
+	out := d.mustAdmin(t, "config", "maxconn=1", "timeout=00:30:00")
+	if !strings.Contains(out, "max_connections") {
+		t.Errorf("config output: %s", out)
+	}
+	c2 := telnet(t, d, 80, 24)
+	c2.expect(`maximum number of connections`)
+	c2.waitExit()
+	data, err := os.ReadFile(filepath.Join(d.dir, "tlntsvr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "max_connections: 1") || !strings.Contains(string(data), "idle_timeout: 30m") {
+		t.Errorf("config file after the change:\n%s", data)
+	}
+	if out, err := d.admin(t, "", "", "config", "port=2424"); err != nil || !strings.Contains(out, "restarts") {
+		t.Errorf("config port=: %v\n%s", err, out)
+	}
+	if out, err := d.admin(t, "", "", "config", "maxconn=0"); err == nil || !strings.Contains(out, "max_connections") {
+		t.Errorf("config maxconn=0 accepted or unclear: %v\n%s", err, out)
+	}
+}
+
+// pause refuses new connections while an open session keeps working.
+func TestAdminPauseContinue(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	c1 := telnet(t, d, 80, 24)
+	c1.login("alice", alicePass)
+	d.mustAdmin(t, "pause")
+	if out := d.mustAdmin(t); !strings.Contains(out, "Paused") {
+		t.Errorf("settings listing does not say Paused:\n%s", out)
+	}
+	c2 := telnet(t, d, 80, 24)
+	c2.expect(`paused`)
+	c2.waitExit()
+	if got := c1.run("echo alive$((2+2))"); got != "alive4" {
+		t.Errorf("open session during pause: %q", got)
+	}
+	d.mustAdmin(t, "continue")
+	c3 := telnet(t, d, 80, 24)
+	c3.login("alice", alicePass)
+}
+
+// A user added with tlntadmn logs on at once, without a restart.
+func TestAdminUserAdd(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	out, err := d.admin(t, "", "s3cret pass\n", "user", "add", "carol", "--os-account", osBob, "--password-stdin")
+	if err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	c := telnet(t, d, 80, 24)
+	c.login("carol", "s3cret pass")
+	if got := c.run("id -un"); got != osBob {
+		t.Errorf("carol runs as %q, want %q", got, osBob)
+	}
+	if out := d.mustAdmin(t, "user", "list"); !strings.Contains(out, "carol") || !strings.Contains(out, "telnet-clients") {
+		t.Errorf("user list:\n%s", out)
+	}
+}
+
+// Only root and the admin OS group may use the admin socket.
+func TestAdminRefusesOthers(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	// The socket's directory and mode keep others out at connect...
+	out, err := d.admin(t, osBob, "", "sessions")
+	if err == nil || !strings.Contains(out, "permission denied") {
+		t.Errorf("non-admin tlntadmn: err=%v\n%s", err, out)
+	}
+	// ...and were they loosened, the daemon's peer-credential check
+	// refuses and audits.
+	os.Chmod(filepath.Dir(d.dir), 0o755) // t.TempDir's parent
+	os.Chmod(d.dir, 0o755)
+	os.Chmod(filepath.Join(d.dir, "admin.sock"), 0o666)
+	out, err = d.admin(t, osBob, "", "sessions")
+	if err == nil || !strings.Contains(out, "is not root") {
+		t.Errorf("non-admin tlntadmn through an open socket: err=%v\n%s", err, out)
+	}
+	if !strings.Contains(auditLog(t, d), `"event":"admin_refused"`) {
+		t.Error("no audit record of the refusal")
+	}
+}
+
+// An idle session is warned, then ended; timeoutactive=no would keep it.
+func TestIdleTimeout(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "idle_timeout: 4s\nidle_warning: 2s\n"})
+	c := telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	c.expect(`will be disconnected in`)
+	c.expect(`idle for 4 seconds and is being disconnected`)
+	c.waitExit()
+}
+
+// pgrepFull counts processes whose command line is exactly cmdline.
+func pgrepFull(cmdline string) int {
+	out, _ := exec.Command("pgrep", "-fx", cmdline).Output()
+	return len(strings.Fields(string(out)))
+}
