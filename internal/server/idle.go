@@ -14,6 +14,12 @@ const idleRecheck = 10 * time.Second
 // idle_timeout, with a warning idle_warning before. Input resets both.
 // idle_timeout 0 (timeoutactive=no) turns it off.
 func (s *Server) watchIdle(ctx context.Context, id int, e *entry) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in idle watch; ending the session", "session", id, "panic", r)
+			e.cancel()
+		}
+	}()
 	warned := false
 	for {
 		cfg := s.Config()

@@ -31,6 +31,8 @@ const (
 	msgCannotStart    = "Access denied: a session cannot be started for this account."
 	msgShutdown       = "The Telnet server is shutting down. Your session is ending."
 	msgPaused         = "The Telnet server is paused and accepts no new connections. Try again later."
+	msgLockedOut      = "Too many failed logons. Logons are refused for a while; try again later."
+	msgTooManyPending = "Too many connections from your address are logging on. Try again later."
 )
 
 // accessDenied is the design's message for a user outside the groups.
@@ -51,6 +53,13 @@ type Server struct {
 
 	sessions *Registry
 	active   atomic.Int64 // connections, in logon or in session
+	lockout  *auth.Lockout
+
+	// pending counts connections not yet logged on, per client address,
+	// so one address cannot hold every connection slot with silent
+	// connections (slowloris).
+	pendingMu sync.Mutex
+	pending   map[string]int
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -75,11 +84,16 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		store: store, log: log, audit: audit,
-		sessions: newRegistry(), started: time.Now(),
+		sessions: newRegistry(), started: time.Now(), pending: map[string]int{},
 		ctx: ctx, cancel: cancel,
 	}
 	s.cfg.Store(cfg)
+	s.lockout = auth.NewLockout(lockoutPolicy(cfg))
 	return s
+}
+
+func lockoutPolicy(cfg *config.Config) auth.LockoutPolicy {
+	return auth.LockoutPolicy{Attempts: cfg.Lockout.Attempts, Window: cfg.Lockout.Window, Duration: cfg.Lockout.Duration}
 }
 
 // Config returns the settings in force.
@@ -87,7 +101,10 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
 // SetConfig puts new settings in force for the next connection and logon.
 // Listen addresses change only on restart.
-func (s *Server) SetConfig(cfg *config.Config) { s.cfg.Store(cfg) }
+func (s *Server) SetConfig(cfg *config.Config) {
+	s.cfg.Store(cfg)
+	s.lockout.SetPolicy(lockoutPolicy(cfg))
+}
 
 // Sessions returns the session registry.
 func (s *Server) Sessions() *Registry { return s.sessions }
@@ -226,6 +243,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		}
 	}()
 	cfg := s.Config()
+	if !s.beginLogon(remote) {
+		s.audit.Info("connection refused", "event", "connection_refused", "remote", remote, "reason", "too many pending logons from the address")
+		refuse(nc, msgTooManyPending)
+		return
+	}
+	endLogon := sync.OnceFunc(func() { s.endLogon(remote) })
+	defer endLogon()
 	conn := protocol.NewConn(nc, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
 
 	// Until the shell starts, shutdown closes the socket, which ends any
@@ -240,6 +264,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	nc.SetReadDeadline(loginDeadline)
 
 	id, typeahead, ok := s.logon(ctx, conn, cfg, log, remote)
+	endLogon()
 	if !ok || !stopClose() {
 		return
 	}
@@ -284,9 +309,28 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 			return id, nil, false
 		}
 		say("")
+		address := hostOf(remote)
+		if locked, until := s.lockout.Locked(address, user); locked {
+			// Refused without looking at the password: no bcrypt time is
+			// spent on a locked-out address or account.
+			failures++
+			s.audit.Warn("logon refused", "event", "logon_locked_out", "user", printable(user), "remote", remote,
+				"until", until.UTC().Format(time.RFC3339))
+			say(msgLockedOut)
+			say("")
+			continue
+		}
 		id, err = s.store.Authenticate(ctx, user, password)
+		if errors.Is(err, auth.ErrBadCredentials) {
+			for _, what := range s.lockout.Failure(address, user) {
+				s.audit.Warn("lockout", "event", "lockout", "locked", what, "user", printable(user),
+					"address", address, "duration", cfg.Lockout.Duration.String(),
+					"attempts", cfg.Lockout.Attempts, "window", cfg.Lockout.Window.String())
+			}
+		}
 		switch {
 		case err == nil:
+			s.lockout.Success(user)
 			return id, lr.typeahead(), true
 		case errors.Is(err, auth.ErrNotMember):
 			say(accessDenied(cfg.ClientsGroup))
@@ -308,6 +352,38 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	s.audit.Warn("connection dropped", "event", "max_failed_logons", "remote", remote,
 		"max_failed_logons", cfg.MaxFailedLogons)
 	return id, nil, false
+}
+
+// maxPendingPerAddress caps the connections one client address may have
+// in negotiation or at the login prompt at once.
+const maxPendingPerAddress = 16
+
+func (s *Server) beginLogon(remote string) bool {
+	a := hostOf(remote)
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if s.pending[a] >= maxPendingPerAddress {
+		return false
+	}
+	s.pending[a]++
+	return true
+}
+
+func (s *Server) endLogon(remote string) {
+	a := hostOf(remote)
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if s.pending[a]--; s.pending[a] <= 0 {
+		delete(s.pending, a)
+	}
+}
+
+// hostOf returns the address part of host:port.
+func hostOf(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
 }
 
 // printable makes a user-typed name safe to log.

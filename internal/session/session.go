@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -250,11 +251,13 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	var clientGone bool // copyOut stopped because the client did; read after outDone
 	go func() {
 		defer close(outDone)
+		defer s.recoverPanic("output")
 		clientGone = s.copyOut(conn)
 	}()
 	inDone := make(chan struct{})
 	go func() {
 		defer close(inDone)
+		defer s.recoverPanic("input")
 		s.copyIn(conn)
 	}()
 
@@ -303,6 +306,15 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	}
 	s.log.Debug("session ended", "reason", reason, "shell", status)
 	return reason
+}
+
+// recoverPanic keeps a bug in one session's data path from taking the
+// daemon down: the panic is logged and the goroutine ends, which ends the
+// session like a disconnect.
+func (s *Session) recoverPanic(where string) {
+	if r := recover(); r != nil {
+		s.log.Error("panic in session; ending it", "in", where, "panic", r, "stack", string(debug.Stack()))
+	}
 }
 
 // copyOut forwards PTY output to the client: large reads, one write each.
