@@ -111,6 +111,10 @@ type daemon struct {
 	// exited is closed when the process has been waited for.
 	exited  chan struct{}
 	exitErr error
+
+	// expectedLogons is how many logons the current adversarial attack
+	// makes on purpose (see survive).
+	expectedLogons int
 }
 
 // daemonOpts adjusts a test daemon.

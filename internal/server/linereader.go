@@ -63,12 +63,13 @@ func (lr *lineReader) readLine(echo bool) (string, error) {
 				line = line[:0]
 			case b == 0x04 && len(line) == 0: // Ctrl-D
 				return "", errLoginAbandoned
-			case b < 0x20:
-				// other control bytes are not part of a name or password
 			default:
+				// Other control bytes stay in the line, unechoed, so that
+				// username validation refuses them rather than a name
+				// being silently rewritten into another.
 				if len(line) < maxLoginField {
 					line = append(line, b)
-					if echo {
+					if echo && b >= 0x20 {
 						lr.conn.Write([]byte{b})
 					}
 				}

@@ -290,6 +290,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 		}
 		log.Debug("logon ended", "err", err)
 	}
+	empty := 0
 	for failures := 0; failures < cfg.MaxFailedLogons; {
 		conn.Write([]byte("login: "))
 		user, err := lr.readLine(true)
@@ -298,6 +299,11 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 			return id, nil, false
 		}
 		if user == "" {
+			// A person pressing Enter gets the prompt again; a stream of
+			// empty lines (binary noise, a TLS hello) counts as failures.
+			if empty++; empty > maxEmptyLogins {
+				failures++
+			}
 			say("")
 			continue
 		}
@@ -353,6 +359,9 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 		"max_failed_logons", cfg.MaxFailedLogons)
 	return id, nil, false
 }
+
+// maxEmptyLogins is how many empty answers to login: are free.
+const maxEmptyLogins = 5
 
 // maxPendingPerAddress caps the connections one client address may have
 // in negotiation or at the login prompt at once.
