@@ -35,8 +35,9 @@ const (
 )
 
 var (
-	binary   string // the tlntsvr binary under test
-	tlntadmn string // the tlntadmn binary under test
+	binary       string // the tlntsvr binary under test (race detector on)
+	binaryNoRace string // the same without the race detector, for load
+	tlntadmn     string // the tlntadmn binary under test
 	// haveRoot tells whether the accounts could be created.
 	haveRoot bool
 )
@@ -53,9 +54,16 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "tlntsvr")
+	binaryNoRace = filepath.Join(dir, "tlntsvr-norace")
 	tlntadmn = filepath.Join(dir, "tlntadmn")
-	for bin, pkg := range map[string]string{binary: "../cmd/tlntsvr", tlntadmn: "../cmd/tlntadmn"} {
-		build := exec.Command("go", "build", "-race", "-o", bin, pkg)
+	for _, b := range []struct{ bin, pkg, race string }{
+		{binary, "../cmd/tlntsvr", "-race"}, {binaryNoRace, "../cmd/tlntsvr", ""}, {tlntadmn, "../cmd/tlntadmn", "-race"},
+	} {
+		bin, pkg := b.bin, b.pkg
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		if b.race != "" {
+			build = exec.Command("go", "build", b.race, "-o", bin, pkg)
+		}
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
@@ -112,6 +120,8 @@ type daemon struct {
 	exited  chan struct{}
 	exitErr error
 
+	quiet bool // keep at most 1 MiB of log (load tests)
+
 	// expectedLogons is how many logons the current adversarial attack
 	// makes on purpose (see survive).
 	expectedLogons int
@@ -123,6 +133,9 @@ type daemonOpts struct {
 	// ignoreSignals starts the daemon with SIGINT and SIGQUIT ignored, as
 	// a daemon started with '&' from a script is.
 	ignoreSignals bool
+	// noRace runs the binary built without the race detector (load tests:
+	// the detector multiplies memory and CPU).
+	noRace bool
 }
 
 // startDaemon writes a config, users and groups file and starts the
@@ -148,7 +161,11 @@ audit_log: audit.log
 %s`, dir, o.extraConfig)
 	writeFile(t, filepath.Join(dir, "tlntsvr.yaml"), cfg)
 
-	args := []string{binary, "run", "--config", filepath.Join(dir, "tlntsvr.yaml"), "--log-level", "debug"}
+	bin := binary
+	if o.noRace {
+		bin = binaryNoRace
+	}
+	args := []string{bin, "run", "--config", filepath.Join(dir, "tlntsvr.yaml"), "--log-level", "debug"}
 	var cmd *exec.Cmd
 	if o.ignoreSignals {
 		// The shell's trap "" makes the signals ignored, and ignored
@@ -158,6 +175,9 @@ audit_log: audit.log
 		cmd = exec.Command(args[0], args[1:]...)
 	}
 	d := &daemon{t: t, cmd: cmd, dir: dir, exited: make(chan struct{})}
+	if o.noRace {
+		d.quiet = true
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +191,9 @@ audit_log: audit.log
 		for sc.Scan() {
 			line := sc.Text()
 			d.mu.Lock()
-			d.log.WriteString(line + "\n")
+			if !d.quiet || d.log.Len() < 1<<20 {
+				d.log.WriteString(line + "\n")
+			}
 			d.mu.Unlock()
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {

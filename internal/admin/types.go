@@ -43,6 +43,8 @@ type Status struct {
 	Connections int       `json:"connections"` // including those logging on
 	ConfigPath  string    `json:"config_path"`
 	Listen      []string  `json:"listen"` // addresses actually listened on
+	Goroutines  int       `json:"goroutines"`
+	OpenFiles   int       `json:"open_files"` // the daemon's file descriptors
 }
 
 // Target names the sessions an action applies to: a session ID, or "all".

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,7 +130,17 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Version: s.Version, PID: os.Getpid(), Started: s.started, Paused: s.Paused(),
 		Sessions: s.sessions.Len(), Connections: int(s.active.Load()),
 		ConfigPath: s.Config().Path, Listen: listen,
+		Goroutines: runtime.NumGoroutine(), OpenFiles: openFiles(),
 	})
+}
+
+// openFiles counts the daemon's open file descriptors (-1 if unknown).
+func openFiles() int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(es) - 1 // the directory being read
 }
 
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {

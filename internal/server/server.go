@@ -250,7 +250,8 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	endLogon := sync.OnceFunc(func() { s.endLogon(remote) })
 	defer endLogon()
-	conn := protocol.NewConn(nc, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
+	limited := &preLogonConn{Conn: nc}
+	conn := protocol.NewConn(limited, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
 
 	// Until the shell starts, shutdown closes the socket, which ends any
 	// read in progress; the session handles ctx itself after that.
@@ -258,6 +259,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
 	nc.SetWriteDeadline(loginDeadline)
 	if err := conn.Negotiate(); err != nil {
+		if errors.Is(err, errPreLogonFlood) {
+			s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
+		}
 		log.Debug("negotiation failed", "err", err)
 		return
 	}
@@ -268,6 +272,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	if !ok || !stopClose() {
 		return
 	}
+	limited.unlimited.Store(true)
 	nc.SetDeadline(time.Time{})
 	s.runSession(ctx, conn, cfg, id, typeahead, log, remote)
 }
@@ -282,6 +287,10 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	}
 	lr := &lineReader{conn: conn}
 	readErr := func(err error) {
+		if errors.Is(err, errPreLogonFlood) {
+			s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote,
+				"limit_bytes", maxPreLogonBytes)
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 			say("")

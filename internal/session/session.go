@@ -391,22 +391,20 @@ func (s *Session) mapCommands(conn *protocol.Conn) {
 
 // endTasks ends every process of the session: the shell's session ID is
 // its PID, and every job it started keeps that session ID even when it has
-// a process group of its own. SIGHUP first, SIGKILL for what is left after
-// killGrace.
+// a process group of its own. SIGHUP first; SIGKILL for whatever is left
+// once the shell has gone or killGrace has passed. /proc is scanned twice,
+// not polled: with hundreds of sessions ending at once, polling it would
+// cost more than the processes themselves.
 func (s *Session) endTasks() {
 	sid := s.PID()
 	signalSession(sid, syscall.SIGHUP)
 	syscall.Kill(-sid, syscall.SIGCONT) // a stopped job must run to see SIGHUP
-	deadline := time.Now().Add(killGrace)
-	for time.Now().Before(deadline) {
-		if len(sessionMembers(sid)) == 0 {
-			break
-		}
-		select {
-		case <-s.exited:
-		case <-time.After(20 * time.Millisecond): // not our children: poll
-		}
+	t := time.NewTimer(killGrace)
+	select {
+	case <-s.exited:
+	case <-t.C:
 	}
+	t.Stop()
 	signalSession(sid, syscall.SIGKILL)
 }
 
