@@ -106,6 +106,9 @@ func (c *Conn) Negotiate() error {
 // negotiation on the way. p is also the network read buffer, so a large p
 // means large reads.
 func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // else the loop below would spin on empty reads
+	}
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]

@@ -186,21 +186,31 @@ func (e *engine) binaryIn() bool { return e.him[OptBinary].state == qYes }
 // count. Replies go to e.out.
 func (e *engine) feed(p []byte) int {
 	w := 0
+	// Where the next IAC and CR are, each found once and reused until
+	// passed: searching the rest of p for IAC again after every CR made a
+	// feed of many short lines quadratic. Writes never reach past the run
+	// being read, so positions found beyond it stay valid.
+	nextIAC, nextCR := -1, -1
 	for r := 0; r < len(p); {
 		switch e.state {
 		case stData:
 			// Fast path: copy the run up to the next IAC or CR at once.
-			run := p[r:]
-			if i := bytes.IndexByte(run, IAC); i >= 0 {
-				run = run[:i]
+			if nextIAC < r {
+				nextIAC = indexFrom(p, r, IAC)
 			}
-			if i := bytes.IndexByte(run, '\r'); i >= 0 && !e.binaryIn() {
-				run = run[:i+1]
-				e.state = stCR
+			end := nextIAC
+			if !e.binaryIn() {
+				if nextCR < r {
+					nextCR = indexFrom(p, r, '\r')
+				}
+				if nextCR < end {
+					end = nextCR + 1
+					e.state = stCR
+				}
 			}
-			if len(run) > 0 {
-				w += copy(p[w:], run)
-				r += len(run)
+			if end > r {
+				w += copy(p[w:], p[r:end])
+				r = end
 				continue
 			}
 			// p[r] is IAC.
@@ -265,6 +275,15 @@ func (e *engine) feed(p []byte) int {
 				}
 				e.state = stData
 			default:
+				if b < EOF {
+					// Not a command: the client forgot to double an IAC
+					// in the payload (busybox's NAWS for a 255 size).
+					// Keep both bytes rather than let the rest of the
+					// payload leak into the data stream.
+					e.sbAppend([]byte{IAC, b})
+					e.state = stSBData
+					continue
+				}
 				// IAC followed by a command inside SB: the client forgot
 				// the IAC SE. Drop the subnegotiation and treat the byte
 				// as the command it is.
@@ -274,6 +293,14 @@ func (e *engine) feed(p []byte) int {
 		}
 	}
 	return w
+}
+
+// indexFrom returns the index of the first c in p at or after i, or len(p).
+func indexFrom(p []byte, i int, c byte) int {
+	if j := bytes.IndexByte(p[i:], c); j >= 0 {
+		return i + j
+	}
+	return len(p)
 }
 
 func (e *engine) sbAppend(b []byte) {
@@ -312,9 +339,11 @@ func (e *engine) subnegotiation(opt byte, data []byte) {
 		if st := e.him[OptNAWS].state; st != qYes && st != qWantYes {
 			return
 		}
+		// Any NAWS answers our DO, even one with a size we cannot use
+		// (0x0 is "unknown"): negotiation must not wait for another.
+		e.nawsSeen = true
 		if cols, rows, ok := decodeNAWS(data); ok {
 			e.cols, e.rows = cols, rows
-			e.nawsSeen = true
 			e.resized = true
 			e.learned = true
 		}

@@ -78,6 +78,11 @@ func decodeEnviron(d []byte) []envVar {
 		case envESC:
 			if i+1 < len(d) {
 				i++
+				// ESC quotes the type bytes, which are control bytes:
+				// quoting does not make them acceptable in a value.
+				if c := d[i]; c < 0x20 || c == 0x7f {
+					bad = true
+				}
 				cur = append(cur, d[i])
 			}
 		default:
