@@ -82,7 +82,9 @@ type engine struct {
 	cols, rows int
 	nawsSeen   bool
 	resized    bool // NAWS arrived since the flag was last cleared
-	learned    bool // term types, env or size changed since last cleared
+	// aytAnswered: an AYT was answered and no data has come since.
+	aytAnswered bool
+	learned     bool // term types, env or size changed since last cleared
 
 	// cmdBytes maps a Telnet command (IP, EC, ...) to the byte the
 	// program's terminal should receive in its place; zero means the
@@ -211,6 +213,7 @@ func (e *engine) feed(p []byte) int {
 			if end > r {
 				w += copy(p[w:], p[r:end])
 				r = end
+				e.aytAnswered = false
 				continue
 			}
 			// p[r] is IAC.
@@ -230,13 +233,19 @@ func (e *engine) feed(p []byte) int {
 			case IAC:
 				p[w] = IAC
 				w++
+				e.aytAnswered = false
 			case WILL, WONT, DO, DONT:
 				e.verb = b
 				e.state = stVerb
 			case SB:
 				e.state = stSB
 			case AYT:
-				e.out = append(e.out, AYTReply...)
+				// One answer per run of AYTs with no data between them: a
+				// person asks once, and a flood gets no amplification.
+				if !e.aytAnswered {
+					e.out = append(e.out, AYTReply...)
+					e.aytAnswered = true
+				}
 			default:
 				if c := e.cmdBytes[b]; c != 0 {
 					p[w] = c
