@@ -3,7 +3,10 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive.
-TEST_PACKAGES := inetutils-telnet expect tmux apache2-utils procps passwd
+TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux
+# busybox's telnet client is only in busybox-static, which conflicts with
+# Debian's busybox: it is unpacked here instead of installed.
+BUSYBOX_DIR := /opt/tlntsvr-test/busybox
 
 .PHONY: all build run test test-deps lint fuzz clean
 
@@ -31,6 +34,11 @@ test-deps:
 		if [ "$$(id -u)" != 0 ]; then echo "test-deps: missing packages:$$missing (run as root, or apt-get install them)"; exit 1; fi; \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -x $(BUSYBOX_DIR)/bin/busybox ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "test-deps: busybox-static missing (run as root)"; exit 1; fi; \
+		tmp=$$(mktemp -d) && (cd $$tmp && apt-get download busybox-static >/dev/null 2>&1) && \
+		mkdir -p $(BUSYBOX_DIR) && dpkg -x $$tmp/busybox-static_*.deb $(BUSYBOX_DIR) && rm -rf $$tmp; \
 	fi
 
 lint:
