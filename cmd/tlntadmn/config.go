@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -63,61 +64,63 @@ lockout.window, lockout.duration for the lockout). Windows' names work too:
 }
 
 func configRun(o *ConfigOptions) error {
-	c, err := o.F.Client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	cur, err := c.Config(cx)
-	running := err == nil
-	if err != nil && !errors.Is(err, admin.ErrNotRunning) {
-		return err
-	}
-	if !running {
-		// Work on the file alone.
-		cfg, lerr := o.F.Config()
-		if lerr != nil {
-			return fmt.Errorf("%w, and the config file cannot be read: %v", err, lerr)
-		}
-		cur = admin.ConfigResponse{Path: cfg.Path}
-		for _, s := range cfg.Settings() {
-			cur.Settings = append(cur.Settings, admin.Setting{Key: s.Key, Value: s.Value})
-		}
-	}
-	if len(o.Changes) == 0 {
-		if o.JSON {
-			return printJSON(o.F.Out, cur)
-		}
-		fmt.Fprintf(o.F.Out, "# %s\n", cur.Path)
-		tw := tabwriter.NewWriter(o.F.Out, 0, 4, 1, ' ', 0)
-		for _, s := range cur.Settings {
-			fmt.Fprintf(tw, "%s\t= %s\n", s.Key, s.Value)
-		}
-		return tw.Flush()
-	}
-	changes, err := translateWindows(o.Changes, cur.Settings)
-	if err != nil {
-		return err
-	}
-	if !running {
-		if _, err := config.EditFile(cur.Path, toConfigSettings(changes)); err != nil {
+	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+		cur, err := c.Config(ctx)
+		running := err == nil
+		if err != nil && !errors.Is(err, admin.ErrNotRunning) {
 			return err
 		}
-		fmt.Fprintf(o.F.Out, "tlntsvr is not running: written to %s; it takes effect when tlntsvr starts.\n", cur.Path)
+		if !running {
+			// Work on the file alone.
+			cfg, lerr := o.F.Config()
+			if lerr != nil {
+				return fmt.Errorf("%w, and the config file cannot be read: %v", err, lerr)
+			}
+			cur = admin.ConfigResponse{Path: cfg.Path, Settings: settingsOf(cfg)}
+		}
+		if len(o.Changes) == 0 {
+			if o.JSON {
+				return printJSON(o.F.Out, cur)
+			}
+			fmt.Fprintf(o.F.Out, "# %s\n", cur.Path)
+			tw := tabwriter.NewWriter(o.F.Out, 0, 4, 1, ' ', 0)
+			for _, s := range cur.Settings {
+				fmt.Fprintf(tw, "%s\t= %s\n", s.Key, s.Value)
+			}
+			return tw.Flush()
+		}
+		changes, err := translateWindows(o.Changes, cur.Settings)
+		if err != nil {
+			return err
+		}
+		if !running {
+			if _, err := config.EditFile(cur.Path, toConfigSettings(changes)); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.F.Out, "tlntsvr is not running: written to %s; it takes effect when tlntsvr starts.\n", cur.Path)
+			return nil
+		}
+		resp, err := c.SetConfig(ctx, changes)
+		if err != nil {
+			return err
+		}
+		if len(resp.Applied) > 0 {
+			fmt.Fprintf(o.F.Out, "Applied now and written to %s: %s\n", resp.Path, strings.Join(resp.Applied, ", "))
+		}
+		if len(resp.RestartNeeded) > 0 {
+			fmt.Fprintf(o.F.Out, "Written to %s; takes effect when tlntsvr restarts: %s\n", resp.Path, strings.Join(resp.RestartNeeded, ", "))
+		}
 		return nil
+	})
+}
+
+// settingsOf lists a config's settings in the admin API's form.
+func settingsOf(cfg *config.Config) []admin.Setting {
+	var out []admin.Setting
+	for _, s := range cfg.Settings() {
+		out = append(out, admin.Setting{Key: s.Key, Value: s.Value})
 	}
-	resp, err := c.SetConfig(cx, changes)
-	if err != nil {
-		return err
-	}
-	if len(resp.Applied) > 0 {
-		fmt.Fprintf(o.F.Out, "Applied now and written to %s: %s\n", resp.Path, strings.Join(resp.Applied, ", "))
-	}
-	if len(resp.RestartNeeded) > 0 {
-		fmt.Fprintf(o.F.Out, "Written to %s; takes effect when tlntsvr restarts: %s\n", resp.Path, strings.Join(resp.RestartNeeded, ", "))
-	}
-	return nil
+	return out
 }
 
 func toConfigSettings(in []admin.Setting) []config.Setting {

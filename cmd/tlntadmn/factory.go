@@ -78,6 +78,14 @@ func (f *Factory) Client() (*admin.Client, error) {
 	return admin.NewClient(path), nil
 }
 
-func ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
+// callDaemon runs fn with a client for the daemon and a 30-second
+// deadline for the whole exchange.
+func (f *Factory) callDaemon(fn func(context.Context, *admin.Client) error) error {
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return fn(ctx, c)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
 )
@@ -63,13 +65,8 @@ func save(path string, newMode fs.FileMode, write func(io.Writer) error) error {
 
 // notifyDaemon asks a running daemon to re-read the files now.
 func notifyDaemon(f *Factory, reason string) {
-	c, err := f.Client()
+	err := f.callDaemon(func(ctx context.Context, c *admin.Client) error { return c.Reload(ctx, reason) })
 	if err != nil {
-		return
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	if err := c.Reload(cx, reason); err != nil {
 		fmt.Fprintf(f.ErrOut, "note: %v; the change takes effect when tlntsvr next reads its files\n", err)
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
 
 // KillOptions are the parsed arguments of tlntadmn kill.
@@ -42,16 +44,11 @@ func killRun(o *KillOptions) error {
 	if err := checkTarget(o.Target); err != nil {
 		return err
 	}
-	c, err := o.F.Client()
-	if err != nil {
+	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+		n, err := c.Kill(ctx, o.Target, o.Message)
+		if err == nil {
+			fmt.Fprintf(o.F.Out, "Ended %s.\n", plural(n, "session"))
+		}
 		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	n, err := c.Kill(cx, o.Target, o.Message)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.F.Out, "Ended %s.\n", plural(n, "session"))
-	return nil
+	})
 }

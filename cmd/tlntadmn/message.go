@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
 
 // MessageOptions are the parsed arguments of tlntadmn message.
@@ -46,18 +48,13 @@ func messageRun(o *MessageOptions) error {
 	if err := checkTarget(o.Target); err != nil {
 		return err
 	}
-	c, err := o.F.Client()
-	if err != nil {
+	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+		n, err := c.Message(ctx, o.Target, o.Text)
+		if err == nil {
+			fmt.Fprintf(o.F.Out, "Message sent to %s.\n", plural(n, "session"))
+		}
 		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	n, err := c.Message(cx, o.Target, o.Text)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.F.Out, "Message sent to %s.\n", plural(n, "session"))
-	return nil
+	})
 }
 
 func plural(n int, what string) string {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
 
 // ServiceOptions are the arguments of pause, continue, start and stop.
@@ -54,25 +56,22 @@ var unitPaths = []string{"/etc/systemd/system/tlntsvr.service", "/lib/systemd/sy
 
 func serviceRun(o *ServiceOptions) error {
 	switch o.Action {
-	case "pause", "continue":
-		c, err := o.F.Client()
-		if err != nil {
-			return err
-		}
-		cx, cancel := ctx()
-		defer cancel()
-		if o.Action == "pause" {
-			if err := c.Pause(cx); err != nil {
-				return err
+	case "pause":
+		return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+			err := c.Pause(ctx)
+			if err == nil {
+				fmt.Fprintln(o.F.Out, "Paused: new connections are refused; sessions go on. tlntadmn continue resumes.")
 			}
-			fmt.Fprintln(o.F.Out, "Paused: new connections are refused; sessions go on. tlntadmn continue resumes.")
-			return nil
-		}
-		if err := c.Continue(cx); err != nil {
 			return err
-		}
-		fmt.Fprintln(o.F.Out, "Accepting new connections.")
-		return nil
+		})
+	case "continue":
+		return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+			err := c.Continue(ctx)
+			if err == nil {
+				fmt.Fprintln(o.F.Out, "Accepting new connections.")
+			}
+			return err
+		})
 	}
 	if _, err := os.Stat("/run/systemd/system"); err != nil {
 		return errors.New("no service manager: systemd is not running on this machine; run the daemon with tlntsvr run")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,13 +62,11 @@ func sessionsRun(o *SessionsOptions) error {
 	if err := checkTarget(o.Target); err != nil {
 		return err
 	}
-	c, err := o.F.Client()
-	if err != nil {
+	var all []admin.Session
+	err := o.F.callDaemon(func(ctx context.Context, c *admin.Client) (err error) {
+		all, err = c.Sessions(ctx)
 		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	all, err := c.Sessions(cx)
+	})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,36 +25,31 @@ type settingsListing struct {
 }
 
 func settingsRun(o *SettingsOptions) error {
-	c, err := o.F.Client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
 	var l settingsListing
-	st, err := c.Status(cx)
-	switch {
-	case err == nil:
-		l.State, l.Sessions = "Running", st.Sessions
-		if st.Paused {
-			l.State = "Paused"
-		}
-		cfg, err := c.Config(cx)
-		if err != nil {
+	err := o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
+		st, err := c.Status(ctx)
+		switch {
+		case err == nil:
+			l.State, l.Sessions = "Running", st.Sessions
+			if st.Paused {
+				l.State = "Paused"
+			}
+			cfg, err := c.Config(ctx)
+			l.Path, l.Settings = cfg.Path, cfg.Settings
+			return err
+		case errors.Is(err, admin.ErrNotRunning):
+			l.State = "Stopped"
+			cfg, lerr := o.F.Config()
+			if lerr != nil {
+				return fmt.Errorf("%w, and the config file cannot be read: %v", err, lerr)
+			}
+			l.Path, l.Settings = cfg.Path, settingsOf(cfg)
+			return nil
+		default:
 			return err
 		}
-		l.Path, l.Settings = cfg.Path, cfg.Settings
-	case errors.Is(err, admin.ErrNotRunning):
-		l.State = "Stopped"
-		cfg, lerr := o.F.Config()
-		if lerr != nil {
-			return fmt.Errorf("%w, and the config file cannot be read: %v", err, lerr)
-		}
-		l.Path = cfg.Path
-		for _, s := range cfg.Settings() {
-			l.Settings = append(l.Settings, admin.Setting{Key: s.Key, Value: s.Value})
-		}
-	default:
+	})
+	if err != nil {
 		return err
 	}
 	if o.JSON {
