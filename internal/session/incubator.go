@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -172,8 +173,23 @@ func resetSignals() {
 		sigs = append(sigs, syscall.Signal(s))
 	}
 	signal.Notify(make(chan os.Signal, 1), sigs...)
+	// Go's runtime leaves 32 and 33 alone (the C library's thread
+	// signals), so an inherited SIG_IGN on them would survive exec: set
+	// them to the default directly. Nothing after this point needs them.
+	for _, sig := range []uintptr{32, 33} {
+		var sa sigaction // zero: SIG_DFL, no flags, empty mask
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&sa)), 0, 8, 0, 0)
+	}
 	var none unix.Sigset_t
 	unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil)
+}
+
+// sigaction is the kernel's struct sigaction on Linux.
+type sigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
 }
 
 func setEnv(env []string, key, value string) []string {

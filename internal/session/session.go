@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -392,12 +393,23 @@ func (s *Session) mapCommands(conn *protocol.Conn) {
 // endTasks ends every process of the session: the shell's session ID is
 // its PID, and every job it started keeps that session ID even when it has
 // a process group of its own. SIGHUP first; SIGKILL for whatever is left
-// once the shell has gone or killGrace has passed. /proc is scanned twice,
-// not polled: with hundreds of sessions ending at once, polling it would
-// cost more than the processes themselves.
+// once the shell has gone or killGrace has passed.
+//
+// While the shell lives, its processes are found by walking its
+// descendants, which costs a few reads; only when the shell has already
+// exited (its orphans now belong to init) is all of /proc scanned. With
+// hundreds of sessions ending at once, scanning /proc for each would cost
+// more than the processes themselves.
 func (s *Session) endTasks() {
 	sid := s.PID()
-	signalSession(sid, syscall.SIGHUP)
+	var pids []int
+	select {
+	case <-s.exited:
+		pids = sessionMembers(sid)
+	default:
+		pids = descendants(sid, sid)
+	}
+	signalAll(pids, syscall.SIGHUP)
 	syscall.Kill(-sid, syscall.SIGCONT) // a stopped job must run to see SIGHUP
 	t := time.NewTimer(killGrace)
 	select {
@@ -405,13 +417,47 @@ func (s *Session) endTasks() {
 	case <-t.C:
 	}
 	t.Stop()
-	signalSession(sid, syscall.SIGKILL)
+	var left []int
+	for _, pid := range pids {
+		left = append(left, descendants(pid, sid)...)
+	}
+	signalAll(left, syscall.SIGKILL)
 }
 
-func signalSession(sid int, sig syscall.Signal) {
-	for _, pid := range sessionMembers(sid) {
+func signalAll(pids []int, sig syscall.Signal) {
+	for _, pid := range pids {
 		syscall.Kill(pid, sig)
 	}
+}
+
+// descendants returns root and its descendants that are live members of
+// session sid, from the kernel's children lists.
+func descendants(root, sid int) []int {
+	var out []int
+	seen := map[int]bool{}
+	queue := []int{root}
+	for len(queue) > 0 && len(seen) < 100000 {
+		pid := queue[0]
+		queue = queue[1:]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		if psid, state, ok := procSession(pid); !ok || psid != sid || state == 'Z' {
+			continue
+		}
+		out = append(out, pid)
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					queue = append(queue, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // sessionMembers lists the live processes whose session ID is sid.

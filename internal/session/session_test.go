@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -218,6 +220,12 @@ func TestCancelEndsSession(t *testing.T) {
 func TestSignalsResetForShell(t *testing.T) {
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGQUIT)
+	// Signal 32, which Go's runtime does not manage, inherited ignored
+	// (seen under some process supervisors).
+	ign := sigaction{handler: 1} // SIG_IGN
+	var old sigaction
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&ign)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	defer unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	conn, p := connPair(t)
 	s := start(t, Spec{})
 	done := runAsync(s, context.Background(), conn,
