@@ -43,3 +43,10 @@ func (c *preLogonConn) CloseWrite() error {
 	}
 	return c.Conn.Close()
 }
+
+// auditFlood records a connection cut off by the pre-logon limit.
+func (s *Server) auditFlood(err error, remote string) {
+	if errors.Is(err, errPreLogonFlood) {
+		s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
+	}
+}

@@ -259,9 +259,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
 	nc.SetWriteDeadline(loginDeadline)
 	if err := conn.Negotiate(); err != nil {
-		if errors.Is(err, errPreLogonFlood) {
-			s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
-		}
+		s.auditFlood(err, remote)
 		log.Debug("negotiation failed", "err", err)
 		return
 	}
@@ -287,10 +285,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	}
 	lr := &lineReader{conn: conn}
 	readErr := func(err error) {
-		if errors.Is(err, errPreLogonFlood) {
-			s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote,
-				"limit_bytes", maxPreLogonBytes)
-		}
+		s.auditFlood(err, remote)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 			say("")
