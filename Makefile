@@ -56,3 +56,88 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# ---- install, package, docs (docs/installation.md) -------------------------
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/tlntsvr
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+LOGDIR     ?= /var/log/tlntsvr
+# Where install and deb build the binaries.
+BUILDDIR   ?= bin
+DIST       ?= dist
+# nfpm from the Go module proxy, pinned (v2.46 and later need modules the
+# proxy does not serve).
+NFPM       ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
+DEB_ARCH   ?= $(shell $(GO) env GOARCH)
+# A Debian version must start with a digit: v1.2.3 tags give 1.2.3, an
+# untagged tree 0.0~gitDATE.HASH.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//; s/-/+/g'); \
+	[ -n "$$v" ] || v=0.0~git$$(git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null); echo "$${v:-0.0}")
+
+CONF := $(SYSCONFDIR)/tlntsvr
+
+.PHONY: binaries install uninstall deb docs
+
+binaries:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BUILDDIR)/tlntsvr ./cmd/tlntsvr
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BUILDDIR)/tlntadmn ./cmd/tlntadmn
+
+# Binaries, unit, man pages, docs and logrotate file; the config, an empty
+# users file (0600) and a groups file (0640) only when they do not exist, so
+# a reinstall keeps the admin's settings and users. DESTDIR stages it all.
+install: binaries
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(CONF)
+	install -d -m 0750 $(DESTDIR)$(LOGDIR)
+	install -m 0755 $(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn $(DESTDIR)$(SBINDIR)/
+	sed -e '/^Exec/s|/usr/sbin/tlntsvr |$(SBINDIR)/tlntsvr |g' -e '/^Exec/s|/etc/tlntsvr/tlntsvr.yaml|$(CONF)/tlntsvr.yaml|g' \
+		deploy/systemd/tlntsvr.service >$(DESTDIR)$(UNITDIR)/tlntsvr.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tlntsvr.service
+	install -m 0644 docs/man/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	@set -e; c=$(DESTDIR)$(CONF); \
+	if [ ! -e $$c/tlntsvr.yaml ]; then \
+		sed -e 's|/etc/tlntsvr/|$(CONF)/|g' -e 's|^audit_log: ""$$|audit_log: $(LOGDIR)/audit.log|' \
+			configs/tlntsvr.yaml >$$c/tlntsvr.yaml.tmp; \
+		chmod 0644 $$c/tlntsvr.yaml.tmp; mv $$c/tlntsvr.yaml.tmp $$c/tlntsvr.yaml; echo "created $$c/tlntsvr.yaml"; \
+	else echo "kept $$c/tlntsvr.yaml"; fi; \
+	if [ ! -e $$c/users ]; then install -m 0600 /dev/null $$c/users; echo "created $$c/users (empty, 0600)"; fi; \
+	if [ ! -e $$c/groups ]; then printf 'telnet-clients:\nadministrators:\n' >$$c/groups.tmp; \
+		chmod 0640 $$c/groups.tmp; mv $$c/groups.tmp $$c/groups; echo "created $$c/groups (0640)"; fi; \
+	l=$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tlntsvr; \
+	if [ ! -e $$l ]; then sed 's|/var/log/tlntsvr/|$(LOGDIR)/|' deploy/logrotate/tlntsvr >$$l; chmod 0644 $$l; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "Next: add a user (tlntadmn user add NAME), then start the service: systemctl enable --now tlntsvr"
+
+# Removes what install put in place, except the config, users and groups
+# files and the audit log: those are the admin's.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now tlntsvr.service || true; fi
+	rm -f $(DESTDIR)$(SBINDIR)/tlntsvr $(DESTDIR)$(SBINDIR)/tlntadmn $(DESTDIR)$(UNITDIR)/tlntsvr.service \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tlntsvr
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/man8/*.8)))
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "Kept $(DESTDIR)$(CONF) and $(DESTDIR)$(LOGDIR)."
+
+# The Debian package, into $(DIST)/: the files staged under $(DIST)/stage,
+# packed by nfpm (nfpm.yaml).
+deb:
+	rm -rf $(DIST)/stage
+	mkdir -p $(DIST)/stage/man $(DIST)/stage/doc
+	$(MAKE) --no-print-directory binaries BUILDDIR=$(DIST)/stage LDFLAGS="$(LDFLAGS) -s -w"
+	sed 's|^audit_log: ""$$|audit_log: /var/log/tlntsvr/audit.log|' configs/tlntsvr.yaml >$(DIST)/stage/tlntsvr.yaml
+	for f in docs/man/man8/*.8; do gzip -9n <$$f >$(DIST)/stage/man/$${f##*/}.gz; done
+	cp README.md docs/*.md $(DIST)/stage/doc/
+	STAGE=$(DIST)/stage DEB_ARCH=$(DEB_ARCH) DEB_VERSION=$(DEB_VERSION) \
+		$(NFPM) package --config nfpm.yaml --packager deb --target $(DIST)/
+	rm -rf $(DIST)/stage
+
+# Regenerates the man pages in docs/man from the cobra commands (a test
+# fails when they are out of date).
+docs:
+	$(GO) test ./cmd/tlntsvr ./cmd/tlntadmn -run '^TestManPages$$' -count=1 -args -update

@@ -101,6 +101,7 @@ mode=console|stream.`,
 		NewCmdContinue(f, nil),
 		NewCmdStart(f, nil),
 		NewCmdStop(f, nil),
+		NewCmdReload(f, nil),
 		NewCmdUser(f),
 		NewCmdGroup(f),
 	)

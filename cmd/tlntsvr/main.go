@@ -28,7 +28,9 @@ func main() {
 
 	cmd := newRootCmd()
 	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tlntsvr:", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "tlntsvr:", msg)
+		}
 		var ee *exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
@@ -46,7 +48,27 @@ func newRootCmd() *cobra.Command {
 Telnet options, checks users against a users file and a telnet-clients group,
 and runs each user's shell on a PTY as their own OS account.
 
-Run without a subcommand it does what "tlntsvr run" does.`,
+Run without a subcommand it does what "tlntsvr run" does.
+
+Signals: SIGTERM or SIGINT stops it (every session is told and ended; a
+second one stops it at once); SIGHUP re-reads the config, users and groups
+files without ending sessions and reopens audit_log; SIGUSR1 reopens
+audit_log (for logrotate).
+
+install, uninstall, start, stop, restart and status manage the systemd
+service.
+
+Files: /etc/tlntsvr/tlntsvr.yaml (settings), /etc/tlntsvr/users (htpasswd,
+bcrypt; mode 0600), /etc/tlntsvr/groups (telnet-clients and administrators),
+/run/tlntsvr/admin.sock (for tlntadmn), audit_log (/var/log/tlntsvr/audit.log
+as packaged).
+
+Exit status of run: 0 after a clean stop; 1 on an error, or when a stop was
+cut short by a second signal or the 10 s grace; 2 when the config, users,
+groups or audit log file cannot be used at start (systemd does not restart
+after it).
+
+See docs/configuration.md, docs/operations.md and tlntadmn(8).`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -54,6 +76,7 @@ Run without a subcommand it does what "tlntsvr run" does.`,
 	}
 	root.PersistentFlags().StringVarP(&opts.configPath, "config", "c", defaultConfigPath(), "configuration file")
 	root.PersistentFlags().StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServiceCmds(opts)...)
 	root.AddCommand(
 		&cobra.Command{
 			Use:   "run",

@@ -45,11 +45,13 @@ func run(opts *runOptions) error {
 		return &exitError{2, err}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	audit, closeAudit, err := openAudit(cfg.AuditLog)
+	audit, auditFile, err := openAudit(cfg.AuditLog)
 	if err != nil {
 		return &exitError{2, err}
 	}
-	defer closeAudit()
+	if auditFile != nil {
+		defer auditFile.Close()
+	}
 
 	store, err := auth.NewStore(server.AuthOptions(cfg, log))
 	if err != nil {
@@ -69,7 +71,7 @@ func run(opts *runOptions) error {
 	// Catching a signal (rather than inheriting it ignored) also matters
 	// for sessions: see session.resetSignals.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
 
@@ -81,12 +83,13 @@ func run(opts *runOptions) error {
 			}
 			return err
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				if err := store.Reload(); err != nil {
-					log.Error("reload refused; the previous users and groups stay in force", "err", err)
-				} else {
-					log.Info("reloaded users and groups files")
-				}
+			switch sig {
+			case syscall.SIGHUP:
+				reopenAudit(auditFile, log)
+				reload(srv, audit)
+				continue
+			case syscall.SIGUSR1:
+				reopenAudit(auditFile, log)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String(), "sessions", srv.Sessions().Len())
@@ -102,35 +105,53 @@ func shutdown(srv *server.Server, sigs <-chan os.Signal, log *slog.Logger) error
 	defer cancel()
 	go func() {
 		for sig := range sigs {
-			if sig != syscall.SIGHUP {
+			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
 				log.Warn("second signal: not waiting for sessions", "signal", sig.String())
 				cancel()
 				return
 			}
 		}
 	}()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Error("shutdown incomplete", "err", err)
+	leaders := srv.SessionLeaders()
+	err := srv.Shutdown(ctx)
+	// Nothing of the sessions may outlive the daemon: what is left when
+	// the wait was cut short, or what ignored the hangup when
+	// end_tasks_on_disconnect is off, is killed now.
+	leaders = append(leaders, srv.SessionLeaders()...)
+	if n := server.KillSessionProcesses(leaders); n > 0 {
+		log.Warn("killed what was left of the sessions", "processes", n)
+	}
+	if err != nil {
+		log.Error("shutdown forced: the sessions' teardown was not waited for", "err", err)
 		return err
 	}
 	log.Info("stopped")
 	return nil
 }
 
-// openAudit returns the audit logger: JSON records to stderr (journald)
-// and, when path is set, to that file, opened 0600 for appending.
-func openAudit(path string) (*slog.Logger, func(), error) {
-	handlers := []slog.Handler{slog.NewJSONHandler(os.Stderr, nil)}
-	closeFn := func() {}
-	if path != "" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open audit log: %w", err)
-		}
-		handlers = append(handlers, slog.NewJSONHandler(f, nil))
-		closeFn = func() { f.Close() }
+// reload re-reads the config, users and groups files (SIGHUP); the server
+// logs what changed or why not, and the audit trail records it as an admin
+// action.
+func reload(srv *server.Server, audit *slog.Logger) {
+	res, err := srv.Reload()
+	result := "ok"
+	if err != nil {
+		result = err.Error()
 	}
-	return slog.New(slog.NewMultiHandler(handlers...)).With("audit", true), closeFn, nil
+	audit.Info("admin action", "event", "admin", "action", "reload", "via", "SIGHUP", "result", result,
+		"applied", res.Applied, "restart_needed", res.RestartNeeded)
+}
+
+// reopenAudit reopens the audit log file (SIGUSR1, SIGHUP) for logrotate.
+func reopenAudit(f *auditFile, log *slog.Logger) {
+	if f == nil {
+		return
+	}
+	if err := f.Reopen(); err != nil {
+		log.Error("audit log not reopened; records go on to the file already open", "path", f.path, "err", err)
+		return
+	}
+	log.Info("audit log reopened", "path", f.path)
 }
 
 // checkConfig loads the configuration and the files it names and reports

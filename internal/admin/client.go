@@ -139,7 +139,14 @@ func (c *Client) Continue(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, PathContinue, nil, nil)
 }
 
-// Reload makes the daemon re-read its users and groups files.
+// Reload makes the daemon re-read its config, users and groups files.
 func (c *Client) Reload(ctx context.Context, reason string) error {
 	return c.do(ctx, http.MethodPost, PathReload, ReloadRequest{Reason: reason}, nil)
+}
+
+// ReloadChanges is Reload returning what changed.
+func (c *Client) ReloadChanges(ctx context.Context, reason string) (ReloadResponse, error) {
+	var r ReloadResponse
+	err := c.do(ctx, http.MethodPost, PathReload, ReloadRequest{Reason: reason}, &r)
+	return r, err
 }

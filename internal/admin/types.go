@@ -92,10 +92,17 @@ type ConfigChangeResponse struct {
 	RestartNeeded []string `json:"restart_needed"` // keys that take effect at the next start
 }
 
-// ReloadRequest asks the daemon to re-read its users and groups files;
-// Reason (e.g. "user add alice") goes into the audit record.
+// ReloadRequest asks the daemon to re-read its config, users and groups
+// files; Reason (e.g. "user add alice") goes into the audit record.
 type ReloadRequest struct {
 	Reason string `json:"reason,omitempty"`
+}
+
+// ReloadResponse says what a reload changed.
+type ReloadResponse struct {
+	Path          string   `json:"path"`           // the config file read
+	Applied       []string `json:"applied"`        // keys that changed and are in force now
+	RestartNeeded []string `json:"restart_needed"` // keys changed in the file that take effect at the next start
 }
 
 // Error is the body of every non-2xx response.

@@ -330,14 +330,15 @@ func (s *Server) handlePause(on bool) http.HandlerFunc {
 
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	var req admin.ReloadRequest
+	var res ReloadResult
 	err := readJSON(r, &req)
 	if err == nil {
-		err = s.store.Reload()
+		res, err = s.Reload()
 	}
-	s.auditAdmin(r, "reload", err, "reason", req.Reason)
+	s.auditAdmin(r, "reload", err, "reason", req.Reason, "applied", res.Applied, "restart_needed", res.RestartNeeded)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	writeJSON(w, http.StatusOK, admin.ReloadResponse{Path: res.Path, Applied: res.Applied, RestartNeeded: res.RestartNeeded})
 }

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kardianos/service"
+	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/deploy"
+)
+
+// unitName is the systemd unit tlntsvr is installed as.
+const unitName = "tlntsvr.service"
+
+// unitDirs are where a tlntsvr.service can be, with what put it there:
+// "tlntsvr install" writes the first (kardianos/service's place for system
+// units); the package and "make install" the others.
+var unitDirs = []struct{ dir, by string }{
+	{"/etc/systemd/system", "tlntsvr install"},
+	{"/usr/local/lib/systemd/system", "make install; remove it with make uninstall"},
+	{"/lib/systemd/system", "the tlntsvr package; remove it with apt remove tlntsvr"},
+	{"/usr/lib/systemd/system", "a package or make install PREFIX=/usr"},
+}
+
+// serviceEnv is what service control depends on. Tests replace it.
+type serviceEnv struct {
+	euid       func() int
+	systemdDir string // present when systemd is the running service manager
+	executable func() (string, error)
+	// newService returns the kardianos service for a unit's text.
+	newService func(unit string) (service.Service, error)
+	// installed returns the path of an installed tlntsvr.service and what
+	// installed it, or "" when there is none.
+	installed func() (path, by string)
+	out       io.Writer
+}
+
+func defaultServiceEnv(out io.Writer) serviceEnv {
+	return serviceEnv{
+		euid:       os.Geteuid,
+		systemdDir: "/run/systemd/system",
+		executable: os.Executable,
+		newService: newKardianos,
+		installed: func() (string, string) {
+			for _, d := range unitDirs {
+				p := filepath.Join(d.dir, unitName)
+				if _, err := os.Lstat(p); err == nil {
+					return p, d.by
+				}
+			}
+			return "", ""
+		},
+		out: out,
+	}
+}
+
+// program is the kardianos service.Interface. It is never run: systemd
+// starts "tlntsvr run" itself, and kardianos only installs and controls
+// the unit.
+type program struct{}
+
+func (program) Start(service.Service) error { return nil }
+func (program) Stop(service.Service) error  { return nil }
+
+// newKardianos returns kardianos/service's systemd service with our unit as
+// its template. The unit holds no {{ }}, so the template is the unit word
+// for word (renderUnit checks), not the library's own unit, which would
+// restart every 120 s and kill every user's shell on a stop.
+func newKardianos(unit string) (service.Service, error) {
+	if s := service.ChosenSystem(); s == nil || s.String() != "linux-systemd" {
+		return nil, errNoServiceManager
+	}
+	return service.New(program{}, &service.Config{
+		Name:        strings.TrimSuffix(unitName, ".service"),
+		DisplayName: "tlntsvr Telnet server",
+		Description: "tlntsvr Telnet server",
+		Option:      service.KeyValue{"SystemdScript": unit},
+	})
+}
+
+var errNoServiceManager = errors.New("no service manager: systemd is not running on this machine (no /run/systemd/system), " +
+	"and tlntsvr installs only as a systemd service; run the daemon in the foreground with \"tlntsvr run\" " +
+	"under the supervisor you use (see docs/installation.md)")
+
+// renderUnit is deploy.Unit with the binary and config paths of this
+// install in its Exec lines.
+func renderUnit(exe, configPath string) (string, error) {
+	for _, p := range []string{exe, configPath} {
+		if !filepath.IsAbs(p) || !plainPath(p) {
+			return "", fmt.Errorf("path %q: a unit file needs an absolute path of letters, digits and / . _ + @ -; "+
+				"put the file under such a path (for example /usr/local/sbin/tlntsvr)", p)
+		}
+	}
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(deploy.Unit, "\n") {
+		if strings.HasPrefix(line, "Exec") {
+			line = strings.ReplaceAll(line, deploy.UnitBinary+" ", exe+" ")
+			line = strings.ReplaceAll(line, deploy.UnitConfig, configPath)
+		}
+		b.WriteString(line)
+	}
+	unit := b.String()
+	if strings.Contains(unit, "{{") {
+		return "", errors.New("the unit contains {{, which kardianos/service would read as a template")
+	}
+	return unit, nil
+}
+
+func plainPath(p string) bool {
+	for _, r := range p {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', strings.ContainsRune("/._+@-", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newServiceCmds builds install, uninstall, start, stop, restart and status.
+func newServiceCmds(opts *runOptions) []*cobra.Command {
+	mk := func(action, short, long string) *cobra.Command {
+		return &cobra.Command{
+			Use:   action,
+			Short: short,
+			Long:  long,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return serviceRun(defaultServiceEnv(cmd.OutOrStdout()), action, opts.configPath)
+			},
+		}
+	}
+	return []*cobra.Command{
+		mk("install", "Install tlntsvr as a systemd service, enabled at boot",
+			`Install writes the tlntsvr.service unit to /etc/systemd/system (with the path
+of this binary and of --config in it) and enables it, through
+kardianos/service and systemctl. It creates the config file, an empty users
+file (0600) and a groups file (0640) with the telnet-clients and
+administrators groups when they do not exist. It does not start the service:
+add a user first (tlntadmn user add NAME), then run tlntsvr start.
+
+Needs root and a running systemd. A unit installed by the package or by
+make install is left alone: enable that one with systemctl enable --now tlntsvr.`),
+		mk("uninstall", "Stop the service and remove the unit tlntsvr install wrote",
+			`Uninstall stops the service (every session ends), disables it and removes
+/etc/systemd/system/tlntsvr.service. The config, users and groups files and
+the audit log stay. Needs root and a running systemd.`),
+		mk("start", "Start the tlntsvr service", "Start starts the installed service (systemctl start tlntsvr). Needs root."),
+		mk("stop", "Stop the tlntsvr service; every session ends",
+			"Stop stops the service (systemctl stop tlntsvr): every session is told and ended. Needs root."),
+		mk("restart", "Restart the tlntsvr service; every session ends",
+			`Restart stops and starts the service: every session ends. To apply changed
+settings without ending sessions, reload instead (systemctl reload tlntsvr,
+or tlntadmn reload). Needs root.`),
+		mk("status", "Tell whether the tlntsvr service is running",
+			`Status prints running, stopped, failed or not installed. Exit status 0 when
+running, 3 otherwise (as systemctl is-active).`),
+	}
+}
+
+// serviceRun carries out one service action.
+func serviceRun(env serviceEnv, action, configPath string) error {
+	if action != "status" && env.euid() != 0 {
+		return &exitError{4, fmt.Errorf("tlntsvr %s needs root: it runs systemctl and writes under /etc; try: sudo tlntsvr %s", action, action)}
+	}
+	if _, err := os.Stat(env.systemdDir); err != nil {
+		return &exitError{1, errNoServiceManager}
+	}
+	if action == "install" {
+		return serviceInstall(env, configPath)
+	}
+	svc, err := env.newService("")
+	if err != nil {
+		return err
+	}
+	path, by := env.installed()
+	switch action {
+	case "status":
+		st, err := svc.Status()
+		switch {
+		case errors.Is(err, service.ErrNotInstalled) || path == "":
+			fmt.Fprintln(env.out, "tlntsvr: not installed")
+		case err != nil:
+			fmt.Fprintf(env.out, "tlntsvr: failed (%v); see: systemctl status tlntsvr, journalctl -u tlntsvr\n", err)
+		case st == service.StatusRunning:
+			fmt.Fprintln(env.out, "tlntsvr: running")
+			return nil
+		default:
+			fmt.Fprintln(env.out, "tlntsvr: stopped")
+		}
+		return &exitError{3, errSilent}
+	case "uninstall":
+		if path == "" {
+			return errors.New("tlntsvr is not installed as a service (no tlntsvr.service unit)")
+		}
+		if by != unitDirs[0].by {
+			return fmt.Errorf("%s was installed by %s", path, by)
+		}
+		if st, err := svc.Status(); err == nil && st == service.StatusRunning {
+			if err := svc.Stop(); err != nil {
+				return fmt.Errorf("stop tlntsvr.service: %w; see: systemctl status tlntsvr", err)
+			}
+		}
+		if err := svc.Uninstall(); err != nil {
+			return fmt.Errorf("uninstall tlntsvr.service: %w", err)
+		}
+		fmt.Fprintf(env.out, "Removed %s. The config, users and groups files and the audit log are kept.\n", path)
+		return nil
+	}
+	if path == "" {
+		return errors.New("tlntsvr is not installed as a service (no tlntsvr.service unit); install it with tlntsvr install")
+	}
+	var do func() error
+	switch action {
+	case "start":
+		do = svc.Start
+	case "stop":
+		do = svc.Stop
+	case "restart":
+		do = svc.Restart
+	default:
+		return fmt.Errorf("unknown service action %q", action)
+	}
+	if err := do(); err != nil {
+		return fmt.Errorf("systemctl %s tlntsvr.service: %w; see: systemctl status tlntsvr, journalctl -u tlntsvr", action, err)
+	}
+	return nil
+}
+
+func serviceInstall(env serviceEnv, configPath string) error {
+	if path, by := env.installed(); path != "" {
+		if by == unitDirs[0].by {
+			return fmt.Errorf("tlntsvr is already installed (%s); to replace the unit, run tlntsvr uninstall first", path)
+		}
+		return fmt.Errorf("tlntsvr.service is already installed at %s, by %s; enable that one: systemctl enable --now tlntsvr", path, by)
+	}
+	exe, err := env.executable()
+	if err != nil {
+		return fmt.Errorf("find this binary's path: %w", err)
+	}
+	cfgPath, err := filepath.Abs(configPath)
+	if err != nil {
+		return err
+	}
+	unit, err := renderUnit(exe, cfgPath)
+	if err != nil {
+		return err
+	}
+	hasUsers, err := setupFiles(env.out, cfgPath)
+	if err != nil {
+		return err
+	}
+	svc, err := env.newService(unit)
+	if err != nil {
+		return err
+	}
+	if err := svc.Install(); err != nil {
+		return fmt.Errorf("install tlntsvr.service: %w", err)
+	}
+	fmt.Fprintf(env.out, "Installed %s/%s (runs %s, enabled at boot, not started).\n", unitDirs[0].dir, unitName, exe)
+	if hasUsers {
+		fmt.Fprintln(env.out, "Start it with: tlntsvr start")
+	} else {
+		fmt.Fprintln(env.out, "The users file has no users yet. Add one, then start the service:\n"+
+			"  tlntadmn user add NAME\n  tlntsvr start")
+	}
+	return nil
+}
+
+// errSilent is an error whose message has been printed already.
+var errSilent = errors.New("")

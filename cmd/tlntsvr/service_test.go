@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kardianos/service"
+	"github.com/tlntsvr/tlntsvr/deploy"
+)
+
+// The unit tlntsvr install writes is deploy/systemd/tlntsvr.service with
+// only the two paths changed, and systemd-analyze verify accepts it.
+func TestRenderUnit(t *testing.T) {
+	exe, err := os.Executable() // an executable file, as the real one is
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tlntsvr.yaml")
+	unit, err := renderUnit(exe, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ExecStart=" + exe + " run --config " + cfg + "\n",
+		"ExecReload=" + exe + " check-config --config " + cfg + "\n",
+		"ExecReload=/bin/kill -HUP $MAINPID\n",
+		"KillMode=mixed\n", "Restart=on-failure\n", "TimeoutStopSec=30s\n", "RuntimeDirectory=tlntsvr\n",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+	// Nothing else changed: mapping the paths back gives the file.
+	back := strings.ReplaceAll(strings.ReplaceAll(unit, exe+" ", deploy.UnitBinary+" "), cfg, deploy.UnitConfig)
+	if back != deploy.Unit {
+		t.Errorf("rendered unit differs from deploy/systemd/tlntsvr.service beyond the paths:\n%s", unit)
+	}
+	for _, bad := range []string{"NoNewPrivileges=", "ProtectHome=", "ProtectSystem=", "PrivateTmp=", "PrivateDevices="} {
+		if strings.Contains(unit, "\n"+bad) {
+			t.Errorf("unit sets %s, which breaks user shells", bad)
+		}
+	}
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("systemd-analyze is missing: .ci/run installs Debian's systemd package for it")
+		}
+		t.Skip("systemd-analyze missing: apt-get install systemd")
+	}
+	path := filepath.Join(dir, "tlntsvr.service")
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(analyze, "verify", path)
+	// Documentation=man:tlntsvr(8) is checked against our pages.
+	abs, _ := filepath.Abs("../../docs/man")
+	cmd.Env = append(os.Environ(), "MANPATH="+abs)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func TestRenderUnitRefusesOddPaths(t *testing.T) {
+	for _, p := range []string{"relative/tlntsvr", "/opt/my tlntsvr", `/opt/a"b`, "/opt/50%"} {
+		if _, err := renderUnit(p, "/etc/tlntsvr/tlntsvr.yaml"); err == nil {
+			t.Errorf("renderUnit accepted binary path %q", p)
+		}
+		if _, err := renderUnit("/usr/sbin/tlntsvr", p); err == nil {
+			t.Errorf("renderUnit accepted config path %q", p)
+		}
+	}
+}
+
+// fakeService records what serviceRun asks of kardianos/service.
+type fakeService struct {
+	service.Service
+	calls  []string
+	status service.Status
+	err    error // returned by Status
+	unit   string
+}
+
+func (f *fakeService) Install() error   { f.calls = append(f.calls, "install"); return nil }
+func (f *fakeService) Uninstall() error { f.calls = append(f.calls, "uninstall"); return nil }
+func (f *fakeService) Start() error     { f.calls = append(f.calls, "start"); return nil }
+func (f *fakeService) Stop() error      { f.calls = append(f.calls, "stop"); return nil }
+func (f *fakeService) Restart() error   { f.calls = append(f.calls, "restart"); return nil }
+func (f *fakeService) Status() (service.Status, error) {
+	return f.status, f.err
+}
+
+type serviceCase struct {
+	euid      int
+	noSystemd bool
+	installed string // path of an installed unit
+	by        string
+	status    service.Status
+	statusErr error
+}
+
+func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeService, string, error) {
+	t.Helper()
+	fake := &fakeService{status: c.status, err: c.statusErr}
+	var out bytes.Buffer
+	env := serviceEnv{
+		euid:       func() int { return c.euid },
+		systemdDir: t.TempDir(),
+		executable: func() (string, error) { return "/usr/local/sbin/tlntsvr", nil },
+		newService: func(unit string) (service.Service, error) { fake.unit = unit; return fake, nil },
+		installed:  func() (string, string) { return c.installed, c.by },
+		out:        &out,
+	}
+	if c.noSystemd {
+		env.systemdDir = filepath.Join(env.systemdDir, "absent")
+	}
+	err := serviceRun(env, action, configPath)
+	return fake, out.String(), err
+}
+
+func TestServiceRun(t *testing.T) {
+	byInstall := unitDirs[0].by
+	etcUnit := "/etc/systemd/system/tlntsvr.service"
+	cfg := filepath.Join(t.TempDir(), "etc", "tlntsvr.yaml")
+	tests := []struct {
+		name      string
+		c         serviceCase
+		action    string
+		wantCalls string
+		wantErr   string // substring; "" = no error
+		wantOut   string
+		wantCode  int
+	}{
+		{"install needs root", serviceCase{euid: 1000}, "install", "", "tlntsvr install needs root", "", 4},
+		{"status needs no root", serviceCase{euid: 1000, installed: etcUnit, by: byInstall, status: service.StatusRunning}, "status", "", "", "tlntsvr: running", 0},
+		{"no systemd", serviceCase{noSystemd: true}, "start", "", "no service manager", "", 1},
+		{"install", serviceCase{}, "install", "install", "", "tlntadmn user add NAME", 0},
+		{"install twice", serviceCase{installed: etcUnit, by: byInstall}, "install", "", "already installed", "", 0},
+		{"install over the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "install", "", "systemctl enable --now tlntsvr", "", 0},
+		{"uninstall stops first", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning}, "uninstall", "stop uninstall", "", "Removed", 0},
+		{"uninstall stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "uninstall", "uninstall", "", "Removed", 0},
+		{"uninstall the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "uninstall", "", "apt remove tlntsvr", "", 0},
+		{"uninstall nothing", serviceCase{}, "uninstall", "", "not installed", "", 0},
+		{"start", serviceCase{installed: etcUnit, by: byInstall}, "start", "start", "", "", 0},
+		{"stop", serviceCase{installed: etcUnit, by: byInstall}, "stop", "stop", "", "", 0},
+		{"restart", serviceCase{installed: etcUnit, by: byInstall}, "restart", "restart", "", "", 0},
+		{"start not installed", serviceCase{}, "start", "", "install it with tlntsvr install", "", 0},
+		{"status stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "status", "", "", "tlntsvr: stopped", 3},
+		{"status not installed", serviceCase{statusErr: service.ErrNotInstalled}, "status", "", "", "tlntsvr: not installed", 3},
+		{"status failed", serviceCase{installed: etcUnit, by: byInstall, statusErr: errors.New("service in failed state")}, "status", "", "", "tlntsvr: failed", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, out, err := runService(t, tt.c, tt.action, cfg)
+			if got := strings.Join(fake.calls, " "); got != tt.wantCalls {
+				t.Errorf("calls %q, want %q", got, tt.wantCalls)
+			}
+			var ee *exitError
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err %v, want it to say %q", err, tt.wantErr)
+				}
+			case tt.wantCode != 0:
+				if !errors.As(err, &ee) || ee.code != tt.wantCode || err.Error() != "" {
+					t.Errorf("err %v, want a silent exit status %d", err, tt.wantCode)
+				}
+			case err != nil:
+				t.Errorf("err %v", err)
+			}
+			if tt.wantErr != "" && tt.wantCode != 0 && (!errors.As(err, &ee) || ee.code != tt.wantCode) {
+				t.Errorf("err %v, want exit status %d", err, tt.wantCode)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("output %q, want %q", out, tt.wantOut)
+			}
+		})
+	}
+}
+
+// install hands kardianos our unit, with this binary's path and the
+// absolute config path, and creates the files the service needs.
+func TestServiceInstallUnitAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "etc", "tlntsvr.yaml")
+	fake, out, err := runService(t, serviceCase{}, "install", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := renderUnit("/usr/local/sbin/tlntsvr", cfg)
+	if fake.unit != want {
+		t.Errorf("kardianos got unit:\n%s\nwant:\n%s", fake.unit, want)
+	}
+	if !strings.Contains(out, "Created "+cfg) {
+		t.Errorf("output: %s", out)
+	}
+	if _, err := os.Stat(cfg); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,17 @@
+// Package deploy holds the files tlntsvr installs beside its binaries, so
+// that "tlntsvr install" writes the same systemd unit as the package and
+// "make install" do.
+package deploy
+
+import _ "embed"
+
+// Unit is the systemd unit, deploy/systemd/tlntsvr.service.
+//
+//go:embed systemd/tlntsvr.service
+var Unit string
+
+// The paths Unit names, which an install elsewhere replaces.
+const (
+	UnitBinary = "/usr/sbin/tlntsvr"
+	UnitConfig = "/etc/tlntsvr/tlntsvr.yaml"
+)
