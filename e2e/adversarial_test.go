@@ -396,3 +396,22 @@ func TestLockout(t *testing.T) {
 	}
 	dialRaw(t, d, "127.0.0.1").logon()
 }
+
+// Accept survives descriptor exhaustion (EMFILE): it backs off, and once
+// descriptors are free again logons work.
+func TestAcceptSurvivesEMFILE(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{maxFiles: 48, extraConfig: "max_connections: 200\n"})
+	var conns []*rawConn
+	for i := 0; i < 60; i++ {
+		conns = append(conns, dialRaw(t, d, fmt.Sprintf("127.0.4.%d", 1+i%4)))
+	}
+	waitFor(t, "the daemon to run out of descriptors", func() bool {
+		return strings.Contains(d.logs(), "accept failed; retrying")
+	})
+	d.alive(t)
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	dialRaw(t, d, "").logon()
+}

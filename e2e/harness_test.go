@@ -136,6 +136,8 @@ type daemonOpts struct {
 	// noRace runs the binary built without the race detector (load tests:
 	// the detector multiplies memory and CPU).
 	noRace bool
+	// maxFiles, when set, is the daemon's descriptor limit (RLIMIT_NOFILE).
+	maxFiles int
 }
 
 // startDaemon writes a config, users and groups file and starts the
@@ -166,6 +168,10 @@ audit_log: audit.log
 		bin = binaryNoRace
 	}
 	args := []string{bin, "run", "--config", filepath.Join(dir, "tlntsvr.yaml"), "--log-level", "debug"}
+	if o.maxFiles > 0 {
+		// prlimit sets the limit and execs the daemon in its place.
+		args = append([]string{"prlimit", fmt.Sprintf("--nofile=%d", o.maxFiles), "--"}, args...)
+	}
 	var cmd *exec.Cmd
 	if o.ignoreSignals {
 		// The shell's trap "" makes the signals ignored, and ignored
