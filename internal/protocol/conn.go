@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -18,6 +21,10 @@ const DefaultNegotiationTimeout = time.Second
 // kept for the application).
 const maxPending = 4096
 
+// ErrLogout is returned by Read once the client has asked to be logged out
+// (DO LOGOUT, RFC 727) and we have agreed.
+var ErrLogout = errors.New("the client asked to be logged out")
+
 // Config is the policy the application passes in.
 type Config struct {
 	// NegotiationTimeout bounds Negotiate; 0 means DefaultNegotiationTimeout.
@@ -28,7 +35,7 @@ type Config struct {
 	// itself or MaxTermTypes.
 	KnownTerm func(name string) bool
 	// EnvAllowed reports whether a client environment variable may be
-	// kept. Nil keeps none.
+	// kept. Nil keeps none. XDISPLOC is agreed only if it allows DISPLAY.
 	EnvAllowed func(name string) bool
 }
 
@@ -38,12 +45,21 @@ type Config struct {
 // Read (and Negotiate) must be called from one goroutine at a time; Write
 // and the accessors may be called from any goroutine.
 type Conn struct {
-	nc net.Conn
+	nc  net.Conn
+	rc  syscall.RawConn // the socket itself, when nc exposes it
+	urg *urgentFlag     // set by the urgent-data watcher; nil without one
 
 	// Reader side: only the reading goroutine touches these.
 	e       *engine
 	pending []byte // data that arrived during Negotiate
 	nbuf    []byte // read buffer for Negotiate
+	// raw holds client bytes read but not yet parsed, left by a feed that
+	// stopped to let the application act (rawBuf is its storage).
+	raw, rawBuf []byte
+	cmd         byte // a command for onCommand, run at the next Read
+	cmdPending  bool
+	onCommand   func(cmd byte)
+	loggedOut   bool
 
 	mu       sync.Mutex // guards the snapshot below and onResize
 	term     string
@@ -51,17 +67,40 @@ type Conn struct {
 	cols     int
 	rows     int
 	onResize func(cols, rows int)
+	txSpeed  int
+	rxSpeed  int
+	charset  string
+	eor      bool // we agreed to mark records (prompts) with IAC EOR
+
+	fmu         sync.Mutex // serialises LFLOW decisions and their writes
+	lflow       bool       // the client agreed to have its flow control toggled
+	lflowAgreed uint32     // engine.lflowAgreed when last looked at
+	flowKnown   bool       // SetFlowControl was called
+	flowWanted  bool       // what the terminal wants
+	flowSent    bool       // what the client was last told (or starts with)
 
 	wmu  sync.Mutex // serialises writes to nc
 	wbuf []byte     // escape buffer, reused
 }
 
-// NewConn wraps nc. It sends nothing until Negotiate.
+// NewConn wraps nc. It sends nothing until Negotiate. If nc exposes its
+// socket (syscall.Conn), urgent data stays in the stream (SO_OOBINLINE)
+// and a Synch from the client is honoured (Linux).
 func NewConn(nc net.Conn, cfg Config) *Conn {
 	if cfg.NegotiationTimeout <= 0 {
 		cfg.NegotiationTimeout = DefaultNegotiationTimeout
 	}
-	return &Conn{nc: nc, e: newEngine(cfg)}
+	c := &Conn{nc: nc, e: newEngine(cfg)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			if f, id := watchUrgent(rc); f != nil {
+				c.urg = f
+				runtime.AddCleanup(c, forgetUrgent, id)
+			}
+		}
+	}
+	return c
 }
 
 // NetConn returns the underlying connection.
@@ -83,11 +122,16 @@ func (c *Conn) Negotiate() error {
 	if c.nbuf == nil {
 		c.nbuf = make([]byte, 512)
 	}
-	for c.e.negotiating() && len(c.pending) < maxPending {
+	// A stop (a command, the end of a Synch, a logout) ends it early: Read
+	// takes over from there, in order.
+	for c.e.negotiating() && len(c.pending) < maxPending && !c.stopped() {
 		n, err := c.nc.Read(c.nbuf)
 		if n > 0 {
-			m := c.e.feed(c.nbuf[:n])
+			c.checkUrgent()
+			m, used := c.e.feed(c.nbuf[:n])
 			c.pending = append(c.pending, c.nbuf[:m]...)
+			c.keepUnparsed(c.nbuf[used:n])
+			c.handleStop()
 			if werr := c.afterFeed(); werr != nil {
 				return werr
 			}
@@ -102,25 +146,55 @@ func (c *Conn) Negotiate() error {
 	return nil
 }
 
+func (c *Conn) stopped() bool { return c.loggedOut || c.cmdPending || len(c.raw) > 0 }
+
 // Read reads data from the client, handling every Telnet command and
 // negotiation on the way. p is also the network read buffer, so a large p
-// means large reads.
+// means large reads. A command for the application's handler
+// (SetCommandHandler) ends the Read that returns the data before it; the
+// handler runs at the start of the next Read, once the caller has used
+// that data, so commands act in order with the data around them.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil // else the loop below would spin on empty reads
 	}
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		if len(c.pending) == 0 {
-			c.pending = nil
-		}
-		return n, nil
-	}
 	for {
-		n, err := c.nc.Read(p)
+		if len(c.pending) > 0 {
+			n := copy(p, c.pending)
+			c.pending = c.pending[n:]
+			if len(c.pending) == 0 {
+				c.pending = nil
+			}
+			return n, nil
+		}
+		if c.loggedOut {
+			return 0, ErrLogout
+		}
+		if c.cmdPending {
+			c.cmdPending = false
+			if f := c.onCommand; f != nil {
+				f(c.cmd)
+			}
+		}
+		var n int
+		var err error
+		fromRaw := len(c.raw) > 0
+		if fromRaw {
+			n = copy(p, c.raw)
+		} else {
+			n, err = c.nc.Read(p)
+			if n > 0 {
+				c.checkUrgent()
+			}
+		}
 		if n > 0 {
-			m := c.e.feed(p[:n])
+			m, used := c.e.feed(p[:n])
+			if fromRaw {
+				c.raw = c.raw[used:]
+			} else {
+				c.keepUnparsed(p[used:n])
+			}
+			c.handleStop()
 			if werr := c.afterFeed(); werr != nil {
 				return m, werr
 			}
@@ -134,29 +208,109 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
+// keepUnparsed keeps what a stopped feed did not parse, when it came from
+// the network (c.raw is empty then).
+func (c *Conn) keepUnparsed(b []byte) {
+	if len(b) > 0 {
+		c.raw = append(c.rawBuf[:0], b...)
+		c.rawBuf = c.raw[:0]
+	}
+}
+
+// handleStop takes over what made the last feed stop.
+func (c *Conn) handleStop() {
+	e := c.e
+	switch e.stop {
+	case stopCommand:
+		c.cmd, c.cmdPending = e.cmd, true
+	case stopMark:
+		// Another Synch may be queued behind this one (BSD's stilloob).
+		c.UrgentPending()
+	case stopLogout:
+		c.loggedOut = true
+	}
+	e.stop = stopNone
+}
+
+// checkUrgent runs after each network read: if the watcher saw urgent data
+// arrive and it is still ahead of us, what we read precedes the mark (a
+// read never crosses it) and is discarded up to the DM. One atomic load
+// when nothing is urgent.
+func (c *Conn) checkUrgent() {
+	if c.urg != nil && c.urg.set.Load() && c.urg.set.Swap(false) {
+		c.UrgentPending()
+	}
+}
+
+// UrgentPending reports whether the client has sent urgent data (a Synch)
+// that has not been read past yet, asking the kernel; false when the
+// socket cannot be asked. If it has, Read discards data from now on up to
+// the DM that ends the Synch (RFC 854), and the caller should drop client
+// data it still holds: it came before the mark. Reading goroutine only.
+func (c *Conn) UrgentPending() bool {
+	if c.rc == nil || !urgentPending(c.rc) {
+		return false
+	}
+	c.e.synch = true
+	return true
+}
+
+// SetUrgentHandler sets f to be called, from another goroutine, as soon as
+// urgent data from the client arrives: the application can then stop
+// writing client data that is to be discarded (to a terminal whose
+// program does not read) and ask UrgentPending. f must not block. Nil
+// removes it. The kernel reports urgent data only once the urgent byte
+// itself has arrived, which it cannot while the socket's receive buffer
+// is full: an application blocked that long should ask UrgentPending
+// from time to time.
+func (c *Conn) SetUrgentHandler(f func()) {
+	if c.urg == nil {
+		return
+	}
+	if f == nil {
+		c.urg.handler.Store(nil)
+		return
+	}
+	c.urg.handler.Store(&f)
+}
+
 // afterFeed publishes what the last feed learned and sends its replies.
 func (c *Conn) afterFeed() error {
 	e := c.e
-	if e.learned {
-		e.learned = false
-		var resize func(int, int)
-		c.mu.Lock()
-		c.term = e.term()
-		c.env = copyEnv(e.env)
-		if e.resized {
-			e.resized = false
-			c.cols, c.rows = e.cols, e.rows
-			resize = c.onResize
-		}
-		c.mu.Unlock()
-		if resize != nil {
-			resize(e.cols, e.rows)
-		}
+	if !e.learned {
+		return c.writeRaw(e.takeOut())
 	}
-	if len(e.out) == 0 {
-		return nil
+	e.learned = false
+	var resize func(int, int)
+	c.mu.Lock()
+	c.term = e.term()
+	c.env = copyEnv(e.env)
+	if e.resized {
+		e.resized = false
+		c.cols, c.rows = e.cols, e.rows
+		resize = c.onResize
 	}
-	return c.writeRaw(e.takeOut())
+	c.txSpeed, c.rxSpeed = e.txSpeed, e.rxSpeed
+	c.charset = e.charset
+	c.eor = e.us[OptEOR].state == qYes
+	c.mu.Unlock()
+	if resize != nil {
+		resize(e.cols, e.rows)
+	}
+	if err := c.writeRaw(e.takeOut()); err != nil {
+		return err
+	}
+	// After the replies, so DO LFLOW goes out before the first LFLOW OFF.
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	c.lflow = e.him[OptLFlow].state == qYes
+	if c.lflowAgreed != e.lflowAgreed {
+		// RFC 1372: each time it is agreed, the client starts with flow
+		// control on.
+		c.lflowAgreed = e.lflowAgreed
+		c.flowSent = true
+	}
+	return c.syncFlowLocked()
 }
 
 func copyEnv(m map[string]string) map[string]string {
@@ -186,6 +340,23 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WritePrompt writes a prompt (login:, password:): Write, followed by
+// IAC EOR when the client asked us to mark records (RFC 885), as MUD
+// clients do to tell prompts from other lines.
+func (c *Conn) WritePrompt(p []byte) (int, error) {
+	c.mu.Lock()
+	eor := c.eor
+	c.mu.Unlock()
+	if !eor {
+		return c.Write(p)
+	}
+	buf := append(AppendEscaped(nil, p), IAC, EOR)
+	if err := c.writeRaw(buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // AppendEscaped appends p to dst with every IAC doubled.
 func AppendEscaped(dst, p []byte) []byte {
 	for {
@@ -209,8 +380,55 @@ func (c *Conn) writeRaw(b []byte) error {
 	return err
 }
 
+// SendSynch sends the Telnet Synch (RFC 854): IAC DM with the DM marked
+// urgent, so the client discards the output still in transit up to it.
+// The answer to Abort Output. Without access to the socket, IAC DM goes
+// out unmarked.
+func (c *Conn) SendSynch() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.nc.Write([]byte{IAC}); err != nil {
+		return err
+	}
+	if c.rc != nil {
+		if err := sendUrgent(c.rc, DM); !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	_, err := c.nc.Write([]byte{DM})
+	return err
+}
+
+// SetFlowControl tells the client whether to do XON/XOFF flow control
+// itself (LFLOW ON/OFF, RFC 1372), if it agreed to be told: on when the
+// terminal's IXON is, so ^S and ^Q act at once at the client; off when a
+// program wants them as input. Only changes are sent. Any goroutine.
+func (c *Conn) SetFlowControl(on bool) error {
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	c.flowKnown, c.flowWanted = true, on
+	return c.syncFlowLocked()
+}
+
+func (c *Conn) syncFlowLocked() error {
+	if !c.lflow || !c.flowKnown || c.flowSent == c.flowWanted {
+		return nil
+	}
+	c.flowSent = c.flowWanted
+	v := lflowOFF
+	if c.flowWanted {
+		v = lflowON
+	}
+	return c.writeRaw([]byte{IAC, SB, OptLFlow, v, IAC, SE})
+}
+
 // Close closes the underlying connection.
-func (c *Conn) Close() error { return c.nc.Close() }
+func (c *Conn) Close() error {
+	if c.urg != nil {
+		unwatchUrgent(c.rc, c.urg)
+	}
+	return c.nc.Close()
+}
 
 // Term returns the terminal type the client reported (lower case), or "".
 func (c *Conn) Term() string {
@@ -219,7 +437,8 @@ func (c *Conn) Term() string {
 	return c.term
 }
 
-// Env returns the allowlisted environment variables the client sent.
+// Env returns the allowlisted environment variables the client sent
+// (NEW-ENVIRON or OLD-ENVIRON, and DISPLAY from XDISPLOC).
 func (c *Conn) Env() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -234,6 +453,22 @@ func (c *Conn) WindowSize() (cols, rows int, ok bool) {
 	return c.cols, c.rows, c.cols > 0
 }
 
+// TermSpeed returns the terminal's transmit and receive speeds in bits per
+// second from TSPEED (RFC 1079); ok is false if the client sent none.
+func (c *Conn) TermSpeed() (tx, rx int, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.txSpeed, c.rxSpeed, c.txSpeed > 0
+}
+
+// Charset returns the character set agreed through CHARSET (RFC 2066):
+// "UTF-8", or "" if none was.
+func (c *Conn) Charset() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.charset
+}
+
 // SetResizeHandler sets f to be called (from the reading goroutine) on
 // every window size the client sends from now on.
 func (c *Conn) SetResizeHandler(f func(cols, rows int)) {
@@ -242,13 +477,32 @@ func (c *Conn) SetResizeHandler(f func(cols, rows int)) {
 	c.mu.Unlock()
 }
 
-// SetCommandByte makes the Telnet command cmd (IP, BRK, EC, EL, EOF, SUSP,
-// ABORT) arrive in the data stream as b, in its place among the data bytes,
-// so it reaches the terminal in order (e.g. IP as the terminal's interrupt
-// character). b == 0 makes the command ignored again. Call it from the
-// reading goroutine or before it starts.
-func (c *Conn) SetCommandByte(cmd, b byte) {
-	c.e.cmdBytes[cmd] = b
+// nvtCommands are the commands SetCommandHandler can hand over.
+var nvtCommands = [...]byte{IP, AO, BRK, EC, EL, EOF, SUSP, ABORT}
+
+// NVTCommands returns the commands SetCommandHandler can hand to the
+// application: Interrupt Process, Abort Output, Break, Erase Character,
+// Erase Line (RFC 854) and End of File, Suspend, Abort (RFC 1184).
+func NVTCommands() []byte { return slices.Clone(nvtCommands[:]) }
+
+// SetCommandHandler makes the listed NVT commands (from NVTCommands()) reach
+// f, in order with the data around them; the others stay ignored. f runs
+// in the reading goroutine, at the start of the Read after the one that
+// returned the data before the command. Nil f ignores them all again.
+// Until it is called every command is ignored, which is what keeps
+// commands sent before logon harmless. Call it from the reading goroutine
+// or before it starts.
+func (c *Conn) SetCommandHandler(f func(cmd byte), cmds ...byte) {
+	c.onCommand = f
+	c.e.cmdHandled = [256]bool{}
+	if f == nil {
+		return
+	}
+	for _, b := range cmds {
+		if slices.Contains(nvtCommands[:], b) {
+			c.e.cmdHandled[b] = true
+		}
+	}
 }
 
 // Echoing reports whether we agreed to echo (the client's local echo is

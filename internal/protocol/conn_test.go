@@ -3,9 +3,11 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +103,7 @@ func readN(t *testing.T, c *Conn, n int) []byte {
 	return got
 }
 
-var offers = `IAC WILL ECHO IAC WILL SGA IAC DO TTYPE IAC DO NAWS IAC DO NEW-ENVIRON`
+var offers = `IAC WILL ECHO IAC WILL SGA IAC DO TTYPE IAC DO NAWS IAC DO NEW-ENVIRON IAC WILL CHARSET`
 
 // TestNegotiateAnswered: a client that answers everything ends Negotiate
 // at once, long before the timeout; its typeahead is kept for Read.
@@ -313,22 +315,42 @@ func TestResizeHandler(t *testing.T) {
 
 func TestConnReadCommands(t *testing.T) {
 	c, client := answered(t)
-	c.SetCommandByte(IP, 0x03)
-	c.SetCommandByte(EC, 0x7f)
+	// The handler records each command with the data the caller had been
+	// handed before it: commands act in order with the data.
+	var got []byte
+	var log []string
+	c.SetCommandHandler(func(cmd byte) { log = append(log, fmt.Sprintf("%s after %q", CommandName(cmd), got)) }, IP, EC)
 	send(t, client, `"a" IAC IP "b" IAC EC IAC EL "c" IAC AYT IAC IAC`)
-	if got := readN(t, c, 6); !bytes.Equal(got, []byte("a\x03b\x7fc\xff")) {
+	buf := make([]byte, 64)
+	for len(got) < 4 {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "abc\xff" {
 		t.Errorf("Read = %q", got)
 	}
+	if want := []string{`IP after "a"`, `EC after "ab"`}; !slices.Equal(log, want) {
+		t.Errorf("commands %q, want %q", log, want)
+	}
 	expect(t, client, AYTReply)
-	c.SetCommandByte(IP, 0)
+	c.SetCommandHandler(nil)
 	send(t, client, `IAC IP "d"`)
-	if got := readN(t, c, 1); string(got) != "d" {
-		t.Errorf("Read = %q after unmapping IP", got)
+	if got := readN(t, c, 1); string(got) != "d" || len(log) != 2 {
+		t.Errorf("Read = %q, commands %q after the handler was removed", got, log)
+	}
+	// Only NVT commands can be handed over: asking for others changes nothing.
+	c.SetCommandHandler(func(cmd byte) { log = append(log, CommandName(cmd)) }, AYT, IAC, DM, NOP, WILL)
+	send(t, client, `IAC NOP "e" IAC IAC`)
+	if got := readN(t, c, 2); string(got) != "e\xff" || len(log) != 2 {
+		t.Errorf("Read = %q, commands %q", got, log)
 	}
 	// A read of only commands does not return an empty read.
 	send(t, client, `IAC NOP`)
-	send(t, client, `IAC DO 99 "e"`)
-	if got := readN(t, c, 1); string(got) != "e" {
+	send(t, client, `IAC DO 99 "f"`)
+	if got := readN(t, c, 1); string(got) != "f" {
 		t.Errorf("Read = %q", got)
 	}
 	expect(t, client, wire(t, `IAC WONT 99`))

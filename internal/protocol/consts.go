@@ -57,14 +57,36 @@ const (
 	OptEXOPL      byte = 255
 )
 
-// Subnegotiation verbs shared by TTYPE and NEW-ENVIRON (RFC 1091, RFC 1572).
+// Subnegotiation verbs shared by TTYPE, NEW-ENVIRON and OLD-ENVIRON,
+// STATUS, TSPEED and XDISPLOC (RFC 1091, 1572, 1408, 859, 1079, 1096).
 const (
 	sbIS   byte = 0
 	sbSEND byte = 1
 	sbINFO byte = 2
 )
 
-// NEW-ENVIRON type bytes (RFC 1572).
+// LFLOW (TOGGLE-FLOW-CONTROL) commands (RFC 1372).
+const (
+	lflowOFF        byte = 0
+	lflowON         byte = 1
+	lflowRestartAny byte = 2
+	lflowRestartXON byte = 3
+)
+
+// CHARSET messages (RFC 2066).
+const (
+	csREQUEST        byte = 1
+	csACCEPTED       byte = 2
+	csREJECTED       byte = 3
+	csTTableIS       byte = 4
+	csTTableRejected byte = 5
+	csTTableACK      byte = 6
+	csTTableNAK      byte = 7
+)
+
+// NEW-ENVIRON type bytes (RFC 1572). OLD-ENVIRON (RFC 1408) has the same
+// codes on paper, but the BSD implementations that shipped it swapped VAR
+// and VALUE (RFC 1571), so its replies are read either way.
 const (
 	envVAR     byte = 0
 	envVALUE   byte = 1

@@ -15,10 +15,16 @@ const (
 	MaxTermTypes = 8
 	// MaxTermTypeLen caps one terminal type name.
 	MaxTermTypeLen = 40
-	// MaxEnvVars and MaxEnvValueLen cap what NEW-ENVIRON can set.
+	// MaxEnvVars and MaxEnvValueLen cap what NEW-ENVIRON, OLD-ENVIRON and
+	// XDISPLOC can set, together.
 	MaxEnvVars     = 32
 	MaxEnvValueLen = 256
 	maxEnvNameLen  = 64
+	// MaxSpeed is the highest terminal speed TSPEED may report, in bits
+	// per second (Linux's highest standard rate); a higher one is refused.
+	MaxSpeed = 4000000
+	// MaxDisplayLen caps XDISPLOC's display name.
+	MaxDisplayLen = 128
 )
 
 // Parser states.
@@ -34,8 +40,29 @@ const (
 	stSBIAC         // saw IAC inside a subnegotiation
 )
 
+// stopReason says why feed returned before the end of its input: something
+// the caller must act on between the data before it and the data after.
+type stopReason uint8
+
+const (
+	stopNone    stopReason = iota
+	stopCommand            // an NVT command the application handles (e.cmd)
+	stopMark               // the DM that ends a Synch: is more urgent data pending?
+	stopLogout             // we agreed to LOGOUT: the connection is to end
+)
+
+// Bits of engine.answered: requests answered since data last arrived.
+const (
+	answeredAYT uint8 = 1 << iota
+	answeredStatus
+)
+
 // AYTReply is what a client's Are-You-There gets: a visible line.
 var AYTReply = []byte("\r\n[tlntsvr: yes]\r\n")
+
+// charsetRequest is our CHARSET REQUEST (RFC 2066): UTF-8 only, ';' as the
+// separator.
+var charsetRequest = []byte{IAC, SB, OptCharset, csREQUEST, ';', 'U', 'T', 'F', '-', '8', IAC, SE}
 
 // policy says which options we agree to, per side.
 type policy struct {
@@ -43,25 +70,29 @@ type policy struct {
 	him [256]bool // options we let the client perform (client's WILL is accepted)
 }
 
-var defaultPolicy = func() policy {
+// newPolicy is the option table of docs/protocol.md. XDISPLOC is agreed only
+// when DISPLAY may be kept: asking for a value we would drop is pointless.
+func newPolicy(cfg Config) policy {
 	var p policy
-	for _, o := range []byte{OptBinary, OptEcho, OptSGA} {
+	for _, o := range []byte{OptBinary, OptEcho, OptSGA, OptStatus, OptTimingMark, OptLogout, OptEOR, OptCharset} {
 		p.us[o] = true
 	}
-	for _, o := range []byte{OptBinary, OptSGA, OptTTYPE, OptNAWS, OptNewEnviron} {
+	for _, o := range []byte{OptBinary, OptSGA, OptStatus, OptTTYPE, OptEOR, OptNAWS, OptTSpeed, OptLFlow,
+		OptOldEnviron, OptNewEnviron, OptCharset} {
 		p.him[o] = true
 	}
+	p.him[OptXDispLoc] = cfg.EnvAllowed != nil && cfg.EnvAllowed("DISPLAY")
 	return p
-}()
+}
 
-// engine is the protocol state machine with no I/O: Feed takes bytes from
+// engine is the protocol state machine with no I/O: feed takes bytes from
 // the client and returns the data bytes for the application (written in
 // place over the input) while appending any replies to e.out. Being a pure
 // function of the byte sequence, it gives the same result however the
 // input is split, which the tests and the fuzz target check.
 type engine struct {
 	cfg    Config
-	pol    *policy
+	pol    policy
 	state  pstate
 	verb   byte
 	sbOpt  byte
@@ -72,29 +103,47 @@ type engine struct {
 
 	out []byte // replies waiting to be written to the client
 
+	// Why the last feed stopped early, and the command it stopped at.
+	stop stopReason
+	cmd  byte
+	// cmdHandled marks the NVT commands (IP, AO, BRK, ...) the application
+	// acts on: feed stops after each so it can act between the data before
+	// and after. All false until the session starts, so commands sent
+	// before logon do nothing.
+	cmdHandled [256]bool
+	// synch: urgent data is pending (a Synch, RFC 854): data is discarded
+	// and commands still obeyed until the DM. Set by Conn, which can see
+	// the socket.
+	synch  bool
+	logout bool // we agreed to LOGOUT
+
 	// What the client told us.
 	termTypes  []string // TTYPE answers in order, capped
 	ttypeDone  bool     // we have stopped asking
 	ttypeAsked bool     // a SEND is outstanding
 	env        map[string]string
-	envDone    bool // the first NEW-ENVIRON IS/INFO has arrived
+	envDone    bool // the first NEW-ENVIRON IS has arrived
 	envAsked   bool
-	cols, rows int
-	nawsSeen   bool
-	resized    bool // NAWS arrived since the flag was last cleared
-	// aytAnswered: an AYT was answered and no data has come since.
-	aytAnswered bool
-	learned     bool // term types, env or size changed since last cleared
-
-	// cmdBytes maps a Telnet command (IP, EC, ...) to the byte the
-	// program's terminal should receive in its place; zero means the
-	// command is ignored. All zero until the session starts, so commands
-	// sent before logon do nothing.
-	cmdBytes [256]byte
+	// OLD-ENVIRON is asked for once, when the client refuses NEW-ENVIRON.
+	oldEnvAsked, oldEnvSent, oldEnvDone bool
+	tspeedAsked, tspeedDone             bool
+	txSpeed, rxSpeed                    int
+	xdispAsked, xdispDone               bool
+	// CHARSET: our REQUEST is sent once; charset is what was agreed.
+	charsetAsked, charsetDone bool
+	charset                   string
+	lflowAgreed               uint32 // how many times LFLOW was agreed
+	cols, rows                int
+	nawsSeen                  bool
+	resized                   bool // NAWS arrived since the flag was last cleared
+	// answered: answers given since data last arrived (answeredAYT, ...):
+	// a flood of the same question gets one answer, not one per request.
+	answered uint8
+	learned  bool // what Conn publishes changed since last cleared
 }
 
 func newEngine(cfg Config) *engine {
-	return &engine{cfg: cfg, pol: &defaultPolicy, env: map[string]string{}}
+	return &engine{cfg: cfg, pol: newPolicy(cfg), env: map[string]string{}}
 }
 
 // start returns our opening offers. Every one is made through the Q method
@@ -105,6 +154,9 @@ func (e *engine) start() []byte {
 	e.requestHim(OptTTYPE, true)
 	e.requestHim(OptNAWS, true)
 	e.requestHim(OptNewEnviron, true)
+	// Last, and not waited for (see negotiating): the clients that know
+	// CHARSET (MUD clients, telnetlib3) wait for the server to offer it.
+	e.requestUs(OptCharset, true)
 	return e.takeOut()
 }
 
@@ -115,21 +167,63 @@ func (e *engine) takeOut() []byte {
 }
 
 func (e *engine) requestUs(opt byte, want bool) {
-	r := e.us[opt].request(want, WILL, WONT)
-	e.apply(r, opt, true)
+	e.applyUs(e.us[opt].request(want, WILL, WONT), opt)
 }
 
 func (e *engine) requestHim(opt byte, want bool) {
-	r := e.him[opt].request(want, DO, DONT)
-	e.apply(r, opt, false)
+	e.applyHim(e.him[opt].request(want, DO, DONT), opt)
 }
 
-func (e *engine) apply(r qResult, opt byte, us bool) {
+func (e *engine) applyUs(r qResult, opt byte) {
 	if r.send != 0 {
 		e.out = append(e.out, IAC, r.send, opt)
 	}
-	if r.enabled && !us {
+	if r.enabled || r.disable {
+		e.optionChanged(opt)
+	}
+	if r.enabled {
+		e.usEnabled(opt)
+	}
+}
+
+func (e *engine) applyHim(r qResult, opt byte) {
+	if r.send != 0 {
+		e.out = append(e.out, IAC, r.send, opt)
+	}
+	if r.enabled || r.disable {
+		e.optionChanged(opt)
+	}
+	if r.enabled {
 		e.himEnabled(opt)
+	}
+}
+
+// optionChanged marks the options whose state Conn publishes.
+func (e *engine) optionChanged(opt byte) {
+	if opt == OptEOR || opt == OptLFlow {
+		e.learned = true
+	}
+}
+
+// usEnabled runs when we start performing an option.
+func (e *engine) usEnabled(opt byte) {
+	switch opt {
+	case OptTimingMark:
+		// RFC 860: the WILL just queued is the mark, sent once everything
+		// before the DO has been processed. The option then goes back to
+		// NO without a WONT, so the next DO gets its own WILL (BSD telnet
+		// sends one after every interrupt and discards output until it).
+		e.us[OptTimingMark] = qSide{}
+	case OptLogout:
+		// RFC 727: the client asked to be logged out; our WILL confirms.
+		e.logout = true
+		e.stop = stopLogout
+	case OptCharset:
+		// RFC 2066: the side that sent WILL and got DO may REQUEST.
+		if !e.charsetAsked {
+			e.charsetAsked = true
+			e.out = append(e.out, charsetRequest...)
+		}
 	}
 }
 
@@ -147,6 +241,23 @@ func (e *engine) himEnabled(opt byte) {
 			// allowlisted ones.
 			e.out = append(e.out, IAC, SB, OptNewEnviron, sbSEND, IAC, SE)
 		}
+	case OptOldEnviron:
+		if !e.oldEnvSent {
+			e.oldEnvSent = true
+			e.out = append(e.out, IAC, SB, OptOldEnviron, sbSEND, IAC, SE)
+		}
+	case OptTSpeed:
+		if !e.tspeedAsked {
+			e.tspeedAsked = true
+			e.out = append(e.out, IAC, SB, OptTSpeed, sbSEND, IAC, SE)
+		}
+	case OptLFlow:
+		e.lflowAgreed++
+	case OptXDispLoc:
+		if !e.xdispAsked {
+			e.xdispAsked = true
+			e.out = append(e.out, IAC, SB, OptXDispLoc, sbSEND, IAC, SE)
+		}
 	}
 }
 
@@ -155,7 +266,13 @@ func (e *engine) askTermType() {
 	e.out = append(e.out, IAC, SB, OptTTYPE, sbSEND, IAC, SE)
 }
 
-// negotiating reports whether an answer we are waiting for is outstanding.
+// negotiating reports whether an answer we are waiting for is outstanding:
+// the answers to our opening offers, then the replies to the SENDs and
+// REQUEST of the options the client agreed to. Two requests are not waited
+// for: WILL CHARSET (sent last, and nearly every client refuses it) and
+// the DO OLD-ENVIRON that follows a refused NEW-ENVIRON. Clients answer in
+// order, so their answers come with the ones we wait for; and what they
+// bring is only needed when the shell starts, after the password.
 func (e *engine) negotiating() bool {
 	for _, o := range []byte{OptEcho, OptSGA} {
 		if e.us[o].pending() {
@@ -167,14 +284,16 @@ func (e *engine) negotiating() bool {
 			return true
 		}
 	}
-	if e.him[OptTTYPE].state == qYes && !e.ttypeDone {
-		return true
-	}
-	if e.him[OptNewEnviron].state == qYes && !e.envDone {
-		return true
-	}
-	// A client that agreed to NAWS sends its size straight after.
-	if e.him[OptNAWS].state == qYes && !e.nawsSeen {
+	yes := func(o byte) bool { return e.him[o].state == qYes }
+	switch {
+	case yes(OptTTYPE) && !e.ttypeDone,
+		yes(OptNewEnviron) && !e.envDone,
+		// A client that agreed to NAWS sends its size straight after.
+		yes(OptNAWS) && !e.nawsSeen,
+		yes(OptOldEnviron) && e.oldEnvSent && !e.oldEnvDone,
+		yes(OptTSpeed) && e.tspeedAsked && !e.tspeedDone,
+		yes(OptXDispLoc) && e.xdispAsked && !e.xdispDone,
+		e.us[OptCharset].state == qYes && e.charsetAsked && !e.charsetDone:
 		return true
 	}
 	return false
@@ -185,8 +304,10 @@ func (e *engine) negotiating() bool {
 func (e *engine) binaryIn() bool { return e.him[OptBinary].state == qYes }
 
 // feed parses p, writes the data bytes to the front of p and returns their
-// count. Replies go to e.out.
-func (e *engine) feed(p []byte) int {
+// count n. Replies go to e.out. It parses all of p (used == len(p)) unless
+// it stops early with e.stop set, right after the byte that made it stop;
+// the caller acts on the stop, clears it and feeds p[used:] again.
+func (e *engine) feed(p []byte) (n, used int) {
 	w := 0
 	// Where the next IAC and CR are, each found once and reused until
 	// passed: searching the rest of p for IAC again after every CR made a
@@ -211,9 +332,11 @@ func (e *engine) feed(p []byte) int {
 				}
 			}
 			if end > r {
-				w += copy(p[w:], p[r:end])
+				if !e.synch {
+					w += copy(p[w:], p[r:end])
+					e.answered = 0
+				}
 				r = end
-				e.aytAnswered = false
 				continue
 			}
 			// p[r] is IAC.
@@ -231,9 +354,11 @@ func (e *engine) feed(p []byte) int {
 			e.state = stData
 			switch b {
 			case IAC:
-				p[w] = IAC
-				w++
-				e.aytAnswered = false
+				if !e.synch {
+					p[w] = IAC
+					w++
+					e.answered = 0
+				}
 			case WILL, WONT, DO, DONT:
 				e.verb = b
 				e.state = stVerb
@@ -242,20 +367,31 @@ func (e *engine) feed(p []byte) int {
 			case AYT:
 				// One answer per run of AYTs with no data between them: a
 				// person asks once, and a flood gets no amplification.
-				if !e.aytAnswered {
+				if e.answered&answeredAYT == 0 {
 					e.out = append(e.out, AYTReply...)
-					e.aytAnswered = true
+					e.answered |= answeredAYT
+				}
+			case DM:
+				// Without urgent data a DM means nothing (RFC 854).
+				if e.synch {
+					e.synch = false
+					e.stop = stopMark
+					return w, r
 				}
 			default:
-				if c := e.cmdBytes[b]; c != 0 {
-					p[w] = c
-					w++
+				if e.cmdHandled[b] {
+					e.cmd = b
+					e.stop = stopCommand
+					return w, r
 				}
 			}
 		case stVerb:
 			e.negotiate(e.verb, p[r])
 			r++
 			e.state = stData
+			if e.stop != stopNone {
+				return w, r
+			}
 		case stSB:
 			e.sbOpt = p[r]
 			e.sb = e.sb[:0]
@@ -301,7 +437,7 @@ func (e *engine) feed(p []byte) int {
 			}
 		}
 	}
-	return w
+	return w, len(p)
 }
 
 // indexFrom returns the index of the first c in p at or after i, or len(p).
@@ -327,16 +463,29 @@ func (e *engine) sbAppend(b []byte) {
 func (e *engine) negotiate(verb, opt byte) {
 	switch verb {
 	case WILL:
-		e.apply(e.him[opt].receivePositive(e.pol.him[opt], DO, DONT), opt, false)
+		allow := e.pol.him[opt]
+		if opt == OptOldEnviron && e.him[OptNewEnviron].state == qYes {
+			allow = false // one environment option at a time, the newer one
+		}
+		e.applyHim(e.him[opt].receivePositive(allow, DO, DONT), opt)
 	case WONT:
-		e.apply(e.him[opt].receiveNegative(DO, DONT), opt, false)
-		if opt == OptTTYPE {
+		refused := e.him[opt].state == qWantYes // the answer to our DO
+		e.applyHim(e.him[opt].receiveNegative(DO, DONT), opt)
+		switch opt {
+		case OptTTYPE:
 			e.ttypeDone = true
+		case OptNewEnviron:
+			// RFC 1571: a client without NEW-ENVIRON may have the old
+			// one. Asked once, and only of a client that refused the new.
+			if refused && !e.oldEnvAsked {
+				e.oldEnvAsked = true
+				e.requestHim(OptOldEnviron, true)
+			}
 		}
 	case DO:
-		e.apply(e.us[opt].receivePositive(e.pol.us[opt], WILL, WONT), opt, true)
+		e.applyUs(e.us[opt].receivePositive(e.pol.us[opt], WILL, WONT), opt)
 	case DONT:
-		e.apply(e.us[opt].receiveNegative(WILL, WONT), opt, true)
+		e.applyUs(e.us[opt].receiveNegative(WILL, WONT), opt)
 	}
 }
 
@@ -357,12 +506,25 @@ func (e *engine) subnegotiation(opt byte, data []byte) {
 			e.learned = true
 		}
 	case OptNewEnviron:
-		if e.him[OptNewEnviron].state != qYes {
-			return
+		if e.him[OptNewEnviron].state == qYes {
+			e.envReply(data, decodeEnviron, &e.envDone)
 		}
-		e.envReply(data)
+	case OptOldEnviron:
+		if e.him[OptOldEnviron].state == qYes {
+			e.envReply(data, decodeOldEnviron, &e.oldEnvDone)
+		}
+	case OptStatus:
+		e.statusRequest(data)
+	case OptTSpeed:
+		e.termSpeedReply(data)
+	case OptXDispLoc:
+		e.displayReply(data)
+	case OptCharset:
+		e.charsetMessage(data)
 	}
-	// Every other option's subnegotiation is ignored: we never agreed to it.
+	// Every other option's subnegotiation is ignored: we never agreed to
+	// it. That includes LFLOW (only the server sends those), LINEMODE,
+	// ENCRYPT and AUTHENTICATION.
 }
 
 func (e *engine) termTypeReply(data []byte) {
@@ -407,21 +569,144 @@ func (e *engine) term() string {
 	return ""
 }
 
-func (e *engine) envReply(data []byte) {
+// envReply takes an IS or INFO of NEW-ENVIRON or OLD-ENVIRON. done is set
+// by the IS, the answer to our SEND.
+func (e *engine) envReply(data []byte, decode func([]byte) []envVar, done *bool) {
 	if len(data) == 0 || (data[0] != sbIS && data[0] != sbINFO) {
 		return
 	}
 	if data[0] == sbIS {
-		e.envDone = true
+		*done = true
 	}
-	for _, v := range decodeEnviron(data[1:]) {
-		if e.cfg.EnvAllowed == nil || !e.cfg.EnvAllowed(v.name) {
-			continue
+	for _, v := range decode(data[1:]) {
+		if e.cfg.EnvAllowed != nil && e.cfg.EnvAllowed(v.name) {
+			e.setEnv(v.name, v.value)
 		}
-		if _, exists := e.env[v.name]; !exists && len(e.env) >= MaxEnvVars {
-			continue
+	}
+}
+
+// setEnv keeps a client variable that passed the allowlist, within
+// MaxEnvVars: a known variable can change, a new one past the cap cannot
+// come in.
+func (e *engine) setEnv(name, value string) {
+	if _, exists := e.env[name]; !exists && len(e.env) >= MaxEnvVars {
+		return
+	}
+	e.env[name] = value
+	e.learned = true
+}
+
+// statusRequest answers STATUS SEND (RFC 859) with our view of every
+// option, once per run of requests with no data between them (the answer
+// is several times the size of the question). The client's own IS, which
+// it sends only if asked, is ignored: we never ask.
+func (e *engine) statusRequest(data []byte) {
+	if len(data) == 0 || data[0] != sbSEND || e.us[OptStatus].state != qYes {
+		return
+	}
+	if e.answered&answeredStatus != 0 {
+		return
+	}
+	e.answered |= answeredStatus
+	e.out = e.appendStatus(e.out)
+}
+
+// appendStatus appends IAC SB STATUS IS, then WILL for each option we
+// perform and DO for each the client performs, in option order, then
+// IAC SE. SE and IAC are doubled where they would be option codes.
+func (e *engine) appendStatus(out []byte) []byte {
+	out = append(out, IAC, SB, OptStatus, sbIS)
+	for o := range 256 {
+		for _, side := range []struct {
+			on   bool
+			verb byte
+		}{{e.us[o].state == qYes, WILL}, {e.him[o].state == qYes, DO}} {
+			if !side.on {
+				continue
+			}
+			out = append(out, side.verb, byte(o))
+			if o == int(SE) || o == int(IAC) {
+				out = append(out, byte(o))
+			}
 		}
-		e.env[v.name] = v.value
+	}
+	return append(out, IAC, SE)
+}
+
+// maxStatusReply bounds appendStatus's output: every option on both sides.
+const maxStatusReply = 4 + 2*2*256 + 2 + 2
+
+func (e *engine) termSpeedReply(data []byte) {
+	if e.him[OptTSpeed].state != qYes || !e.tspeedAsked || e.tspeedDone {
+		return
+	}
+	if len(data) == 0 || data[0] != sbIS {
+		return
+	}
+	e.tspeedDone = true
+	if tx, rx, ok := decodeTermSpeed(data[1:]); ok {
+		e.txSpeed, e.rxSpeed = tx, rx
+		e.learned = true
+	}
+}
+
+// displayReply takes XDISPLOC IS (RFC 1096) as the DISPLAY variable, which
+// the option is only agreed for when the allowlist has it.
+func (e *engine) displayReply(data []byte) {
+	if e.him[OptXDispLoc].state != qYes || !e.xdispAsked || e.xdispDone {
+		return
+	}
+	if len(data) == 0 || data[0] != sbIS {
+		return
+	}
+	e.xdispDone = true
+	if v, ok := decodeDisplay(data[1:]); ok && e.cfg.EnvAllowed != nil && e.cfg.EnvAllowed("DISPLAY") {
+		e.setEnv("DISPLAY", v)
+	}
+}
+
+// charsetMessage handles RFC 2066's subnegotiation. Only UTF-8 is ever
+// agreed: it is what the terminal and the programs on it speak here.
+func (e *engine) charsetMessage(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	switch data[0] {
+	case csREQUEST:
+		// The client performs CHARSET (its WILL, our DO) and asks us to
+		// choose. Tolerated on our side of the option too; never when
+		// neither side agreed.
+		if e.him[OptCharset].state != qYes && e.us[OptCharset].state != qYes {
+			return
+		}
+		if name, ok := pickCharset(data[1:]); ok {
+			e.out = append(e.out, IAC, SB, OptCharset, csACCEPTED)
+			e.out = append(e.out, name...)
+			e.out = append(e.out, IAC, SE)
+			e.setCharset()
+			return
+		}
+		e.out = append(e.out, IAC, SB, OptCharset, csREJECTED, IAC, SE)
+	case csACCEPTED:
+		if e.us[OptCharset].state != qYes || !e.charsetAsked || e.charsetDone {
+			return
+		}
+		e.charsetDone = true
+		if isUTF8Name(data[1:]) {
+			e.setCharset()
+		}
+	case csREJECTED:
+		if e.charsetAsked {
+			e.charsetDone = true
+		}
+	}
+	// TTABLE-IS and the other translation-table messages answer a REQUEST
+	// with [TTABLE], which we never send; they are ignored.
+}
+
+func (e *engine) setCharset() {
+	if e.charset != "UTF-8" {
+		e.charset = "UTF-8"
 		e.learned = true
 	}
 }

@@ -17,11 +17,46 @@ func startedEngine(cfg Config) *engine {
 	return e
 }
 
-// feedAll feeds p in one piece (on a copy) and returns the data and replies.
+// feedAll feeds p in one piece (on a copy) the way Conn does, feeding the
+// rest again after each stop, and returns the data and replies. Commands
+// the engine stopped at are left out; appStream shows them.
 func feedAll(e *engine, p []byte) (data, out []byte) {
+	feedStops(e, p, func(d []byte, _ stopReason, _ byte) { data = append(data, d...) })
+	return data, e.takeOut()
+}
+
+// appStream is feedAll with the data in Telnet's own encoding (IAC
+// doubled) and, in their places among it, the commands the application
+// was handed as IAC cmd and the ends of Synchs as IAC DM: what the
+// application sees, in one comparable string.
+func appStream(e *engine, p []byte) (stream, out []byte) {
+	feedStops(e, p, func(d []byte, stop stopReason, cmd byte) {
+		stream = AppendEscaped(stream, d)
+		switch stop {
+		case stopCommand:
+			stream = append(stream, IAC, cmd)
+		case stopMark:
+			stream = append(stream, IAC, DM)
+		}
+	})
+	return stream, e.takeOut()
+}
+
+// feedStops feeds a copy of p, calling f with each stretch of data and the
+// stop that ended it. After a stop it does what Conn does: no more urgent
+// data is pending after a DM; nothing more is read after a logout.
+func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, cmd byte)) {
 	buf := bytes.Clone(p)
-	n := e.feed(buf)
-	return buf[:n], e.takeOut()
+	for len(buf) > 0 && !e.logout {
+		n, used := e.feed(buf)
+		stop := e.stop
+		e.stop = stopNone
+		if stop == stopMark {
+			e.synch = false
+		}
+		f(buf[:n], stop, e.cmd)
+		buf = buf[used:]
+	}
 }
 
 // feedEach feeds each piece in turn and returns everything delivered.
@@ -34,6 +69,14 @@ func feedEach(e *engine, pieces ...[]byte) (data, out []byte) {
 	return data, out
 }
 
+// handleCommands makes the engine stop at every NVT command, as a
+// session's Conn does.
+func handleCommands(e *engine) {
+	for _, c := range NVTCommands() {
+		e.cmdHandled[c] = true
+	}
+}
+
 func testConfig() Config {
 	return Config{
 		KnownTerm:  func(n string) bool { return slices.Contains([]string{"xterm", "vt100", "ansi"}, n) },
@@ -41,12 +84,13 @@ func testConfig() Config {
 	}
 }
 
-// acceptAll is a client agreeing to every offer of start().
+// acceptAll is a client agreeing to every offer of start() that is waited
+// for; like most clients, it leaves WILL CHARSET unanswered.
 const acceptAll = `IAC DO ECHO IAC DO SGA IAC WILL TTYPE IAC WILL NAWS IAC WILL NEW-ENVIRON`
 
 func TestStart(t *testing.T) {
 	e := newEngine(Config{})
-	want := wire(t, `IAC WILL ECHO IAC WILL SGA IAC DO TTYPE IAC DO NAWS IAC DO NEW-ENVIRON`)
+	want := wire(t, `IAC WILL ECHO IAC WILL SGA IAC DO TTYPE IAC DO NAWS IAC DO NEW-ENVIRON IAC WILL CHARSET`)
 	if got := e.start(); !bytes.Equal(got, want) {
 		t.Errorf("start() = %s, want %s", formatWire(got), formatWire(want))
 	}
@@ -59,14 +103,13 @@ func TestStart(t *testing.T) {
 }
 
 func TestFeedData(t *testing.T) {
-	mapped := map[byte]byte{IP: 0x03, EC: 0x7f, EL: 0x15, BRK: 0x1c, ABORT: 0x1c, EOF: 0x04, SUSP: 0x1a, AO: 0x0f}
 	tests := []struct {
 		name  string
-		setup string        // client bytes first; their data and replies are discarded
-		cmd   map[byte]byte // e.cmdBytes
-		feeds []string      // fed one after another
-		data  string        // what the application gets
-		out   string        // what the client gets
+		setup string   // client bytes first; their data and replies are discarded
+		cmds  bool     // the session has started: commands are handled
+		feeds []string // fed one after another
+		data  string   // what the application gets (appStream's form with cmds)
+		out   string   // what the client gets
 	}{
 		{name: "plain", feeds: []string{`"hello, world"`}, data: `"hello, world"`},
 		{name: "empty feed", feeds: []string{``, `"a"`, ``}, data: `"a"`},
@@ -98,21 +141,24 @@ func TestFeedData(t *testing.T) {
 			data:  `"abcdefgh"`,
 		},
 		{
-			name:  "commands dropped until mapped",
+			name:  "commands dropped before the session",
 			feeds: []string{`"a" IAC IP IAC EC IAC EL IAC BRK IAC ABORT IAC EOF IAC SUSP IAC AO "b"`},
 			data:  `"ab"`,
 		},
 		{
-			name:  "mapped commands in place",
-			cmd:   mapped,
+			name:  "commands handed over in place",
+			cmds:  true,
 			feeds: []string{`"a" IAC IP "b" IAC EC "c" IAC EL IAC BRK IAC ABORT IAC EOF IAC SUSP IAC AO "d" IAC NOP "e"`},
-			data:  `"a" 0x03 "b" 0x7f "c" 0x15 0x1c 0x1c 0x04 0x1a 0x0f "d" "e"`,
+			data:  `"a" IAC IP "b" IAC EC "c" IAC EL IAC BRK IAC ABORT IAC EOF IAC SUSP IAC AO "de"`,
 		},
-		{name: "mapped split", cmd: mapped, feeds: []string{`"a" IAC`, `IP "b"`}, data: `"a" 0x03 "b"`},
-		{name: "mapped after CR", cmd: mapped, feeds: []string{`CR IAC IP`}, data: `CR 0x03`},
+		{name: "command split", cmds: true, feeds: []string{`"a" IAC`, `IP "b"`}, data: `"a" IAC IP "b"`},
+		{name: "command after CR", cmds: true, feeds: []string{`CR IAC IP`}, data: `CR IAC IP`},
+		{name: "command between CR and LF", cmds: true, feeds: []string{`CR IAC IP LF`}, data: `CR IAC IP LF`},
+		{name: "data IAC with commands on", cmds: true, feeds: []string{`IAC IAC IAC IP IAC IAC`}, data: `IAC IAC IAC IP IAC IAC`},
+		{name: "DM without urgent data is nothing", cmds: true, feeds: []string{`"a" IAC DM "b"`}, data: `"ab"`},
 		{name: "AYT", feeds: []string{`"x" IAC AYT "y"`}, data: `"xy"`, out: `CR LF "[tlntsvr: yes]" CR LF`},
 		{name: "AYT split", feeds: []string{`IAC`, `AYT`}, out: `CR LF "[tlntsvr: yes]" CR LF`},
-		{name: "AYT mapped stays an answer", cmd: map[byte]byte{AYT: 'x'}, feeds: []string{`IAC AYT`}, out: `CR LF "[tlntsvr: yes]" CR LF`},
+		{name: "AYT stays ours in a session", cmds: true, feeds: []string{`IAC AYT`}, out: `CR LF "[tlntsvr: yes]" CR LF`},
 		{name: "negotiation amid data", feeds: []string{`"a" IAC DO 99 "b"`}, data: `"ab"`, out: `IAC WONT 99`},
 		{name: "negotiation split", feeds: []string{`"a" IAC`, `DO`, `99`, `"b"`}, data: `"ab"`, out: `IAC WONT 99`},
 		{name: "subnegotiation amid data", feeds: []string{`"a" IAC SB 99 "junk" IAC SE "b"`}, data: `"ab"`},
@@ -122,14 +168,20 @@ func TestFeedData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startedEngine(testConfig())
 			feedAll(e, wire(t, tt.setup))
-			for c, b := range tt.cmd {
-				e.cmdBytes[c] = b
+			var data, out []byte
+			if tt.cmds {
+				handleCommands(e)
+				for _, f := range tt.feeds {
+					d, o := appStream(e, wire(t, f))
+					data, out = append(data, d...), append(out, o...)
+				}
+			} else {
+				var pieces [][]byte
+				for _, f := range tt.feeds {
+					pieces = append(pieces, wire(t, f))
+				}
+				data, out = feedEach(e, pieces...)
 			}
-			var pieces [][]byte
-			for _, f := range tt.feeds {
-				pieces = append(pieces, wire(t, f))
-			}
-			data, out := feedEach(e, pieces...)
 			if want := wire(t, tt.data); !bytes.Equal(data, want) {
 				t.Errorf("data = %s, want %s", formatWire(data), formatWire(want))
 			}
@@ -159,10 +211,12 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// The options we agree to, per side. Everything else is refused.
+// The options we agree to, per side, with testConfig (which does not allow
+// DISPLAY, so XDISPLOC is refused). Everything else is refused.
 var (
-	acceptedHim = []byte{OptBinary, OptSGA, OptTTYPE, OptNAWS, OptNewEnviron}
-	acceptedUs  = []byte{OptBinary, OptEcho, OptSGA}
+	acceptedHim = []byte{OptBinary, OptSGA, OptStatus, OptTTYPE, OptEOR, OptNAWS, OptTSpeed, OptLFlow,
+		OptOldEnviron, OptNewEnviron, OptCharset}
+	acceptedUs = []byte{OptBinary, OptEcho, OptSGA, OptStatus, OptTimingMark, OptLogout, OptEOR, OptCharset}
 )
 
 // TestRefuseUnsupported: every option we do not support is refused, one
@@ -215,6 +269,15 @@ func TestAcceptOnce(t *testing.T) {
 		{`IAC WILL NAWS`, ``},
 		{`IAC WILL TTYPE`, `IAC SB TTYPE SEND IAC SE`},
 		{`IAC WILL NEW-ENVIRON`, `IAC SB NEW-ENVIRON SEND IAC SE`},
+		{`IAC DO STATUS`, `IAC WILL STATUS`},
+		{`IAC WILL STATUS`, `IAC DO STATUS`},
+		{`IAC DO EOR`, `IAC WILL EOR`},
+		{`IAC WILL EOR`, `IAC DO EOR`},
+		{`IAC WILL TSPEED`, `IAC DO TSPEED IAC SB TSPEED SEND IAC SE`},
+		{`IAC WILL LFLOW`, `IAC DO LFLOW`},
+		{`IAC WILL OLD-ENVIRON`, `IAC DO OLD-ENVIRON IAC SB OLD-ENVIRON SEND IAC SE`},
+		{`IAC DO CHARSET`, `IAC SB CHARSET REQUEST ";UTF-8" IAC SE`}, // answers our WILL CHARSET
+		{`IAC WILL CHARSET`, `IAC DO CHARSET`},
 	}
 	for _, tt := range tests {
 		e := startedEngine(testConfig())
@@ -250,8 +313,10 @@ func TestEncryptAuthenticationRefused(t *testing.T) {
 
 // snapshot summarises what the client could have changed.
 func snapshot(e *engine) string {
-	return fmt.Sprintf("types=%q env=%v size=%dx%d naws=%v ttypeDone=%v asked=%v envDone=%v us=%s him=%s",
+	return fmt.Sprintf("types=%q env=%v size=%dx%d naws=%v ttypeDone=%v asked=%v envDone=%v "+
+		"speed=%d,%d charset=%q logout=%v synch=%v us=%s him=%s",
 		e.termTypes, e.env, e.cols, e.rows, e.nawsSeen, e.ttypeDone, e.ttypeAsked, e.envDone,
+		e.txSpeed, e.rxSpeed, e.charset, e.logout, e.synch,
 		optionStates(&e.us), optionStates(&e.him))
 }
 
@@ -617,14 +682,14 @@ func TestUnterminatedSubnegotiation(t *testing.T) {
 		{"then AYT", `IAC SB 99 "junk" IAC AYT`, ``, `CR LF "[tlntsvr: yes]" CR LF`},
 		{"then SB", `IAC SB 99 "junk" IAC SB NAWS 0 80 0 24 IAC SE "x"`, `"x"`, ``},
 		{"then NOP", `IAC SB 99 "junk" IAC NOP "x"`, `"x"`, ``},
-		{"then mapped IP", `IAC SB TTYPE IS "xterm" IAC IP "x"`, `0x03 "x"`, ``},
+		{"then a handled IP", `IAC SB TTYPE IS "xterm" IAC IP "x"`, `IAC IP "x"`, ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startedEngine(testConfig())
-			e.cmdBytes[IP] = 0x03
+			e.cmdHandled[IP] = true
 			feedAll(e, wire(t, acceptAll))
-			data, out := feedAll(e, wire(t, tt.in))
+			data, out := appStream(e, wire(t, tt.in))
 			out = bytes.ReplaceAll(out, wire(t, `IAC SB TTYPE SEND IAC SE`), nil)
 			if !bytes.Equal(data, wire(t, tt.data)) || !bytes.Equal(out, wire(t, tt.out)) {
 				t.Errorf("data %s replies %s; want %s and %s", formatWire(data), formatWire(out), tt.data, tt.out)
@@ -738,10 +803,10 @@ func TestFragmentation(t *testing.T) {
 // runSplit runs in through a fresh started engine and summarises the result.
 func runSplit(in []byte, split splitter) string {
 	e := startedEngine(testConfig())
-	e.cmdBytes[IP] = 0x03
+	e.cmdHandled[IP] = true
 	var data, out []byte
 	for _, p := range split(in) {
-		d, o := feedAll(e, p)
+		d, o := appStream(e, p)
 		data = append(data, d...)
 		out = append(out, o...)
 	}
@@ -750,7 +815,8 @@ func runSplit(in []byte, split splitter) string {
 
 // randomProtocolBytes makes input rich in what the parser cares about.
 func randomProtocolBytes(r *rand.Rand, n int) []byte {
-	opts := []byte{OptBinary, OptEcho, OptSGA, OptTTYPE, OptNAWS, OptNewEnviron, OptEncrypt, OptAuth, OptTimingMark, 99}
+	opts := []byte{OptBinary, OptEcho, OptSGA, OptTTYPE, OptNAWS, OptNewEnviron, OptEncrypt, OptAuth, OptTimingMark,
+		OptStatus, OptEOR, OptTSpeed, OptLFlow, OptLinemode, OptXDispLoc, OptOldEnviron, OptCharset, OptStartTLS, 99}
 	var b []byte
 	for len(b) < n {
 		switch r.IntN(12) {
@@ -769,7 +835,8 @@ func randomProtocolBytes(r *rand.Rand, n int) []byte {
 		case 6:
 			b = append(b, []byte{sbIS, sbSEND, envVAR, envVALUE, envESC, envUSERVAR}[r.IntN(6)])
 		case 7:
-			b = append(b, []string{"XTERM", "LANG", "C", "VT100", "USER"}[r.IntN(5)]...)
+			words := []string{"XTERM", "LANG", "C", "VT100", "USER", "38400,9600", "host:0", ";UTF-8", "DISPLAY"}
+			b = append(b, words[r.IntN(len(words))]...)
 		case 8:
 			b = append(b, IAC)
 		default:

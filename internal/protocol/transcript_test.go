@@ -25,24 +25,38 @@ import (
 //	< TOKENS                   the server sent exactly these bytes next
 //	> TOKENS                   the client sends these bytes
 //	= TOKENS                   the application received these data bytes next
+//	! COMMAND                  the application was handed this command next
+//	                           (IP, AO, ...; DM: a Synch ended)
+//	session                    the session starts: NVT commands are handed
+//	                           to the application from here on
+//	urgent                     urgent data (a Synch) is pending when the
+//	                           client's next bytes are read
 //	? term [NAME]              the chosen terminal type ("" without NAME)
 //	? termtypes NAME...        every type the client reported, in order
 //	? env [K=V...]             the kept environment, exactly
 //	? size COLS ROWS | none    the window size
+//	? speed TX RX | none       the terminal speeds from TSPEED
+//	? charset NAME | none      the character set agreed
 //	? negotiating yes|no       whether an answer is still outstanding
+//	? logout yes|no            whether we agreed to log the client out
+//	? synch yes|no             whether data is being discarded for a Synch
+//	? us|him OPTION STATE      one side of an option (NO, YES, WANTNO, WANTYES)
 //	repeat N ... end           the enclosed lines, N times
 //
 // The conversation starts with the engine's start() output. Everything the
 // server sends must be matched by '<' lines before the client's next '>'
-// line and at the end; all data must be matched by '=' lines by the end.
+// line and at the end; all data and commands must be matched by '=' and
+// '!' lines by the end. After a logout, the client's bytes are not read.
 //
 // Tokens (the wire syntax, also used by the other tests):
 //
 //	IAC WILL SB NOP AYT ...    Telnet commands (CommandName)
 //	ECHO TTYPE NEW-ENVIRON ... options, right after WILL/WONT/DO/DONT/SB (OptionName)
-//	IS SEND INFO               TTYPE/NEW-ENVIRON verbs
+//	IS SEND INFO               subnegotiation verbs (TTYPE, NEW-ENVIRON, ...)
 //	VAR VALUE ESC USERVAR      NEW-ENVIRON type bytes
-//	CR LF NUL                  13, 10, 0
+//	OFF ON RESTART-ANY ...     LFLOW commands
+//	REQUEST ACCEPTED ...       CHARSET messages
+//	CR LF NUL ESCAPE           13, 10, 0, 27
 //	"text"                     a Go string literal; "text"*N repeats it N times
 //	0xNN, 123                  one byte
 
@@ -52,7 +66,9 @@ var (
 	keywordBytes  = map[string]byte{
 		"IS": sbIS, "SEND": sbSEND, "INFO": sbINFO,
 		"VAR": envVAR, "VALUE": envVALUE, "ESC": envESC, "USERVAR": envUSERVAR,
-		"CR": '\r', "LF": '\n', "NUL": 0,
+		"OFF": lflowOFF, "ON": lflowON, "RESTART-ANY": lflowRestartAny, "RESTART-XON": lflowRestartXON,
+		"REQUEST": csREQUEST, "ACCEPTED": csACCEPTED, "REJECTED": csREJECTED, "TTABLE-IS": csTTableIS,
+		"CR": '\r', "LF": '\n', "NUL": 0, "ESCAPE": 0x1b,
 	}
 )
 
@@ -162,13 +178,22 @@ func formatWire(b []byte) string {
 		}
 	}
 	afterIAC, optionNext, sbOption, verbNext := false, false, false, false
+	inStatus := false // inside SB STATUS: WILL and DO name options
 	for _, c := range b {
 		switch {
 		case optionNext:
 			flush()
 			parts = append(parts, OptionName(c))
-			verbNext = sbOption && (c == OptTTYPE || c == OptNewEnviron || c == OptOldEnviron)
+			verbNext = sbOption && (c == OptTTYPE || c == OptNewEnviron || c == OptOldEnviron ||
+				c == OptStatus || c == OptTSpeed || c == OptXDispLoc)
+			if sbOption {
+				inStatus = c == OptStatus
+			}
 			optionNext, sbOption = false, false
+		case inStatus && (c == WILL || c == WONT || c == DO || c == DONT):
+			flush()
+			parts = append(parts, CommandName(c))
+			optionNext = true
 		case verbNext && c <= sbINFO:
 			parts = append(parts, [...]string{"IS", "SEND", "INFO"}[c])
 			verbNext = false
@@ -178,7 +203,7 @@ func formatWire(b []byte) string {
 			optionNext = c == WILL || c == WONT || c == DO || c == DONT || c == SB
 			sbOption = c == SB
 		case c == IAC:
-			verbNext = false
+			verbNext, inStatus = false, false
 			flush()
 			parts = append(parts, "IAC")
 			afterIAC = true
@@ -197,7 +222,7 @@ func formatWire(b []byte) string {
 
 type tstep struct {
 	line int
-	kind string // "<", ">", "=", "?", "repeat"
+	kind string // "<", ">", "=", "!", "?", "session", "urgent", "repeat"
 	data []byte
 	args []string
 	n    int
@@ -265,6 +290,14 @@ func loadTranscript(path string) (*transcript, error) {
 				return nil, fail("%v", err)
 			}
 			stack[len(stack)-1] = append(stack[len(stack)-1], tstep{line: ln, kind: word, data: b})
+		case "!":
+			b, ok := commandByName[rest]
+			if !ok {
+				return nil, fail("unknown command %q", rest)
+			}
+			stack[len(stack)-1] = append(stack[len(stack)-1], tstep{line: ln, kind: word, data: []byte{IAC, b}})
+		case "session", "urgent":
+			stack[len(stack)-1] = append(stack[len(stack)-1], tstep{line: ln, kind: word})
 		case "?":
 			f := strings.Fields(rest)
 			if len(f) == 0 {
@@ -354,7 +387,7 @@ type transcriptRun struct {
 	split   splitter
 	started bool
 	out     []byte // server output not yet matched
-	data    []byte // application data not yet matched
+	data    []byte // application data and commands not yet matched (appStream's form)
 	feeds   int
 }
 
@@ -376,22 +409,31 @@ func (r *transcriptRun) run(steps []tstep) {
 				r.fail(s, "server output not in the transcript before this line: %s", formatWire(r.out))
 			}
 			for _, chunk := range r.split(s.data) {
-				buf := bytes.Clone(chunk)
-				n := r.e.feed(buf)
+				d, o := appStream(r.e, chunk)
 				r.feeds++
-				r.data = append(r.data, buf[:n]...)
-				r.out = append(r.out, r.e.takeOut()...)
+				r.data = append(r.data, d...)
+				r.out = append(r.out, o...)
 			}
+		case "session":
+			handleCommands(r.e)
+		case "urgent":
+			r.e.synch = true
+		case "!":
+			if !bytes.HasPrefix(r.data, s.data) {
+				r.fail(s, "application got\n\t%s\nwant the command\n\t%s", formatWire(r.data), formatWire(s.data))
+			}
+			r.data = r.data[len(s.data):]
 		case "<":
 			if !bytes.HasPrefix(r.out, s.data) {
 				r.fail(s, "server sent\n\t%s\nwant\n\t%s", formatWire(r.out), formatWire(s.data))
 			}
 			r.out = r.out[len(s.data):]
 		case "=":
-			if !bytes.HasPrefix(r.data, s.data) {
-				r.fail(s, "application got\n\t%s\nwant\n\t%s", formatWire(r.data), formatWire(s.data))
+			want := AppendEscaped(nil, s.data)
+			if !bytes.HasPrefix(r.data, want) {
+				r.fail(s, "application got\n\t%s\nwant\n\t%s", formatWire(r.data), formatWire(want))
 			}
-			r.data = r.data[len(s.data):]
+			r.data = r.data[len(want):]
 		case "?":
 			r.check(s)
 		case "repeat":
@@ -433,15 +475,48 @@ func (r *transcriptRun) check(s tstep) {
 		if want := strings.Join(args, " "); got != want {
 			r.fail(s, "size = %s, want %s", got, want)
 		}
-	case "negotiating":
-		got := map[bool]string{true: "yes", false: "no"}[e.negotiating()]
+	case "negotiating", "logout", "synch":
+		got := map[string]bool{"negotiating": e.negotiating(), "logout": e.logout, "synch": e.synch}[what]
+		if want := strings.Join(args, " "); yesNo(got) != want {
+			r.fail(s, "%s = %s, want %s", what, yesNo(got), want)
+		}
+	case "speed":
+		got := "none"
+		if e.txSpeed > 0 {
+			got = fmt.Sprintf("%d %d", e.txSpeed, e.rxSpeed)
+		}
 		if want := strings.Join(args, " "); got != want {
-			r.fail(s, "negotiating = %s, want %s", got, want)
+			r.fail(s, "speed = %s, want %s", got, want)
+		}
+	case "charset":
+		got := e.charset
+		if got == "" {
+			got = "none"
+		}
+		if want := strings.Join(args, " "); got != want {
+			r.fail(s, "charset = %s, want %s", got, want)
+		}
+	case "us", "him":
+		if len(args) != 2 {
+			r.fail(s, "want: ? %s OPTION STATE", what)
+		}
+		opt, ok := optionByName[args[0]]
+		if !ok {
+			r.fail(s, "unknown option %q", args[0])
+		}
+		q := e.us[opt]
+		if what == "him" {
+			q = e.him[opt]
+		}
+		if q.state.String() != args[1] {
+			r.fail(s, "%s %s = %v, want %s", what, args[0], q.state, args[1])
 		}
 	default:
 		r.fail(s, "unknown check %q", what)
 	}
 }
+
+func yesNo(b bool) string { return map[bool]string{true: "yes", false: "no"}[b] }
 
 func transcriptFiles(t testing.TB) []string {
 	files, err := filepath.Glob(filepath.Join("testdata", "transcripts", "*.txt"))
@@ -473,7 +548,7 @@ func TestTranscripts(t *testing.T) {
 					t.Errorf("%s: server output not in the transcript at the end: %s", tr.name, formatWire(r.out))
 				}
 				if len(r.data) > 0 {
-					t.Errorf("%s: application data not in the transcript at the end: %s", tr.name, formatWire(r.data))
+					t.Errorf("%s: application data or commands not in the transcript at the end: %s", tr.name, formatWire(r.data))
 				}
 			})
 		}

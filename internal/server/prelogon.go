@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"syscall"
 )
 
 // maxPreLogonBytes caps what a connection may send before it has logged
@@ -49,4 +50,13 @@ func (s *Server) auditFlood(err error, remote string) {
 	if errors.Is(err, errPreLogonFlood) {
 		s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
 	}
+}
+
+// SyscallConn hands the protocol layer the socket itself, for what
+// net.Conn cannot do: urgent data (the Telnet Synch).
+func (c *preLogonConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }

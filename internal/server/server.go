@@ -296,7 +296,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	}
 	empty := 0
 	for failures := 0; failures < cfg.MaxFailedLogons; {
-		conn.Write([]byte("login: "))
+		conn.WritePrompt([]byte("login: "))
 		user, err := lr.readLine(true)
 		if err != nil {
 			readErr(err)
@@ -312,7 +312,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 			continue
 		}
 		say("")
-		conn.Write([]byte("password: "))
+		conn.WritePrompt([]byte("password: "))
 		password, err := lr.readLine(false)
 		if err != nil {
 			readErr(err)
@@ -424,6 +424,8 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		term = "dumb"
 	}
 	cols, rows, _ := conn.WindowSize()
+	// TSPEED: the terminal's transmit speed is the session's input speed.
+	txSpeed, rxSpeed, _ := conn.TermSpeed()
 	var clientEnv []string
 	for k, v := range conn.Env() {
 		clientEnv = append(clientEnv, k+"="+v)
@@ -432,6 +434,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == "stream",
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
+		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),
 	})
 	if err != nil {
 		if errors.Is(err, session.ErrOtherAccount) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,9 +50,15 @@ type Spec struct {
 	Term        string   // TERM; "" means "dumb"
 	ClientEnv   []string // allowlisted client variables, "NAME=value"
 	Cols, Rows  int      // initial window size; 0 means 80x24
-	Stream      bool     // stream mode: the terminal does not echo input
-	EndTasks    bool     // end every process of the session when it ends
-	Logger      *slog.Logger
+	// InSpeed and OutSpeed are the terminal speeds the client reported
+	// (TSPEED), in bits per second; 0 leaves the terminal's default.
+	InSpeed, OutSpeed int
+	// Charset is the character set agreed with the client ("UTF-8" or
+	// ""): with UTF-8 and no LANG from the client, LANG is C.UTF-8.
+	Charset  string
+	Stream   bool // stream mode: the terminal does not echo input
+	EndTasks bool // end every process of the session when it ends
+	Logger   *slog.Logger
 }
 
 // Reason says why a session ended.
@@ -61,6 +68,7 @@ const (
 	ReasonExit       Reason = "exit"       // the shell exited
 	ReasonDisconnect Reason = "disconnect" // the client went away
 	ReasonEnded      Reason = "ended"      // ended by the server (admin kill, shutdown)
+	ReasonLogout     Reason = "logout"     // the client asked to be logged out (Telnet LOGOUT)
 )
 
 // Session is a running shell on a PTY.
@@ -69,8 +77,13 @@ type Session struct {
 	log    *slog.Logger
 	cmd    *exec.Cmd
 	master *os.File
+	// packet: the master is in packet mode (pty.SetPacketMode), so each
+	// read starts with a status byte.
+	packet bool
 	exited chan struct{} // closed when the shell has been waited for
-	status error         // the shell's exit status; valid after exited
+	// loggedOut: the client asked to be logged out (copyIn saw ErrLogout).
+	loggedOut atomic.Bool
+	status    error // the shell's exit status; valid after exited
 
 	started  time.Time
 	lastIn   atomic.Int64 // unix nanoseconds of the last client input
@@ -121,6 +134,15 @@ func Start(spec Spec) (*Session, error) {
 			return nil, err
 		}
 	}
+	if spec.InSpeed > 0 && spec.OutSpeed > 0 {
+		// Only reported to programs: a failure costs nothing else.
+		if err := pty.SetSpeed(master, spec.InSpeed, spec.OutSpeed); err != nil {
+			log.Warn("set terminal speed", "err", err)
+		}
+	}
+	// Packet mode tells us when the program turns XON/XOFF on or off, so
+	// the client can be told to handle ^S/^Q itself or to send them.
+	packet := pty.SetPacketMode(master) == nil
 
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -157,7 +179,7 @@ func Start(spec Spec) (*Session, error) {
 	ispec := incubatorSpec{
 		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
 		Home: acct.Home, Shell: shell, LoginScript: spec.LoginScript,
-		Env: buildEnv(acct, shell, spec.Term, spec.ClientEnv),
+		Env: buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
 	}
 	// The pipe buffer holds the spec, so this does not wait on the child.
 	werr := json.NewEncoder(specW).Encode(ispec)
@@ -170,7 +192,7 @@ func Start(spec Spec) (*Session, error) {
 	}
 
 	s := &Session{
-		spec: spec, log: log, cmd: cmd, master: master,
+		spec: spec, log: log, cmd: cmd, master: master, packet: packet,
 		exited: make(chan struct{}), started: time.Now(),
 	}
 	s.lastIn.Store(s.started.UnixNano())
@@ -206,6 +228,21 @@ func buildEnv(acct Account, shell, term string, clientEnv []string) []string {
 	return env
 }
 
+// withCharset adds LANG=C.UTF-8 when the client agreed to UTF-8 through
+// CHARSET and did not send a LANG of its own: programs then read and write
+// UTF-8, as the client does.
+func withCharset(clientEnv []string, charset string) []string {
+	if charset != "UTF-8" {
+		return clientEnv
+	}
+	for _, kv := range clientEnv {
+		if strings.HasPrefix(kv, "LANG=") {
+			return clientEnv
+		}
+	}
+	return append(slices.Clip(clientEnv), "LANG=C.UTF-8")
+}
+
 func disableEcho(tty *os.File) error {
 	t, err := pty.Termios(tty)
 	if err != nil {
@@ -238,14 +275,21 @@ func (s *Session) Resize(cols, rows int) error { return pty.SetSize(s.master, co
 // EndTasks is set), closes the connection and returns why it ended.
 // typeahead is client data that arrived before the shell started.
 func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte) Reason {
-	s.mapCommands(conn)
+	conn.SetCommandHandler(func(cmd byte) { s.command(conn, cmd) }, protocol.NVTCommands()...)
+	// A Synch: stop waiting on a terminal whose program does not read, so
+	// copyIn gets to the data to be discarded (see writeInput).
+	conn.SetUrgentHandler(func() { s.master.SetWriteDeadline(time.Now()) })
+	defer conn.SetUrgentHandler(nil)
+	if t, err := pty.Termios(s.master); err == nil {
+		conn.SetFlowControl(flowControl(t))
+	}
 	conn.SetResizeHandler(func(cols, rows int) {
 		if err := s.Resize(cols, rows); err != nil {
 			s.log.Warn("resize failed", "err", err)
 		}
 	})
 	if len(typeahead) > 0 {
-		s.master.Write(typeahead)
+		s.writeInput(conn, typeahead)
 	}
 
 	outDone := make(chan struct{})
@@ -282,6 +326,9 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 		}
 	case <-inDone:
 		reason = ReasonDisconnect
+		if s.loggedOut.Load() {
+			reason = ReasonLogout
+		}
 	case <-ctx.Done():
 		reason = ReasonEnded
 	}
@@ -324,16 +371,43 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 	buf := make([]byte, bufSize)
 	for {
 		n, err := s.master.Read(buf)
-		if n > 0 {
-			if _, werr := conn.Write(buf[:n]); werr != nil {
+		data := buf[:n]
+		if s.packet && n > 0 {
+			if buf[0] != 0 {
+				s.ptyStatus(conn, buf[0])
+				data = nil
+			} else {
+				data = buf[1:n]
+			}
+		}
+		if len(data) > 0 {
+			if _, werr := conn.Write(data); werr != nil {
 				return true
 			}
-			s.bytesOut.Add(int64(n))
+			s.bytesOut.Add(int64(len(data)))
 		}
 		if err != nil {
 			return false // EIO: every process closed the terminal; or closed by Run
 		}
 	}
+}
+
+// ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
+// flow control on or off, so the client is told to handle ^S and ^Q itself
+// or to send them on (LFLOW, if it agreed to be told).
+func (s *Session) ptyStatus(conn *protocol.Conn, status byte) {
+	switch {
+	case status&unix.TIOCPKT_DOSTOP != 0:
+		conn.SetFlowControl(true)
+	case status&unix.TIOCPKT_NOSTOP != 0:
+		conn.SetFlowControl(false)
+	}
+}
+
+// flowControl reports whether the terminal does XON/XOFF flow control with
+// ^S and ^Q, the kernel's own test for TIOCPKT_DOSTOP.
+func flowControl(t *unix.Termios) bool {
+	return t.Iflag&unix.IXON != 0 && t.Cc[unix.VSTOP] == 0x13 && t.Cc[unix.VSTART] == 0x11
 }
 
 // copyIn forwards client data to the PTY. It keeps reading after the PTY
@@ -347,15 +421,46 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 			s.lastIn.Store(time.Now().UnixNano())
 			s.bytesIn.Add(int64(n))
 			if ptyOK {
-				if _, werr := s.master.Write(buf[:n]); werr != nil {
-					ptyOK = false
-				}
+				ptyOK = s.writeInput(conn, buf[:n])
 			}
 		}
 		if err != nil {
+			if errors.Is(err, protocol.ErrLogout) {
+				s.loggedOut.Store(true)
+			}
 			return
 		}
 	}
+}
+
+// blockedInput is how long a write of client data to the terminal may
+// block before we check for a Synch the kernel could not announce (its
+// urgent byte waits behind the data we are not reading).
+const blockedInput = 250 * time.Millisecond
+
+// writeInput writes client data to the terminal and reports whether the
+// terminal is still there. A write blocked behind a program that does not
+// read is cut short when the client sends a Synch: Conn's urgent handler
+// sets a past deadline, and the blockedInput deadline catches the Synchs
+// the kernel cannot announce yet. If urgent data is then ahead of us, what
+// is left of the write came before the mark and is discarded (RFC 854),
+// as Read discards the rest up to the DM; else the write goes on.
+func (s *Session) writeInput(conn *protocol.Conn, p []byte) bool {
+	for len(p) > 0 {
+		s.master.SetWriteDeadline(time.Now().Add(blockedInput))
+		n, err := s.master.Write(p)
+		p = p[n:]
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return false
+		}
+		if conn.UrgentPending() {
+			return true
+		}
+	}
+	return true
 }
 
 // closeConn closes our side first and waits (bounded) for the client to
@@ -371,22 +476,69 @@ func (s *Session) closeConn(conn *protocol.Conn) {
 	nc.Close()
 }
 
-// mapCommands makes Telnet's IP, BRK, EC, EL, EOF, SUSP and ABORT arrive at
-// the terminal as its own interrupt, quit, erase, kill, end-of-file and
-// suspend characters, so the line discipline acts on them in order with
-// the data around them.
-func (s *Session) mapCommands(conn *protocol.Conn) {
+// command carries out an NVT command (RFC 854, RFC 1184) on the terminal,
+// in its place among the client's data: copyIn has written what came
+// before it. Interrupt Process, Break/Abort and Suspend signal the
+// foreground process group; Abort Output discards pending output;
+// Erase Character, Erase Line and End of File are the terminal's own
+// characters for them, so the line discipline acts as if they were typed.
+func (s *Session) command(conn *protocol.Conn, cmd byte) {
+	switch cmd {
+	case protocol.IP:
+		s.interrupt(conn, unix.SIGINT, unix.VINTR)
+	case protocol.BRK, protocol.ABORT:
+		s.interrupt(conn, unix.SIGQUIT, unix.VQUIT)
+	case protocol.SUSP:
+		s.interrupt(conn, unix.SIGTSTP, unix.VSUSP)
+	case protocol.AO:
+		// What the program wrote and we have not sent is dropped here; the
+		// Synch makes the client drop what is already on its way.
+		if err := pty.FlushOutput(s.master); err != nil {
+			s.log.Debug("abort output: flush", "err", err)
+		}
+		conn.SendSynch()
+	case protocol.EC:
+		s.typeChar(conn, unix.VERASE)
+	case protocol.EL:
+		s.typeChar(conn, unix.VKILL)
+	case protocol.EOF:
+		s.typeChar(conn, unix.VEOF)
+	}
+}
+
+// interrupt sends sig to the foreground process group, flushing pending
+// input and output first unless the terminal has NOFLSH, as the line
+// discipline does for a typed interrupt character. A program that turned
+// ISIG off reads the keyboard raw (an editor, ssh, tmux, a nested telnet)
+// and gets the character instead: what the key would have done.
+func (s *Session) interrupt(conn *protocol.Conn, sig unix.Signal, cc int) {
 	t, err := pty.Termios(s.master)
 	if err != nil {
-		s.log.Warn("read terminal attributes", "err", err)
+		s.log.Debug("interrupt: terminal attributes", "err", err)
 		return
 	}
-	for cmd, cc := range map[byte]int{
-		protocol.IP: unix.VINTR, protocol.BRK: unix.VQUIT, protocol.ABORT: unix.VQUIT,
-		protocol.EC: unix.VERASE, protocol.EL: unix.VKILL,
-		protocol.EOF: unix.VEOF, protocol.SUSP: unix.VSUSP,
-	} {
-		conn.SetCommandByte(cmd, t.Cc[cc])
+	if t.Lflag&unix.ISIG == 0 {
+		s.typeChar(conn, cc)
+		return
+	}
+	if t.Lflag&unix.NOFLSH == 0 {
+		pty.FlushInput(s.master)
+		pty.FlushOutput(s.master)
+	}
+	if err := pty.Signal(s.master, sig); err != nil {
+		s.log.Debug("interrupt: signal", "err", err)
+	}
+}
+
+// typeChar writes the terminal's character cc (read now: programs change
+// them), unless it is disabled.
+func (s *Session) typeChar(conn *protocol.Conn, cc int) {
+	t, err := pty.Termios(s.master)
+	if err != nil {
+		return
+	}
+	if c := t.Cc[cc]; c != 0 { // 0 is _POSIX_VDISABLE on Linux
+		s.writeInput(conn, []byte{c})
 	}
 }
 
