@@ -574,6 +574,22 @@ func (s *Session) endTasks() {
 		left = append(left, descendants(pid, sid)...)
 	}
 	signalAll(left, syscall.SIGKILL)
+	// A killed process is gone only once the kernel has run it to its
+	// end; wait (briefly, polling just these PIDs) so that when the
+	// session is over, nothing of it is still running.
+	deadline := time.Now().Add(time.Second)
+	for len(left) > 0 && time.Now().Before(deadline) {
+		alive := left[:0]
+		for _, pid := range left {
+			if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
+				alive = append(alive, pid)
+			}
+		}
+		left = alive
+		if len(left) > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 func signalAll(pids []int, sig syscall.Signal) {

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench/compare.sh — tlntsvr side by side with the peer Telnet daemons
+# (GNU inetutils telnetd, busybox telnetd) and the bare-PTY ceiling, in one
+# run, on loopback. See docs/performance.md for what is measured and how.
+#
+#   sudo bench/compare.sh            # full run, ≈ 10 minutes on 2 cores
+#   sudo QUICK=1 bench/compare.sh    # smaller sizes and counts, < 2 minutes
+#
+# Needs root (it creates a test OS account, and the peers run /bin/login)
+# and a Debian or Ubuntu machine: the peers come from Debian packages
+# (inetutils-telnetd and socat installed, busybox-static unpacked into a
+# temp dir since it conflicts with the busybox package). Knobs (environment):
+#   QUICK=1        the quick sizes below
+#   SIZE=BYTES     output per transfer (default 100 MB; quick 20 MB)
+#   ROUNDS=N       rounds (default 5; quick 3)
+#   SESSIONS=N     simultaneous sessions (default 1000; quick 200; 0 skips)
+#   BCRYPT_COST=N  cost of the tlntsvr users file hash (default 10, tlntsvr's)
+#   CANDIDATE=DIR  also measure the tlntsvr built from the source tree DIR
+#                  (a proposed change), side by side in the same run
+#   TLNTSVR_VERSION=V  what the table calls the tlntsvr build (default: git describe)
+#   OUT=FILE       also write the table there (and the raw figures beside it)
+# Every process it starts is ended by PID at exit, and the account removed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+	echo "compare.sh: needs root (creates a test OS account; the peers run /bin/login)" >&2
+	exit 1
+fi
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	SIZE=${SIZE:-20000000} ROUNDS=${ROUNDS:-3} SESSIONS=${SESSIONS:-200}
+	PROMPTS=5 LOGONS=2 ECHO=500 BUDGET=25s
+else
+	SIZE=${SIZE:-100000000} ROUNDS=${ROUNDS:-5} SESSIONS=${SESSIONS:-1000}
+	PROMPTS=10 LOGONS=3 ECHO=2000 BUDGET=0
+fi
+BCRYPT_COST=${BCRYPT_COST:-10}
+GO=${GO:-go}
+ACCOUNT=tlntbench
+
+# --- peers from Debian packages -------------------------------------------
+missing=""
+for p in inetutils-telnetd socat procps passwd login; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing" >&2
+	apt-get update -qq
+	# policy-rc.d or not, inetutils-inetd must not start serving port 23.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+WORK=$(mktemp -d /tmp/tlntbench.XXXXXX)
+chmod 755 "$WORK"
+STARTED_PIDS=()
+
+# kill_tree PID: PID and all its descendants, children first, by PID.
+kill_tree() {
+	local pid=$1 kid
+	for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+		kill_tree "$kid"
+	done
+	kill -TERM "$pid" 2>/dev/null || true
+}
+
+account_pids() { ps -o pid= -u "$ACCOUNT" 2>/dev/null || true; }
+
+remove_account() {
+	id "$ACCOUNT" >/dev/null 2>&1 || return 0
+	local pid i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		pids=$(account_pids)
+		[ -z "$pids" ] && break
+		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+		sleep 0.2
+	done
+	userdel -r "$ACCOUNT" >/dev/null 2>&1 || true
+}
+
+cleanup() {
+	set +e
+	for pid in "${STARTED_PIDS[@]}"; do kill_tree "$pid"; done
+	for pid in "${STARTED_PIDS[@]}"; do
+		for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	remove_account
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "work dir $WORK" >&2
+(cd "$WORK" && apt-get download busybox-static >/dev/null 2>&1) || {
+	echo "compare.sh: apt-get download busybox-static failed" >&2
+	exit 1
+}
+dpkg -x "$WORK"/busybox-static_*.deb "$WORK/bb"
+BUSYBOX=$WORK/bb/bin/busybox
+
+# --- builds ------------------------------------------------------------------
+# The binaries are named tlntsvr: the load client tells the daemon's own
+# processes from the sessions' by that name.
+mkdir -p "$WORK/tlntsvr.d" "$WORK/candidate.d"
+$GO build -o "$WORK/tlntsvr.d/tlntsvr" ./cmd/tlntsvr
+if [ -n "${CANDIDATE:-}" ]; then
+	(cd "$CANDIDATE" && $GO build -o "$WORK/candidate.d/tlntsvr" ./cmd/tlntsvr)
+fi
+$GO build -o "$WORK/loadclient" ./bench/loadclient
+LC=$WORK/loadclient
+
+# --- the test account: one shell, one prompt, for every server --------------
+remove_account # left over from a killed run
+useradd -m -s /bin/sh "$ACCOUNT"
+PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+echo "$ACCOUNT:$PASSWORD" | chpasswd
+HOME_DIR=$(getent passwd "$ACCOUNT" | cut -d: -f6)
+# dash reads ~/.profile as a login shell under all three servers.
+printf "PS1='tlnbench\$ '\n" >"$HOME_DIR/.profile"
+touch "$HOME_DIR/.hushlogin" # no motd or last-login lines from login(1)
+chown "$ACCOUNT:" "$HOME_DIR/.profile" "$HOME_DIR/.hushlogin"
+
+mkdir -p "$WORK/data"
+"$LC" gen "$WORK/data" "$SIZE"
+
+# --- tlntsvr config -----------------------------------------------------------
+PORTS=($("$LC" ports 4))
+P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
+echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
+echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
+chmod 600 "$WORK/users" "$WORK/groups"
+# tlntsvr_config NAME PORT: the config of one tlntsvr, in $WORK/NAME.d.
+tlntsvr_config() {
+	cat >"$WORK/$1.d/tlntsvr.yaml" <<EOF
+listen: ["127.0.0.1:$2"]
+users_file: ../users
+groups_file: ../groups
+max_connections: $((SESSIONS + 100))
+admin_socket: $WORK/$1.d/admin.sock
+audit_log: audit.log
+EOF
+}
+
+# --- start the servers ----------------------------------------------------------
+# A session costs the daemon a socket and a PTY; the load client a socket.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((3 * SESSIONS + 100)) ]; then
+	echo "compare.sh: open files limit $(ulimit -n) is too low for $SESSIONS sessions" >&2
+	exit 1
+fi
+tlntsvr_config tlntsvr "$P_TLNTSVR"
+"$WORK/tlntsvr.d/tlntsvr" run --config "$WORK/tlntsvr.d/tlntsvr.yaml" --log-level warn 2>"$WORK/tlntsvr.log" &
+PID_TLNTSVR=$!
+STARTED_PIDS+=("$PID_TLNTSVR")
+SERVERS=(--server "tlntsvr=127.0.0.1:$P_TLNTSVR,pid=$PID_TLNTSVR,daemon=tlntsvr")
+LISTEN=("$P_TLNTSVR")
+if [ -n "${CANDIDATE:-}" ]; then
+	tlntsvr_config candidate "$P_CANDIDATE"
+	"$WORK/candidate.d/tlntsvr" run --config "$WORK/candidate.d/tlntsvr.yaml" --log-level warn 2>"$WORK/candidate.log" &
+	PID_CANDIDATE=$!
+	STARTED_PIDS+=("$PID_CANDIDATE")
+	SERVERS+=(--server "candidate=127.0.0.1:$P_CANDIDATE,pid=$PID_CANDIDATE,daemon=tlntsvr,ours")
+	LISTEN+=("$P_CANDIDATE")
+fi
+socat "TCP-LISTEN:$P_INETUTILS,bind=127.0.0.1,reuseaddr,fork,backlog=1024" EXEC:/usr/sbin/telnetd,nofork 2>"$WORK/socat.log" &
+PID_SOCAT=$!
+STARTED_PIDS+=("$PID_SOCAT")
+"$BUSYBOX" telnetd -F -b 127.0.0.1 -p "$P_BUSYBOX" -l /bin/login 2>"$WORK/busybox.log" &
+PID_BUSYBOX=$!
+STARTED_PIDS+=("$PID_BUSYBOX")
+SERVERS+=(--server "inetutils=127.0.0.1:$P_INETUTILS,pid=$PID_SOCAT,daemon=socat+telnetd")
+SERVERS+=(--server "busybox=127.0.0.1:$P_BUSYBOX,pid=$PID_BUSYBOX,daemon=busybox")
+LISTEN+=("$P_INETUTILS" "$P_BUSYBOX")
+
+for port in "${LISTEN[@]}"; do
+	for i in $(seq 100); do
+		ss -Hltn "sport = :$port" | grep -q . && break
+		[ "$i" = 100 ] && { echo "compare.sh: nothing listens on port $port" >&2; cat "$WORK"/*.log >&2; exit 1; }
+		sleep 0.1
+	done
+done
+
+NOTE="${CANDIDATE:+candidate = $CANDIDATE; }$(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; tlntsvr ${TLNTSVR_VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)} ($($GO version | cut -d' ' -f3)), inetutils-telnetd $(dpkg-query -W -f '${Version}' inetutils-telnetd), busybox $(dpkg-deb -f "$WORK"/busybox-static_*.deb Version), socat $(dpkg-query -W -f '${Version}' socat); tlntsvr bcrypt cost $BCRYPT_COST, /bin/login $(awk '/^ENCRYPT_METHOD/{print $2}' /etc/login.defs)"
+
+"$LC" run \
+	"${SERVERS[@]}" \
+	--user "$ACCOUNT" --password "$PASSWORD" \
+	--text "$WORK/data/text" --bin "$WORK/data/bin" --ff "$WORK/data/ff" \
+	--rounds "$ROUNDS" --prompts "$PROMPTS" --logons "$LOGONS" --echo "$ECHO" \
+	--sessions "$SESSIONS" --budget "$BUDGET" \
+	--note "$NOTE" --json "$WORK/results.json" | tee "$WORK/table.md"
+
+# What the daemons said (a crash, a refusal) goes with the table.
+for log in "$WORK"/*.log; do
+	if [ -s "$log" ]; then
+		echo "--- last lines of ${log##*/}:" >&2
+		tail -n 5 "$log" >&2
+	fi
+done
+
+if [ -n "${OUT:-}" ]; then
+	cp "$WORK/table.md" "$OUT"
+	cp "$WORK/results.json" "${OUT%.md}.json"
+fi

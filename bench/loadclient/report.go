@@ -1,0 +1,229 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+)
+
+// row is one line of the table.
+type row struct {
+	name    string
+	metric  string // key in results, or "" for computed rows
+	higher  bool   // higher is better
+	format  string
+	ceiling bool // compare with the bare PTY
+	// target in words, and whether it holds given our figure and its
+	// ratios to the best peer and to the bare PTY (-1 where there is none).
+	target string
+	holds  func(v, toPeer, toPTY float64) bool
+	values func(r *results, srv string) float64 // for computed rows
+	kind   *kind                                // throughput rows: say when a server stalled
+}
+
+func report(w io.Writer, r *results) {
+	fmt.Fprintf(w, "tlntsvr side-by-side benchmark, %s; %s %s, %d CPUs\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"),
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if r.Note != "" {
+		fmt.Fprintln(w, r.Note)
+	}
+	var outs []string
+	for _, k := range r.Kinds {
+		outs = append(outs, size(k.Size)+" "+k.Label)
+	}
+	fmt.Fprintf(w, "%d rounds, servers alternating; figures are medians over the rounds, ratios medians of the rounds' ratios (to the best peer and to the bare PTY of the same round); output per transfer: %s; %d keystrokes per round\n",
+		r.Rounds, strings.Join(outs, ", "), r.Echo)
+	fmt.Fprintf(w, "load average (1, 5, 15 min) before: %s; after: %s\n\n", r.LoadBefore, r.LoadAfter)
+
+	var rows []row
+	for _, k := range r.Kinds {
+		rows = append(rows, row{name: "throughput, " + k.Label + " (MB/s)", metric: k.mbs(), higher: true, format: "%.1f", ceiling: true,
+			target: "≥ 0.9 × PTY", holds: func(v, p, c float64) bool { return c >= 0.9 }, kind: k})
+	}
+	for _, k := range r.Kinds {
+		rows = append(rows, row{name: "CPU s per GB, " + k.Label, metric: k.cpu(), format: "%.2f", ceiling: true,
+			target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 }})
+	}
+	rows = append(rows, []row{
+		{name: "echo p50 (µs)", metric: mEchoP50, format: "%.0f"},
+		{name: "echo p99 (µs)", metric: mEchoP99, format: "%.0f",
+			target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 }},
+		{name: "connect → login prompt (ms)", metric: mToLogin, format: "%.2f",
+			target: "≤ 0.25 × best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 0.25 }},
+		{name: "password → shell prompt (ms)", metric: mToShell, format: "%.1f"},
+	}...)
+	if r.Sessions > 0 {
+		// Memory figures exist only if the daemon lived to be measured.
+		kib := func(c *concResult, b int64) float64 {
+			if c.OK == 0 || c.DaemonProcs == 0 {
+				return -1
+			}
+			return float64(b) / 1024 / float64(c.OK)
+		}
+		mib := func(c *concResult, b int64) float64 {
+			if c.DaemonProcs == 0 {
+				return -1
+			}
+			return float64(b) / (1 << 20)
+		}
+		conc := func(f func(c *concResult) float64) func(r *results, srv string) float64 {
+			return func(r *results, srv string) float64 {
+				c := r.Conc[srv]
+				if c == nil {
+					return -1
+				}
+				return f(c)
+			}
+		}
+		rows = append(rows,
+			row{name: fmt.Sprintf("sessions logged on (of %d)", r.Sessions), higher: true, format: "%.0f",
+				target: "all", holds: func(v, p, c float64) bool { return int(v) == r.Sessions },
+				values: conc(func(c *concResult) float64 { return float64(c.OK) })},
+			row{name: "time to log them all on (s)", format: "%.1f",
+				values: conc(func(c *concResult) float64 { return c.Elapsed.Seconds() })},
+			row{name: "daemon PSS, all open (MiB)", format: "%.1f",
+				values: conc(func(c *concResult) float64 { return mib(c, c.DaemonAt.PSS) })},
+			row{name: "daemon PSS per session (KiB)", format: "%.0f",
+				target: "≤ 64 KiB", holds: func(v, p, c float64) bool { return v <= 64 },
+				values: conc(func(c *concResult) float64 { return kib(c, c.DaemonAt.PSS-c.DaemonBase.PSS) })},
+			row{name: "daemon RSS per session (KiB)", format: "%.0f",
+				values: conc(func(c *concResult) float64 { return kib(c, c.DaemonAt.RSS-c.DaemonBase.RSS) })},
+			row{name: "daemon + session processes PSS per session (KiB)", format: "%.0f",
+				values: conc(func(c *concResult) float64 {
+					return kib(c, c.DaemonAt.PSS-c.DaemonBase.PSS+c.SessionsAt.PSS)
+				})},
+			row{name: "echo p99 with all open (µs)", format: "%.0f",
+				target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 },
+				values: conc(func(c *concResult) float64 { return c.EchoP99 })},
+			row{name: "all disconnect → last session process gone (s)", format: "%.1f",
+				values: conc(func(c *concResult) float64 {
+					if c.Teardown < 0 {
+						return -1
+					}
+					return c.Teardown.Seconds()
+				})},
+		)
+	}
+
+	var ours []string
+	for _, srv := range r.Order {
+		if r.Ours[srv] {
+			ours = append(ours, srv)
+		}
+	}
+	head := []string{"metric"}
+	head = append(head, r.Order...)
+	head = append(head, "bare PTY", "target")
+	for _, srv := range ours {
+		head = append(head, srv+" / best peer", srv+" / PTY", "holds ("+srv+")")
+	}
+	fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(head)))
+	for _, rw := range rows {
+		val := func(srv string) float64 {
+			if rw.values != nil {
+				return rw.values(r, srv)
+			}
+			return r.Servers[srv][rw.metric].median()
+		}
+		better := func(a, b float64) bool { return (rw.higher && a > b) || (!rw.higher && a < b) }
+		cells := []string{rw.name}
+		best := -1.0 // the best peer's figure
+		for _, srv := range r.Order {
+			x := val(srv)
+			if x < 0 && rw.kind != nil && r.Servers[srv]["stalled_"+rw.kind.Key].count() > 0 {
+				cells = append(cells, fmt.Sprintf("stalls (< %.1f)", float64(rw.kind.Size)/rw.kind.Timeout.Seconds()/1e6))
+				continue
+			}
+			cells = append(cells, cell(rw.format, x))
+			if !r.Ours[srv] && x >= 0 && (best < 0 || better(x, best)) {
+				best = x
+			}
+		}
+		ceil := -1.0
+		if rw.ceiling {
+			ceil = r.Ceiling[rw.metric].median()
+		}
+		cells = append(cells, cell(rw.format, ceil), rw.target)
+		for _, srv := range ours {
+			v := val(srv)
+			toPeer, toPTY := ratio(v, best), ratio(v, ceil)
+			if rw.values == nil { // per round: the median of the rounds' ratios
+				toPeer, toPTY = -1, -1
+				var peerRatios, ptyRatios series
+				mine := r.Servers[srv][rw.metric]
+				for round := range r.Rounds {
+					if round >= len(mine) || mine[round] < 0 {
+						continue
+					}
+					b := -1.0
+					for _, p := range r.Order {
+						if s := r.Servers[p][rw.metric]; !r.Ours[p] && round < len(s) && s[round] >= 0 && (b < 0 || better(s[round], b)) {
+							b = s[round]
+						}
+					}
+					peerRatios = append(peerRatios, ratio(mine[round], b))
+					if c := r.Ceiling[rw.metric]; rw.ceiling && round < len(c) {
+						ptyRatios = append(ptyRatios, ratio(mine[round], c[round]))
+					}
+				}
+				toPeer, toPTY = peerRatios.median(), ptyRatios.median()
+			}
+			verdict := ""
+			if rw.holds != nil && v >= 0 && (toPeer >= 0 || !strings.Contains(rw.target, "peer")) && (toPTY >= 0 || !strings.Contains(rw.target, "PTY")) {
+				if rw.holds(v, toPeer, toPTY) {
+					verdict = "yes"
+				} else {
+					verdict = "**no**"
+				}
+			}
+			cells = append(cells, cell("%.2f", toPeer), cell("%.2f", toPTY), verdict)
+		}
+		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+	}
+	for _, srv := range r.Order {
+		for _, k := range r.Kinds {
+			if n := r.Servers[srv]["corrupt_"+k.Key].count(); n > 0 {
+				fmt.Fprintf(w, "\n%s: the %s output arrived corrupted (IACs not doubled) in %d of %d rounds; those rounds are left out of its figures.\n",
+					srv, k.Label, n, r.Rounds)
+			}
+			if r.Servers[srv]["stalled_"+k.Key].count() > 0 {
+				fmt.Fprintf(w, "\n%s: the %s output did not arrive within %v (at least 5 MB/s); it was not tried again in later rounds.\n",
+					srv, k.Label, k.Timeout)
+			}
+		}
+	}
+	for _, srv := range r.Order {
+		if c := r.Conc[srv]; c != nil && c.Died {
+			fmt.Fprintf(w, "\n%s: the daemon died during the concurrency test, with %d sessions logged on; its memory could not be measured.\n", srv, c.OK)
+		}
+		if c := r.Conc[srv]; c != nil && (c.Failed > 0 || c.Skipped > 0) {
+			fmt.Fprintf(w, "\n%s: of %d logons, %d failed and %d were not tried (budget spent, or most were failing).\n", srv, c.Want, c.Failed, c.Skipped)
+		}
+	}
+	for _, srv := range r.Order {
+		if n := r.errCount[srv]; n > 0 {
+			fmt.Fprintf(w, "\n%s: %d errors, first: %s\n", srv, n, strings.Join(r.Errors[srv], "; "))
+		}
+	}
+}
+
+func cell(format string, v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// ratio is a/b, or -1 if either is missing.
+func ratio(a, b float64) float64 {
+	if a < 0 || b <= 0 {
+		return -1
+	}
+	return a / b
+}
+
+func size(n int64) string {
+	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
