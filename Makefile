@@ -141,3 +141,13 @@ deb:
 # fails when they are out of date).
 docs:
 	$(GO) test ./cmd/tlntsvr ./cmd/tlntadmn -run '^TestManPages$$' -count=1 -args -update
+
+# ---- performance (docs/performance.md) -------------------------------------
+# tlntsvr side by side with inetutils and busybox telnetd and the bare PTY,
+# in one run (bench/compare.sh). Needs root: it creates a test account and
+# installs the peers from Debian packages. About 10 minutes on 2 cores;
+# QUICK=1 for a run under 2; CANDIDATE=DIR adds the tlntsvr built from
+# another source tree (a proposed change) to the same run.
+.PHONY: bench
+bench:
+	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) bench/compare.sh

@@ -242,7 +242,12 @@ func measure(o *options) error {
 		}
 	}
 	if o.conc > 0 {
-		for _, s := range o.servers {
+		for i, s := range o.servers {
+			if i > 0 {
+				// A thousand processes have just exited: let the kernel
+				// finish tearing them down before the next server's turn.
+				time.Sleep(10 * time.Second)
+			}
 			res.Conc[s.Name] = concurrency(o, res, s)
 		}
 	}
