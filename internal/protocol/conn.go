@@ -128,7 +128,7 @@ func (c *Conn) Negotiate() error {
 		n, err := c.nc.Read(c.nbuf)
 		if n > 0 {
 			c.checkUrgent()
-			m, used := c.e.feed(c.nbuf[:n])
+			m, used := c.feedData(c.nbuf[:n])
 			c.pending = append(c.pending, c.nbuf[:m]...)
 			c.keepUnparsed(c.nbuf[used:n])
 			c.handleStop()
@@ -188,7 +188,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 		}
 		if n > 0 {
-			m, used := c.e.feed(p[:n])
+			m, used := c.feedData(p[:n])
 			if fromRaw {
 				c.raw = c.raw[used:]
 			} else {
@@ -206,6 +206,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// feedData is engine.feed, with the data discarded while a Synch runs: it
+// all came before the urgent mark (RFC 854).
+func (c *Conn) feedData(p []byte) (n, used int) {
+	synch := c.e.synch
+	n, used = c.e.feed(p)
+	if synch {
+		n = 0
+	}
+	return n, used
 }
 
 // keepUnparsed keeps what a stopped feed did not parse, when it came from

@@ -111,9 +111,10 @@ type engine struct {
 	// and after. All false until the session starts, so commands sent
 	// before logon do nothing.
 	cmdHandled [256]bool
-	// synch: urgent data is pending (a Synch, RFC 854): data is discarded
-	// and commands still obeyed until the DM. Set by Conn, which can see
-	// the socket.
+	// synch: urgent data is pending (a Synch, RFC 854): feed stops at the
+	// DM that ends it. The data fed meanwhile is all from before the mark
+	// and its caller discards it; commands are obeyed as usual. Set by
+	// Conn, which can see the socket, so the data path never looks at it.
 	synch  bool
 	logout bool // we agreed to LOGOUT
 
@@ -332,11 +333,9 @@ func (e *engine) feed(p []byte) (n, used int) {
 				}
 			}
 			if end > r {
-				if !e.synch {
-					w += copy(p[w:], p[r:end])
-					e.answered = 0
-				}
+				w += copy(p[w:], p[r:end])
 				r = end
+				e.answered = 0
 				continue
 			}
 			// p[r] is IAC.
@@ -354,11 +353,9 @@ func (e *engine) feed(p []byte) (n, used int) {
 			e.state = stData
 			switch b {
 			case IAC:
-				if !e.synch {
-					p[w] = IAC
-					w++
-					e.answered = 0
-				}
+				p[w] = IAC
+				w++
+				e.answered = 0
 			case WILL, WONT, DO, DONT:
 				e.verb = b
 				e.state = stVerb

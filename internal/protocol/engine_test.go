@@ -48,7 +48,11 @@ func appStream(e *engine, p []byte) (stream, out []byte) {
 func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, cmd byte)) {
 	buf := bytes.Clone(p)
 	for len(buf) > 0 && !e.logout {
+		synch := e.synch
 		n, used := e.feed(buf)
+		if synch {
+			n = 0 // from before the urgent mark: Conn.feedData drops it
+		}
 		stop := e.stop
 		e.stop = stopNone
 		if stop == stopMark {

@@ -394,11 +394,12 @@ func TestSynch(t *testing.T) {
 		t.Error("still discarding after the DM")
 	}
 	// The feed stops right after the DM, for Conn to ask whether more
-	// urgent data is pending.
+	// urgent data is pending; the data before it is Conn's to discard (the
+	// data path does not look at synch).
 	e.synch = true
 	buf := wire(t, `"x" IAC DM "y"`)
-	if n, used := e.feed(buf); n != 0 || used != 3 || e.stop != stopMark {
-		t.Errorf("feed = %d, %d, stop %v", n, used, e.stop)
+	if n, used := e.feed(buf); n != 1 || used != 3 || e.stop != stopMark || e.synch {
+		t.Errorf("feed = %d, %d, stop %v, synch %v", n, used, e.stop, e.synch)
 	}
 }
 
