@@ -150,12 +150,10 @@ func Start(spec Spec) (*Session, error) {
 		return nil, err
 	}
 	defer specR.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		master.Close()
-		specW.Close()
-		return nil, fmt.Errorf("find own executable: %w", err)
-	}
+	// /proc/self/exe, not os.Executable(): after a package upgrade has
+	// replaced the file, a running daemon must start sessions with its own
+	// (deleted) binary, never a different version.
+	const exe = "/proc/self/exe"
 	cmd := &exec.Cmd{
 		Path:       exe,
 		Args:       []string{IncubatorArg0},
