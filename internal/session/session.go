@@ -30,6 +30,9 @@ const (
 	// drainTimeout bounds how long output is still forwarded after the
 	// shell exits while some background process keeps the terminal open.
 	drainTimeout = 2 * time.Second
+	// drainLimit bounds it in all, for a background process that keeps
+	// writing.
+	drainLimit = 30 * time.Second
 	// killGrace is how long processes get between SIGHUP and SIGKILL.
 	killGrace = 2 * time.Second
 	// closeTimeout bounds waiting for the client to close its side after
@@ -87,6 +90,7 @@ type Session struct {
 
 	started  time.Time
 	lastIn   atomic.Int64 // unix nanoseconds of the last client input
+	lastOut  atomic.Int64 // unix nanoseconds of the last output forwarded
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 }
@@ -309,12 +313,11 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	case <-s.exited:
 		reason = ReasonExit
 		// Forward what the shell wrote before it exited. The read ends
-		// with EIO once no process holds the terminal; a background
-		// process that still does gets drainTimeout.
-		select {
-		case <-outDone:
-		case <-time.After(drainTimeout):
-		}
+		// with EIO once no process holds the terminal. While output
+		// still flows (a slow client, a loaded machine) it goes on; a
+		// background process that keeps the terminal open but quiet gets
+		// drainTimeout, and one that keeps writing drainLimit.
+		s.drain(outDone)
 	case <-outDone:
 		// Either the client stopped taking output, or no process holds
 		// the terminal any more: the shell is exiting.
@@ -363,6 +366,28 @@ func (s *Session) recoverPanic(where string) {
 	}
 }
 
+// drain waits for copyOut to finish after the shell has exited, for as
+// long as output keeps coming: drainTimeout of silence, or drainLimit in
+// all, ends the wait.
+func (s *Session) drain(outDone <-chan struct{}) {
+	limit := time.NewTimer(drainLimit)
+	defer limit.Stop()
+	tick := time.NewTicker(drainTimeout / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-outDone:
+			return
+		case <-limit.C:
+			return
+		case <-tick.C:
+			if time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout {
+				return
+			}
+		}
+	}
+}
+
 // copyOut forwards PTY output to the client: large reads, one write each.
 // It reports whether it stopped because writing to the client failed.
 func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
@@ -383,6 +408,7 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 				return true
 			}
 			s.bytesOut.Add(int64(len(data)))
+			s.lastOut.Store(time.Now().UnixNano())
 		}
 		if err != nil {
 			return false // EIO: every process closed the terminal; or closed by Run
