@@ -79,8 +79,7 @@ type Conn struct {
 	flowWanted  bool       // what the terminal wants
 	flowSent    bool       // what the client was last told (or starts with)
 
-	wmu  sync.Mutex // serialises writes to nc
-	wbuf []byte     // escape buffer, reused
+	wmu sync.Mutex // serialises writes to nc
 }
 
 // NewConn wraps nc. It sends nothing until Negotiate. If nc exposes its
@@ -332,6 +331,14 @@ func copyEnv(m map[string]string) map[string]string {
 	return out
 }
 
+// escBufs holds Write's escape buffers, shared by every Conn, so a
+// session holds one only while it writes.
+var escBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxEscBuf is the largest escape buffer kept: a 32 KiB PTY read of all
+// IAC escapes to 64 KiB.
+const maxEscBuf = 128 << 10
+
 // Write sends data to the client, doubling every IAC byte. It is one
 // network write per call.
 func (c *Conn) Write(p []byte) (int, error) {
@@ -340,10 +347,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if bytes.IndexByte(p, IAC) < 0 {
 		return c.nc.Write(p)
 	}
-	buf := AppendEscaped(c.wbuf[:0], p)
+	bp := escBufs.Get().(*[]byte)
+	buf := AppendEscaped((*bp)[:0], p)
 	_, err := c.nc.Write(buf)
-	if cap(buf) <= 64<<10 {
-		c.wbuf = buf[:0] // keep for the next call
+	if cap(buf) <= maxEscBuf {
+		*bp = buf[:0]
+		escBufs.Put(bp)
 	}
 	if err != nil {
 		return 0, err
@@ -368,17 +377,45 @@ func (c *Conn) WritePrompt(p []byte) (int, error) {
 	return len(p), nil
 }
 
+var iacByte = []byte{IAC}
+
 // AppendEscaped appends p to dst with every IAC doubled.
 func AppendEscaped(dst, p []byte) []byte {
-	for {
-		i := bytes.IndexByte(p, IAC)
-		if i < 0 {
-			return append(dst, p...)
-		}
-		dst = append(dst, p[:i+1]...)
-		dst = append(dst, IAC)
-		p = p[i+1:]
+	n := bytes.Count(p, iacByte)
+	if n == 0 {
+		return append(dst, p...)
 	}
+	// At most one allocation, with a byte of slack for the dense loop.
+	dst = slices.Grow(dst, len(p)+n+1)
+	if n < len(p)/10 {
+		// Sparse (text, compressed data): copy the runs between IACs.
+		for {
+			i := bytes.IndexByte(p, IAC)
+			if i < 0 {
+				return append(dst, p...)
+			}
+			dst = append(dst, p[:i+1]...)
+			dst = append(dst, IAC)
+			p = p[i+1:]
+		}
+	}
+	// Dense (a dump of erased flash): a call per run would cost more than
+	// the bytes. This loop has no branch to mispredict: it writes each byte
+	// and, after it, the IAC that doubles it, which the next byte
+	// overwrites unless the byte was IAC.
+	start := len(dst)
+	out := dst[start : start+len(p)+n+1]
+	j := 0
+	for _, b := range p {
+		out[j] = b
+		out[j+1] = IAC
+		step := 1
+		if b == IAC {
+			step = 2
+		}
+		j += step
+	}
+	return dst[:start+j]
 }
 
 func (c *Conn) writeRaw(b []byte) error {

@@ -458,7 +458,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	e.cancel = cancel
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
-	go s.watchIdle(sctx, sid, e)
+	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", "event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term)
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -78,7 +80,7 @@ const (
 type Session struct {
 	spec   Spec
 	log    *slog.Logger
-	cmd    *exec.Cmd
+	pid    int // the shell's
 	master *os.File
 	// packet: the master is in packet mode (pty.SetPacketMode), so each
 	// read starts with a status byte.
@@ -194,16 +196,58 @@ func Start(spec Spec) (*Session, error) {
 	}
 
 	s := &Session{
-		spec: spec, log: log, cmd: cmd, master: master, packet: packet,
+		spec: spec, log: log, pid: cmd.Process.Pid, master: master, packet: packet,
 		exited: make(chan struct{}), started: time.Now(),
 	}
 	s.lastIn.Store(s.started.UnixNano())
 	// The one place the shell is waited for, whatever ends the session.
 	go func() {
-		s.status = cmd.Wait()
+		s.status = waitExit(cmd)
 		close(s.exited)
 	}()
 	return s, nil
+}
+
+// waitExit waits for the shell to exit and reaps it. cmd.Wait would hold
+// an OS thread blocked in waitid for the session's whole life (with the
+// runtime's stacks for it, 34 KiB more per session); a pidfd becomes
+// readable when the process exits, so Go's poller waits on it as on a
+// socket, without a thread.
+func waitExit(cmd *exec.Cmd) error {
+	pid := cmd.Process.Pid
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return cmd.Wait() // before Linux 5.10
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return cmd.Wait()
+	}
+	var ws syscall.WaitStatus
+	var werr error
+	err = rc.Read(func(uintptr) bool {
+		var wpid int
+		wpid, werr = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		return wpid != 0 || (werr != nil && werr != syscall.EINTR) // 0: still running
+	})
+	if err == nil && werr == nil {
+		// Reaped here, not by cmd.Wait: let go of the handle (a pidfd of
+		// its own since Go 1.23) now rather than at garbage collection.
+		cmd.Process.Release()
+	}
+	switch {
+	case err != nil:
+		return err
+	case werr != nil:
+		return fmt.Errorf("wait for pid %d: %w", pid, werr)
+	case ws.Signaled():
+		return fmt.Errorf("signal: %v", ws.Signal())
+	case ws.ExitStatus() != 0:
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	}
+	return nil
 }
 
 // buildEnv makes the shell's environment from scratch: nothing of the
@@ -258,7 +302,7 @@ func disableEcho(tty *os.File) error {
 }
 
 // PID returns the shell's process ID (also its process group and session).
-func (s *Session) PID() int { return s.cmd.Process.Pid }
+func (s *Session) PID() int { return s.pid }
 
 // Started returns when the session started.
 func (s *Session) Started() time.Time { return s.started }
@@ -388,32 +432,88 @@ func (s *Session) drain(outDone <-chan struct{}) {
 	}
 }
 
-// copyOut forwards PTY output to the client: large reads, one write each.
-// It reports whether it stopped because writing to the client failed.
+// outBufs holds copyOut's read buffers. A buffer is taken when the PTY has
+// output to read and given back when it has none, so an idle session holds
+// none.
+var outBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// copyOut forwards PTY output to the client: large reads, and one write
+// for what they bring. It reports whether it stopped because writing to
+// the client failed.
 func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
-	buf := make([]byte, bufSize)
-	for {
-		n, err := s.master.Read(buf)
-		data := buf[:n]
-		if s.packet && n > 0 {
-			if buf[0] != 0 {
-				s.ptyStatus(conn, buf[0])
-				data = nil
-			} else {
-				data = buf[1:n]
-			}
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			outBufs.Put(buf)
 		}
-		if len(data) > 0 {
-			if _, werr := conn.Write(data); werr != nil {
+	}()
+	for {
+		var n int
+		var status byte
+		var rerr error
+		// rc.Read calls the function again each time the PTY becomes
+		// readable, until it returns true; it fails once Run closes the
+		// master.
+		err := rc.Read(func(fd uintptr) bool {
+			if buf == nil {
+				buf = outBufs.Get().(*[]byte)
+			}
+			n, status, rerr = s.readOutput(int(fd), *buf)
+			if n == 0 && status == 0 && rerr == nil {
+				outBufs.Put(buf) // nothing ready: wait without a buffer
+				buf = nil
+				return false
+			}
+			return true
+		})
+		if n > 0 {
+			if _, werr := conn.Write((*buf)[:n]); werr != nil {
 				return true
 			}
-			s.bytesOut.Add(int64(len(data)))
+			s.bytesOut.Add(int64(n))
 			s.lastOut.Store(time.Now().UnixNano())
 		}
-		if err != nil {
+		if status != 0 {
+			s.ptyStatus(conn, status)
+		}
+		if err != nil || rerr != nil {
 			return false // EIO: every process closed the terminal; or closed by Run
 		}
 	}
+}
+
+// readOutput reads what the terminal has ready into buf, in several reads
+// if need be (it hands out at most about 4 KiB a read), so that one socket
+// write carries it all. In packet mode every read starts with a status
+// byte: 0 before data, and dropped; else a status, which ends the batch and
+// is returned. n == 0 with no status and no error: nothing was ready.
+func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error) {
+	for len(buf)-n >= 4096 {
+		m, err := unix.Read(fd, buf[n:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return n, 0, nil
+		case err != nil:
+			return n, 0, err
+		case m == 0:
+			return n, 0, io.EOF
+		}
+		if s.packet {
+			if buf[n] != 0 {
+				return n, buf[n], nil
+			}
+			copy(buf[n:], buf[n+1:n+m])
+			m--
+		}
+		n += m
+	}
+	return n, 0, nil
 }
 
 // ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
