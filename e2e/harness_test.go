@@ -184,6 +184,17 @@ audit_log: audit.log
 	if o.noRace {
 		d.quiet = true
 	}
+	d.launch()
+	return d
+}
+
+// launch starts d.cmd, keeps its log (stderr), and returns once it
+// listens, with d.addr and d.port set; it fails the test if the daemon
+// exits or does not listen within 30 s. The daemon is stopped with
+// SIGTERM, and must exit 0, at cleanup.
+func (d *daemon) launch() {
+	t, cmd := d.t, d.cmd
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -214,16 +225,15 @@ audit_log: audit.log
 		d.exitErr = cmd.Wait()
 		close(d.exited)
 	}()
-	t.Cleanup(func() { d.stop() })
+	t.Cleanup(d.stop)
 	select {
 	case d.addr = <-addrc:
 		d.port = d.addr[strings.LastIndexByte(d.addr, ':')+1:]
 	case <-d.exited:
-		t.Fatalf("daemon exited at start: %v\n%s", d.exitErr, d.logs())
+		t.Fatalf("%s exited at start: %v\n%s", cmd.Path, d.exitErr, d.logs())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not start listening\n%s", d.logs())
+		t.Fatalf("%s did not start listening\n%s", cmd.Path, d.logs())
 	}
-	return d
 }
 
 func (d *daemon) logs() string {

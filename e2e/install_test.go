@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/config"
 )
@@ -260,42 +256,6 @@ func startInstalledDaemon(t *testing.T, argv ...string) *daemon {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	d := &daemon{t: t, cmd: cmd, dir: t.TempDir(), exited: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.log.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-				select {
-				case addrc <- rec.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		d.exitErr = cmd.Wait()
-		close(d.exited)
-	}()
-	t.Cleanup(d.stop)
-	select {
-	case d.addr = <-addrc:
-		d.port = d.addr[strings.LastIndexByte(d.addr, ':')+1:]
-	case <-d.exited:
-		t.Fatalf("%s exited at start: %v\n%s", argv[0], d.exitErr, d.logs())
-	case <-time.After(30 * time.Second):
-		d.cmd.Process.Signal(syscall.SIGKILL)
-		t.Fatalf("%s did not start listening\n%s", argv[0], d.logs())
-	}
+	d.launch()
 	return d
 }

@@ -9,11 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"golang.org/x/sys/unix"
 )
 
 // The users and groups files are edited here, not through the daemon, so
@@ -41,6 +45,92 @@ func loadGroups(path string) (*auth.GroupsFile, error) {
 		return nil, fmt.Errorf("read groups file: %w", err)
 	}
 	return auth.ParseGroups(bytes.NewReader(data), path)
+}
+
+// accountFiles is what a user or group command works on: the settings,
+// and the users and groups files they name, read while this process holds
+// the edit lock.
+type accountFiles struct {
+	cfg    *config.Config
+	users  *auth.UsersFile // nil unless asked for
+	groups *auth.GroupsFile
+	unlock func()
+}
+
+// openAccountFiles takes the edit lock and reads the groups file, and the
+// users file when withUsers. The caller must call unlock when it has saved.
+func openAccountFiles(f *Factory, withUsers bool) (*accountFiles, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockForEdit(cfg.UsersFile, cfg.GroupsFile)
+	if err != nil {
+		return nil, err
+	}
+	a := &accountFiles{cfg: cfg, unlock: unlock}
+	if withUsers {
+		if a.users, err = loadUsers(cfg.UsersFile); err != nil {
+			unlock()
+			return nil, err
+		}
+	}
+	if a.groups, err = loadGroups(cfg.GroupsFile); err != nil {
+		unlock()
+		return nil, err
+	}
+	return a, nil
+}
+
+// lockWait bounds how long an edit waits for another one to finish.
+const lockWait = 30 * time.Second
+
+// lockForEdit takes an exclusive flock on the directory of each file, in
+// a fixed order, so that two tlntadmn edits at once run one after the
+// other instead of one silently undoing the other (each reads, changes and
+// atomically replaces the whole file). The directory, not the file: the
+// replace gives the file a new inode, and a lock held on the old one would
+// not keep the next editor out.
+func lockForEdit(files ...string) (unlock func(), err error) {
+	var dirs []string
+	for _, f := range files {
+		dirs = append(dirs, filepath.Dir(f))
+	}
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	var held []*os.File
+	unlock = func() {
+		for _, d := range held {
+			d.Close() // closing releases the lock
+		}
+	}
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // nothing there to edit; reading or saving says so
+		}
+		if err != nil {
+			unlock()
+			return nil, fmt.Errorf("lock %s for editing: %w", dir, err)
+		}
+		held = append(held, d)
+		deadline := time.Now().Add(lockWait)
+		for {
+			err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if err == nil {
+				break
+			}
+			if err != unix.EWOULDBLOCK || time.Now().After(deadline) {
+				unlock()
+				if err == unix.EWOULDBLOCK {
+					return nil, fmt.Errorf("another tlntadmn has been editing the files in %s for %v; try again when it has finished", dir, lockWait)
+				}
+				return nil, fmt.Errorf("lock %s for editing: %w", dir, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return unlock, nil
 }
 
 // save replaces path atomically with what write produces, keeping the

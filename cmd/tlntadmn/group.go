@@ -76,14 +76,12 @@ type groupEntry struct {
 }
 
 func groupRun(o *GroupOptions) error {
-	cfg, err := o.F.Config()
+	files, err := openAccountFiles(o.F, false)
 	if err != nil {
 		return err
 	}
-	groups, err := loadGroups(cfg.GroupsFile)
-	if err != nil {
-		return err
-	}
+	defer files.unlock()
+	cfg, groups := files.cfg, files.groups
 	switch o.Action {
 	case "list":
 		list := []groupEntry{}

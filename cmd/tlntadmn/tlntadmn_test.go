@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -272,5 +273,50 @@ func TestUserFilesOffline(t *testing.T) {
 	run("", "user", "del", "alice")
 	if out := run("", "group", "list"); strings.Contains(out, "alice") {
 		t.Errorf("alice still in a group:\n%s", out)
+	}
+}
+
+// Edits made at the same time all land: each takes the edit lock, so none
+// reads the file before another has written its change back.
+func TestConcurrentEditsAllLand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tlntsvr.yaml")
+	os.WriteFile(cfg, []byte("users_file: users\ngroups_file: groups\nadmin_socket: "+dir+"/none.sock\n"), 0o600)
+	const n = 6
+	errs := make(chan error, 2*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			f, _ := testFactory(t)
+			f.In = strings.NewReader("pw\n")
+			errs <- execute(NewCmdRoot(f), "--config", cfg, "user", "add", fmt.Sprintf("user%d", i), "--password-stdin")
+		}()
+		go func() {
+			defer wg.Done()
+			f, _ := testFactory(t)
+			errs <- execute(NewCmdRoot(f), "--config", cfg, "group", "add", fmt.Sprintf("group%d", i))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, _ := os.ReadFile(filepath.Join(dir, "users"))
+	groups, _ := os.ReadFile(filepath.Join(dir, "groups"))
+	for i := range n {
+		if !strings.Contains(string(users), fmt.Sprintf("user%d:", i)) {
+			t.Errorf("user%d lost from the users file:\n%s", i, users)
+		}
+		if !strings.Contains(string(groups), fmt.Sprintf("group%d:", i)) {
+			t.Errorf("group%d lost from the groups file:\n%s", i, groups)
+		}
+		if !strings.Contains(string(groups), fmt.Sprintf(" user%d", i)) {
+			t.Errorf("user%d lost from telnet-clients:\n%s", i, groups)
+		}
 	}
 }

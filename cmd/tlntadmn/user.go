@@ -114,18 +114,12 @@ type userEntry struct {
 }
 
 func userRun(o *UserOptions) error {
-	cfg, err := o.F.Config()
+	files, err := openAccountFiles(o.F, true)
 	if err != nil {
 		return err
 	}
-	users, err := loadUsers(cfg.UsersFile)
-	if err != nil {
-		return err
-	}
-	groups, err := loadGroups(cfg.GroupsFile)
-	if err != nil {
-		return err
-	}
+	defer files.unlock()
+	cfg, users, groups := files.cfg, files.users, files.groups
 	switch o.Action {
 	case "list":
 		var list []userEntry

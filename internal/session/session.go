@@ -74,6 +74,7 @@ const (
 	ReasonDisconnect Reason = "disconnect" // the client went away
 	ReasonEnded      Reason = "ended"      // ended by the server (admin kill, shutdown)
 	ReasonLogout     Reason = "logout"     // the client asked to be logged out (Telnet LOGOUT)
+	ReasonError      Reason = "error"      // a bug in the session's data path; logged with its stack
 )
 
 // Session is a running shell on a PTY.
@@ -88,7 +89,9 @@ type Session struct {
 	exited chan struct{} // closed when the shell has been waited for
 	// loggedOut: the client asked to be logged out (copyIn saw ErrLogout).
 	loggedOut atomic.Bool
-	status    error // the shell's exit status; valid after exited
+	// panicked: copyIn or copyOut panicked (recoverPanic logged it).
+	panicked atomic.Bool
+	status   error // the shell's exit status; valid after exited
 
 	started  time.Time
 	lastIn   atomic.Int64 // unix nanoseconds of the last client input
@@ -377,6 +380,9 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	case <-ctx.Done():
 		reason = ReasonEnded
 	}
+	if s.panicked.Load() {
+		reason = ReasonError
+	}
 
 	if s.spec.EndTasks {
 		s.endTasks()
@@ -406,6 +412,7 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 // session like a disconnect.
 func (s *Session) recoverPanic(where string) {
 	if r := recover(); r != nil {
+		s.panicked.Store(true)
 		s.log.Error("panic in session; ending it", "in", where, "panic", r, "stack", string(debug.Stack()))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -263,4 +264,80 @@ func TestBuildEnv(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("buildEnv = %q\nwant %q", got, want)
 	}
+}
+
+// panicConn is a client connection whose Write panics once the data
+// contains trigger: a stand-in for a bug in the output path.
+type panicConn struct {
+	net.Conn
+	trigger []byte
+}
+
+func (c *panicConn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, c.trigger) {
+		panic("injected: output path bug")
+	}
+	return c.Conn.Write(p)
+}
+
+// A panic in a session's data path is recovered and logged, ends that
+// session with reason "error", and ends its processes; the daemon (here,
+// the test process) goes on and the next session works.
+func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	go io.Copy(io.Discard, cc)
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	conn := protocol.NewConn(&panicConn{Conn: sc, trigger: []byte("BO" + "OM")}, protocol.Config{})
+
+	var logs syncBuffer
+	s := start(t, Spec{EndTasks: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := runAsync(s, context.Background(), conn, []byte("sleep 300 & echo BO''OM; sleep 300\n"))
+	if r := waitReason(t, done); r != ReasonError {
+		t.Fatalf("reason %q, want %q", r, ReasonError)
+	}
+	if !strings.Contains(logs.String(), "panic in session") || !strings.Contains(logs.String(), "injected: output path bug") {
+		t.Fatalf("the panic was not logged: %s", logs.String())
+	}
+	if err := unix.Kill(-s.PID(), 0); err != unix.ESRCH {
+		t.Fatalf("the session's process group is still there (kill 0: %v)", err)
+	}
+
+	conn2, p := connPair(t)
+	s2 := start(t, Spec{EndTasks: true})
+	done2 := runAsync(s2, context.Background(), conn2, []byte("echo still$((1+1))here; exit\n"))
+	p.waitOutput(t, "still2here")
+	if r := waitReason(t, done2); r != ReasonExit {
+		t.Fatalf("next session: reason %q, want %q", r, ReasonExit)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
