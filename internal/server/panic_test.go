@@ -1,0 +1,121 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/auth"
+	"github.com/tlntsvr/tlntsvr/internal/config"
+)
+
+// panicConn is a client connection whose Read panics: a stand-in for a
+// bug anywhere in negotiation or logon.
+type panicConn struct {
+	net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *panicConn) Read([]byte) (int, error) { panic("injected: logon path bug") }
+
+func (c *panicConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A panic while a connection negotiates or logs on is recovered and
+// logged; that connection is closed, its pending-logon slot given back,
+// and the next connection is served as usual.
+func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "users"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "groups"), []byte("telnet-clients:\n"), 0o600)
+	path := filepath.Join(dir, "tlntsvr.yaml")
+	cfg, err := config.Parse([]byte("listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\n"), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	store, err := auth.NewStore(AuthOptions(cfg, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cfg, store, log, log)
+
+	server, client := net.Pipe()
+	defer client.Close()
+	bad := &panicConn{Conn: server, closed: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.serveConn(context.Background(), bad)
+	}()
+	go func() { // take what the server sends before it reads
+		buf := make([]byte, 512)
+		for {
+			if _, err := client.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("serveConn did not return after the panic")
+	}
+	select {
+	case <-bad.closed:
+	default:
+		t.Error("the connection was not closed")
+	}
+	if !strings.Contains(logs.String(), "panic in connection") || !strings.Contains(logs.String(), "injected: logon path bug") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
+	}
+	srv.pendingMu.Lock()
+	pending := len(srv.pending)
+	srv.pendingMu.Unlock()
+	if pending != 0 {
+		t.Errorf("%d addresses still hold pending-logon slots", pending)
+	}
+
+	// The next connection gets its login prompt.
+	server2, client2 := net.Pipe()
+	defer client2.Close()
+	go srv.serveConn(context.Background(), server2)
+	client2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	buf := make([]byte, 512)
+	for !bytes.Contains(got, []byte("login: ")) {
+		n, err := client2.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("no login prompt after the panic: %v; got %q", err, got)
+		}
+	}
+}
