@@ -4,7 +4,7 @@
 # run, on loopback. See docs/performance.md for what is measured and how.
 #
 #   sudo bench/compare.sh            # full run, ≈ 10 minutes on 2 cores
-#   sudo QUICK=1 bench/compare.sh    # smaller sizes and counts, < 2 minutes
+#   sudo QUICK=1 bench/compare.sh    # smaller sizes and counts, ≈ 3 minutes
 #
 # Needs root (it creates a test OS account, and the peers run /bin/login)
 # and a Debian or Ubuntu machine: the peers come from Debian packages
