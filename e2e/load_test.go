@@ -82,29 +82,30 @@ func TestLoad(t *testing.T) {
 	floodCtx, stopFloods := context.WithTimeout(context.Background(), 60*time.Second)
 	defer stopFloods()
 	var floods sync.WaitGroup
-	loginAttempts := 0
-	var iacFloodConns atomic.Int64
-	floods.Add(1)
-	go func() { // login flood: wrong passwords, 4 connections at a time
-		defer floods.Done()
-		for i := 0; floodCtx.Err() == nil && i < 2000; i++ {
-			nc, err := net.DialTimeout("tcp", d.addr, time.Second)
-			if err != nil {
-				continue
-			}
-			nc.Write([]byte{255, 252, 24, 255, 252, 31, 255, 252, 39})
-			nc.Write([]byte("mallory\r\nwrong\r\nmallory\r\nwrong\r\nmallory\r\nwrong\r\n"))
-			loginAttempts += 3
-			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			buf := make([]byte, 4096)
-			for {
-				if _, err := nc.Read(buf); err != nil {
-					break
+	var loginAttempts, iacFloodConns atomic.Int64
+	for f := 0; f < 4; f++ { // login flood: wrong passwords, 4 connections at a time
+		floods.Add(1)
+		go func() {
+			defer floods.Done()
+			for i := 0; floodCtx.Err() == nil && i < 2000; i++ {
+				nc, err := net.DialTimeout("tcp", d.addr, time.Second)
+				if err != nil {
+					continue
 				}
+				nc.Write([]byte{255, 252, 24, 255, 252, 31, 255, 252, 39})
+				nc.Write([]byte("mallory\r\nwrong\r\nmallory\r\nwrong\r\nmallory\r\nwrong\r\n"))
+				nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				for {
+					if _, err := nc.Read(buf); err != nil {
+						break
+					}
+				}
+				nc.Close()
+				loginAttempts.Add(3)
 			}
-			nc.Close()
-		}
-	}()
+		}()
+	}
 	for f := 0; f < 4; f++ { // IAC floods: AYT and option flip-flops
 		floods.Add(1)
 		go func() {
@@ -131,6 +132,14 @@ func TestLoad(t *testing.T) {
 		}()
 	}
 
+	// Measure once the floods are under way: the first wrong passwords
+	// have been answered and a flooder has been cut off.
+	for deadline := time.Now().Add(30 * time.Second); loginAttempts.Load() < 12 || iacFloodConns.Load() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the floods did not get going: %d wrong passwords answered, %d flood connections cut off", loginAttempts.Load(), iacFloodConns.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	rtts := make([]time.Duration, n)
 	for round := 0; round < 2; round++ {
 		for i, r := range conns {
@@ -154,10 +163,10 @@ func TestLoad(t *testing.T) {
 	p50, p99 := rtts[len(rtts)/2], rtts[len(rtts)*99/100]
 	perSession := (fullRSS - baseRSS) / int64(n)
 	t.Logf("LOAD sessions=%d logon_all=%v echo_p50=%v echo_p99=%v (under login flood of %d attempts and IAC floods over %d connections) daemon_rss_base=%dKiB daemon_rss_full=%dKiB daemon_per_session=%dKiB",
-		n, logonTime.Round(time.Millisecond), p50.Round(time.Microsecond), p99.Round(time.Microsecond), loginAttempts,
+		n, logonTime.Round(time.Millisecond), p50.Round(time.Microsecond), p99.Round(time.Microsecond), loginAttempts.Load(),
 		iacFloodConns.Load(), baseRSS>>10, fullRSS>>10, perSession>>10)
 	writeLoadReport(t, fmt.Sprintf("sessions held: %d\nall logged on in: %v\necho round trip under flood: p50 %v, p99 %v\nlogin flood: %d wrong-password attempts; IAC floods: 4 flooders, %d connections cut off\ndaemon RSS: %d KiB idle, %d KiB with all sessions: %d KiB per session\n",
-		n, logonTime.Round(time.Millisecond), p50.Round(time.Microsecond), p99.Round(time.Microsecond), loginAttempts,
+		n, logonTime.Round(time.Millisecond), p50.Round(time.Microsecond), p99.Round(time.Microsecond), loginAttempts.Load(),
 		iacFloodConns.Load(), baseRSS>>10, fullRSS>>10, perSession>>10))
 
 	// End every session and check nothing is left.
