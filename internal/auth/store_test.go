@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tlntsvr/tlntsvr/internal/testutil"
 )
 
 // fixture is a Store over files in a temporary directory, with a clock
@@ -25,25 +26,8 @@ type fixture struct {
 	store         *Store
 	mu            sync.Mutex
 	clock         time.Time
-	log           lockedBuffer
+	log           testutil.LockedBuffer
 	mtime         time.Time // last mtime given to a file
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newFixture(t *testing.T, users, groups string, opts Options) *fixture {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/testutil"
 )
 
 // panicConn is a client connection whose Read panics: a stand-in for a
@@ -31,23 +32,6 @@ func (c *panicConn) Close() error {
 	return c.Conn.Close()
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // A panic while a connection negotiates or logs on is recovered and
 // logged; that connection is closed, its pending-logon slot given back,
 // and the next connection is served as usual.
@@ -60,7 +44,7 @@ func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testutil.LockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	store, err := auth.NewStore(AuthOptions(cfg, log))
 	if err != nil {

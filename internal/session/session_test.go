@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"github.com/tlntsvr/tlntsvr/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,6 +53,13 @@ type peer struct {
 
 func connPair(t *testing.T) (*protocol.Conn, *peer) {
 	t.Helper()
+	return connPairWrapped(t, func(c net.Conn) net.Conn { return c })
+}
+
+// connPairWrapped is connPair with the server end passed through wrap
+// first (to inject faults).
+func connPairWrapped(t *testing.T, wrap func(net.Conn) net.Conn) (*protocol.Conn, *peer) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +88,7 @@ func connPair(t *testing.T) (*protocol.Conn, *peer) {
 		}
 	}()
 	t.Cleanup(func() { cc.Close(); sc.Close() })
-	return protocol.NewConn(sc, protocol.Config{}), p
+	return protocol.NewConn(wrap(sc), protocol.Config{}), p
 }
 
 func (p *peer) output() string {
@@ -284,25 +292,11 @@ func (c *panicConn) Write(p []byte) (int, error) {
 // session with reason "error", and ends its processes; the daemon (here,
 // the test process) goes on and the next session works.
 func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	go io.Copy(io.Discard, cc)
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	conn := protocol.NewConn(&panicConn{Conn: sc, trigger: []byte("BO" + "OM")}, protocol.Config{})
+	conn, _ := connPairWrapped(t, func(c net.Conn) net.Conn {
+		return &panicConn{Conn: c, trigger: []byte("BO" + "OM")}
+	})
 
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	s := start(t, Spec{EndTasks: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := runAsync(s, context.Background(), conn, []byte("sleep 300 & echo BO''OM; sleep 300\n"))
 	if r := waitReason(t, done); r != ReasonError {
@@ -322,22 +316,4 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 	if r := waitReason(t, done2); r != ReasonExit {
 		t.Fatalf("next session: reason %q, want %q", r, ReasonExit)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
