@@ -109,7 +109,7 @@ func (r *Registry) lookup(id int) []*entry {
 func (r *Registry) Message(id int, text string) int {
 	n := 0
 	for _, e := range r.lookup(id) {
-		if _, err := e.conn.Write(noticeBytes(text)); err == nil {
+		if err := e.sess.Notice(e.conn, text); err == nil {
 			n++
 		}
 	}
@@ -122,15 +122,9 @@ func (r *Registry) End(id int, why string) int {
 	es := r.lookup(id)
 	for _, e := range es {
 		if why != "" {
-			e.conn.Write(noticeBytes(why))
+			e.sess.Notice(e.conn, why)
 		}
 		e.cancel()
 	}
 	return len(es)
-}
-
-// noticeBytes frames a server message so it starts on a fresh line and
-// leaves the cursor at the start of the next one.
-func noticeBytes(text string) []byte {
-	return []byte("\r\n" + text + "\r\n")
 }

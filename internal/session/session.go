@@ -91,7 +91,12 @@ type Session struct {
 	loggedOut atomic.Bool
 	// panicked: copyIn or copyOut panicked (recoverPanic logged it).
 	panicked atomic.Bool
-	status   error // the shell's exit status; valid after exited
+	// outMu orders copyOut's writes and notices; outTail is the end of
+	// the output written so far when it is an unfinished escape sequence
+	// or character (see notice.go).
+	outMu   sync.Mutex
+	outTail []byte
+	status  error // the shell's exit status; valid after exited
 
 	started  time.Time
 	lastIn   atomic.Int64 // unix nanoseconds of the last client input
@@ -478,7 +483,7 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 			return true
 		})
 		if n > 0 {
-			if _, werr := conn.Write((*buf)[:n]); werr != nil {
+			if werr := s.writeOutput(conn, (*buf)[:n]); werr != nil {
 				return true
 			}
 			s.bytesOut.Add(int64(n))

@@ -1,0 +1,143 @@
+package session
+
+import (
+	"bytes"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+)
+
+// A notice (an admin's message, the idle warning, the reason a session is
+// ended) goes between two pieces of the shell's output. If the output so
+// far stops inside an escape sequence or a multi-byte character, the
+// notice's bytes would become part of it: the terminal would swallow or
+// garble the text and draw what follows wrongly. So copyOut remembers the
+// incomplete tail of what it wrote, and a notice waits (briefly) until
+// there is none.
+
+const (
+	// noticeWait bounds how long a notice waits for the output to reach
+	// a clean point. A program that stops in the middle of a sequence
+	// for longer than this gets the notice anyway.
+	noticeWait = 250 * time.Millisecond
+	// maxSequence is the longest escape sequence tracked; past it the
+	// bytes are not a sequence a terminal is still collecting.
+	maxSequence = 256
+)
+
+const esc = 0x1b
+
+// Notice writes text to the client on lines of its own, at a point where
+// the shell's output is not in the middle of an escape sequence or a
+// UTF-8 character (waiting up to noticeWait for one).
+func (s *Session) Notice(conn *protocol.Conn, text string) error {
+	msg := []byte("\r\n" + text + "\r\n")
+	deadline := time.Now().Add(noticeWait)
+	for {
+		s.outMu.Lock()
+		if len(s.outTail) == 0 || time.Now().After(deadline) {
+			_, err := conn.Write(msg)
+			s.outTail = s.outTail[:0]
+			s.outMu.Unlock()
+			return err
+		}
+		s.outMu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// writeOutput writes shell output to the client and records its
+// incomplete tail for Notice.
+func (s *Session) writeOutput(conn *protocol.Conn, p []byte) error {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	_, err := conn.Write(p)
+	s.outTail = incompleteTail(s.outTail, p)
+	return err
+}
+
+// incompleteTail returns what, at the end of the stream, is an escape
+// sequence or UTF-8 character not yet complete: prev is that tail before
+// p was written (it is reused for the result). Only the end of p is
+// looked at, so plain output costs one backwards byte search.
+func incompleteTail(prev, p []byte) []byte {
+	if i := bytes.LastIndexByte(p, esc); i >= 0 {
+		if !sequenceComplete(p[i:]) {
+			return append(prev[:0], p[i:]...)
+		}
+		return utf8Tail(prev[:0], p[i:])
+	}
+	if len(prev) > 0 && prev[0] == esc {
+		// p continues the sequence begun before it.
+		if len(prev)+len(p) > maxSequence {
+			return prev[:0]
+		}
+		seq := append(prev, p...)
+		if !sequenceComplete(seq) {
+			return seq
+		}
+		return utf8Tail(seq[:0], p)
+	}
+	if len(prev) > 0 && len(p) < utf8.UTFMax {
+		// A character begun in prev may end in p.
+		return utf8Tail(prev[:0], append(prev, p...))
+	}
+	return utf8Tail(prev[:0], p)
+}
+
+// utf8Tail appends to dst the start of a multi-byte character that b ends
+// with, if b ends in the middle of one.
+func utf8Tail(dst, b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		c := b[i]
+		if c < 0x80 {
+			return dst // ASCII: nothing is cut short
+		}
+		if c >= 0xC0 { // a lead byte
+			if !utf8.FullRune(b[i:]) {
+				return append(dst, b[i:]...)
+			}
+			return dst
+		}
+	}
+	return dst
+}
+
+// sequenceComplete reports whether b, which starts with ESC, holds a whole
+// escape sequence (ECMA-48: CSI, the string commands, nF and two-byte
+// escapes). A run longer than maxSequence counts as complete: no
+// terminal is still collecting it.
+func sequenceComplete(b []byte) bool {
+	if len(b) > maxSequence {
+		return true
+	}
+	if len(b) < 2 {
+		return false
+	}
+	switch c := b[1]; {
+	case c == '[': // CSI: parameters and intermediates, then a final byte
+		for _, x := range b[2:] {
+			if x >= 0x40 && x <= 0x7E {
+				return true
+			}
+			if x < 0x20 || x > 0x3F {
+				return true // not a CSI after all; the terminal has given up on it
+			}
+		}
+		return false
+	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
+		// OSC, DCS, SOS, PM, APC: a string ended by ST (ESC \), or BEL.
+		s := b[2:]
+		return bytes.IndexByte(s, 0x07) >= 0 || bytes.Contains(s, []byte{esc, '\\'})
+	case c >= 0x20 && c <= 0x2F: // nF: intermediates, then a final byte
+		for _, x := range b[2:] {
+			if x >= 0x30 && x <= 0x7E {
+				return true
+			}
+		}
+		return false
+	default: // a two-byte escape
+		return true
+	}
+}
