@@ -48,8 +48,8 @@ func loadGroups(path string) (*auth.GroupsFile, error) {
 }
 
 // accountFiles is what a user or group command works on: the settings,
-// and the users and groups files they name, read while this process holds
-// the edit lock.
+// and the users and groups files they name (read while this process holds
+// the edit lock, when it is to change them).
 type accountFiles struct {
 	cfg    *config.Config
 	users  *auth.UsersFile // nil unless asked for
@@ -57,16 +57,20 @@ type accountFiles struct {
 	unlock func()
 }
 
-// openAccountFiles takes the edit lock and reads the groups file, and the
-// users file when withUsers. The caller must call unlock when it has saved.
-func openAccountFiles(f *Factory, withUsers bool) (*accountFiles, error) {
+// openAccountFiles reads the groups file, and the users file when
+// withUsers; forEdit first takes the edit lock. The caller must call
+// unlock when it has saved. Reading alone needs no lock: the files are
+// only ever replaced whole.
+func openAccountFiles(f *Factory, withUsers, forEdit bool) (*accountFiles, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockForEdit(cfg.UsersFile, cfg.GroupsFile)
-	if err != nil {
-		return nil, err
+	unlock := func() {}
+	if forEdit {
+		if unlock, err = lockForEdit(cfg.UsersFile, cfg.GroupsFile); err != nil {
+			return nil, err
+		}
 	}
 	a := &accountFiles{cfg: cfg, unlock: unlock}
 	if withUsers {

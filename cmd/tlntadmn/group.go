@@ -76,7 +76,7 @@ type groupEntry struct {
 }
 
 func groupRun(o *GroupOptions) error {
-	files, err := openAccountFiles(o.F, false)
+	files, err := openAccountFiles(o.F, false, o.Action != "list")
 	if err != nil {
 		return err
 	}

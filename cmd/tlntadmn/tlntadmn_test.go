@@ -320,3 +320,28 @@ func TestConcurrentEditsAllLand(t *testing.T) {
 		}
 	}
 }
+
+// Listing needs no edit lock, so it works while an edit is under way.
+func TestListWhileEditing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tlntsvr.yaml")
+	os.WriteFile(cfg, []byte("users_file: users\ngroups_file: groups\nadmin_socket: "+dir+"/none.sock\n"), 0o600)
+	unlock, err := lockForEdit(filepath.Join(dir, "users"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	for _, args := range [][]string{{"user", "list"}, {"group", "list"}} {
+		f, _ := testFactory(t)
+		done := make(chan error, 1)
+		go func() { done <- execute(NewCmdRoot(f), append([]string{"--config", cfg}, args...)...) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%v: %v", args, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v waited for the edit lock", args)
+		}
+	}
+}

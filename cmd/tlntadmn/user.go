@@ -114,11 +114,34 @@ type userEntry struct {
 }
 
 func userRun(o *UserOptions) error {
-	files, err := openAccountFiles(o.F, true)
+	// The new password is asked for and hashed before the edit lock is
+	// taken, so an admin at the prompt holds up no other edit; whether
+	// the user exists is checked before asking, and again under the lock.
+	var hash string
+	if o.Action == "add" || o.Action == "passwd" {
+		files, err := openAccountFiles(o.F, true, false)
+		if err != nil {
+			return err
+		}
+		if err := checkUserExists(o, files); err != nil {
+			return err
+		}
+		pw, err := readPassword(o.F, o.PasswordStdin)
+		if err != nil {
+			return err
+		}
+		if hash, err = auth.HashPassword(pw); err != nil {
+			return err
+		}
+	}
+	files, err := openAccountFiles(o.F, true, o.Action != "list")
 	if err != nil {
 		return err
 	}
 	defer files.unlock()
+	if err := checkUserExists(o, files); err != nil {
+		return err
+	}
 	cfg, users, groups := files.cfg, files.users, files.groups
 	switch o.Action {
 	case "list":
@@ -150,17 +173,6 @@ func userRun(o *UserOptions) error {
 		return tw.Flush()
 
 	case "add":
-		if _, exists := users.Lookup(o.Name); exists {
-			return fmt.Errorf("user %s already exists in %s; use tlntadmn user passwd to change the password", o.Name, cfg.UsersFile)
-		}
-		pw, err := readPassword(o.F, o.PasswordStdin)
-		if err != nil {
-			return err
-		}
-		hash, err := auth.HashPassword(pw)
-		if err != nil {
-			return err
-		}
 		acct := o.OSAccount
 		if acct == "" {
 			acct = o.Name
@@ -193,17 +205,8 @@ func userRun(o *UserOptions) error {
 		notifyDaemon(o.F, "user add "+o.Name)
 
 	case "passwd":
-		u, ok := users.Lookup(o.Name)
-		if !ok {
-			return fmt.Errorf("no user %s in %s", o.Name, cfg.UsersFile)
-		}
-		pw, err := readPassword(o.F, o.PasswordStdin)
-		if err != nil {
-			return err
-		}
-		if u.Hash, err = auth.HashPassword(pw); err != nil {
-			return err
-		}
+		u, _ := users.Lookup(o.Name)
+		u.Hash = hash
 		if err := users.Set(u); err != nil {
 			return err
 		}
@@ -235,6 +238,19 @@ func userRun(o *UserOptions) error {
 		notifyDaemon(o.F, "user del "+o.Name)
 	default:
 		return errors.New("unknown user action " + o.Action)
+	}
+	return nil
+}
+
+// checkUserExists refuses to add a user who is already there, or to
+// change the password of one who is not.
+func checkUserExists(o *UserOptions, files *accountFiles) error {
+	_, exists := files.users.Lookup(o.Name)
+	switch {
+	case o.Action == "add" && exists:
+		return fmt.Errorf("user %s already exists in %s; use tlntadmn user passwd to change the password", o.Name, files.cfg.UsersFile)
+	case o.Action == "passwd" && !exists:
+		return fmt.Errorf("no user %s in %s", o.Name, files.cfg.UsersFile)
 	}
 	return nil
 }

@@ -48,14 +48,14 @@ func (w *idleWatch) check() {
 		idle := time.Since(e.sess.LastInput())
 		switch {
 		case idle >= timeout:
-			e.sess.Notice(e.conn, fmt.Sprintf("Your session has been idle for %s and is being disconnected.", human(timeout)))
+			notify([]*entry{e}, fmt.Sprintf("Your session has been idle for %s and is being disconnected.", human(timeout)))
 			s.audit.Info("idle timeout", "event", "idle_timeout", "session", w.id, "user", e.info.User,
 				"remote", e.info.Remote, "idle_timeout", timeout.String())
 			e.cancel()
 			return
 		case idle >= timeout-warning:
 			if !w.warned {
-				e.sess.Notice(e.conn, fmt.Sprintf("Your session has been idle and will be disconnected in %s unless you type something.", human(timeout-idle)))
+				notify([]*entry{e}, fmt.Sprintf("Your session has been idle and will be disconnected in %s unless you type something.", human(timeout-idle)))
 				w.warned = true
 			}
 			wait = min(wait, timeout-idle)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
@@ -107,24 +108,53 @@ func (r *Registry) lookup(id int) []*entry {
 // Message writes text to the terminals of session id (0 = all), on lines
 // of its own, and returns how many sessions it reached.
 func (r *Registry) Message(id int, text string) int {
-	n := 0
-	for _, e := range r.lookup(id) {
-		if err := e.sess.Notice(e.conn, text); err == nil {
-			n++
-		}
-	}
-	return n
+	return notify(r.lookup(id), text)
 }
 
 // End tells session id (0 = all) why, then ends it; it returns how many
 // sessions it ended. The session's own goroutine does the teardown.
 func (r *Registry) End(id int, why string) int {
 	es := r.lookup(id)
+	if why != "" {
+		notify(es, why)
+	}
 	for _, e := range es {
-		if why != "" {
-			e.sess.Notice(e.conn, why)
-		}
 		e.cancel()
 	}
 	return len(es)
+}
+
+// noticeTimeout bounds how long telling sessions something may take, so
+// that a client that has stopped reading (its notice waits behind output
+// the socket cannot take) holds up neither the others nor a kill or a
+// shutdown.
+const noticeTimeout = 2 * time.Second
+
+// notify gives text to every session in es at once and returns how many
+// took it within noticeTimeout. A notice still blocked then finishes or
+// fails by itself: the session's end unblocks it.
+func notify(es []*entry, text string) int {
+	var reached atomic.Int64
+	var wg sync.WaitGroup
+	for _, e := range es {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e.sess.Notice(e.conn, text) == nil {
+				reached.Add(1)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(noticeTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	}
+	return int(reached.Load())
 }

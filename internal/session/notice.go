@@ -21,12 +21,17 @@ const (
 	// a clean point. A program that stops in the middle of a sequence
 	// for longer than this gets the notice anyway.
 	noticeWait = 250 * time.Millisecond
-	// maxSequence is the longest escape sequence tracked; past it the
-	// bytes are not a sequence a terminal is still collecting.
+	// maxSequence is the longest CSI or nF sequence tracked; past it
+	// the bytes are not a sequence a terminal is still collecting.
 	maxSequence = 256
 )
 
-const esc = 0x1b
+const (
+	esc = 0x1b
+	bel = 0x07
+	can = 0x18
+	sub = 0x1a
+)
 
 // Notice writes text to the client on lines of its own, at a point where
 // the shell's output is not in the middle of an escape sequence or a
@@ -60,30 +65,54 @@ func (s *Session) writeOutput(conn *protocol.Conn, p []byte) error {
 // incompleteTail returns what, at the end of the stream, is an escape
 // sequence or UTF-8 character not yet complete: prev is that tail before
 // p was written (it is reused for the result). Only the end of p is
-// looked at, so plain output costs one backwards byte search.
+// looked at, so plain output costs one backwards byte search. Inside a
+// control string (a window title, a hyperlink, a clipboard copy, an
+// image) only the string's introducer is kept: those run to any length,
+// and all that matters is where they end.
 func incompleteTail(prev, p []byte) []byte {
 	if i := bytes.LastIndexByte(p, esc); i >= 0 {
-		if !sequenceComplete(p[i:]) {
-			return append(prev[:0], p[i:]...)
+		return sequenceTail(prev[:0], p[i:])
+	}
+	if isString(prev) {
+		// p is inside the string begun before it, or ends it with BEL.
+		j := bytes.IndexByte(p, bel)
+		if j < 0 {
+			return prev
 		}
-		return utf8Tail(prev[:0], p[i:])
+		return utf8Tail(prev[:0], p[j+1:])
 	}
 	if len(prev) > 0 && prev[0] == esc {
 		// p continues the sequence begun before it.
 		if len(prev)+len(p) > maxSequence {
 			return prev[:0]
 		}
-		seq := append(prev, p...)
-		if !sequenceComplete(seq) {
-			return seq
-		}
-		return utf8Tail(seq[:0], p)
+		return sequenceTail(prev[:0], append(prev, p...))
 	}
 	if len(prev) > 0 && len(p) < utf8.UTFMax {
 		// A character begun in prev may end in p.
 		return utf8Tail(prev[:0], append(prev, p...))
 	}
 	return utf8Tail(prev[:0], p)
+}
+
+// sequenceTail appends to dst what of b, which starts with ESC, is not
+// complete yet: the sequence, the introducer of an unfinished control
+// string, or a character cut short after a finished sequence.
+func sequenceTail(dst, b []byte) []byte {
+	switch {
+	case sequenceComplete(b):
+		return utf8Tail(dst, b)
+	case isString(b):
+		return append(dst, b[:2]...)
+	default:
+		return append(dst, b...)
+	}
+}
+
+// isString reports whether b starts a control string: OSC, DCS, SOS, PM
+// or APC, which run until ST (ESC \) or, in practice, BEL.
+func isString(b []byte) bool {
+	return len(b) >= 2 && b[0] == esc && bytes.IndexByte([]byte("]PX^_"), b[1]) >= 0
 }
 
 // utf8Tail appends to dst the start of a multi-byte character that b ends
@@ -105,31 +134,35 @@ func utf8Tail(dst, b []byte) []byte {
 }
 
 // sequenceComplete reports whether b, which starts with ESC, holds a whole
-// escape sequence (ECMA-48: CSI, the string commands, nF and two-byte
-// escapes). A run longer than maxSequence counts as complete: no
+// escape sequence (ECMA-48: CSI, control strings, nF and two-byte
+// escapes). Terminals decode UTF-8 first, so a character ends a CSI. A
+// CSI or nF sequence longer than maxSequence counts as complete: no
 // terminal is still collecting it.
 func sequenceComplete(b []byte) bool {
-	if len(b) > maxSequence {
-		return true
-	}
 	if len(b) < 2 {
 		return false
+	}
+	if isString(b) {
+		s := b[2:]
+		return bytes.IndexByte(s, bel) >= 0 || bytes.Contains(s, []byte{esc, '\\'})
+	}
+	if len(b) > maxSequence {
+		return true
 	}
 	switch c := b[1]; {
 	case c == '[': // CSI: parameters and intermediates, then a final byte
 		for _, x := range b[2:] {
-			if x >= 0x40 && x <= 0x7E {
-				return true
-			}
-			if x < 0x20 || x > 0x3F {
-				return true // not a CSI after all; the terminal has given up on it
+			switch {
+			case x >= 0x40 && x <= 0x7E:
+				return true // the final byte
+			case x >= 0x20 && x <= 0x3F, x < 0x20 && x != can && x != sub, x == 0x7F:
+				// Parameters and intermediates; C0 controls are carried
+				// out inside the sequence, DEL is ignored.
+			default:
+				return true // CAN or SUB cancel it; a character ends it
 			}
 		}
 		return false
-	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
-		// OSC, DCS, SOS, PM, APC: a string ended by ST (ESC \), or BEL.
-		s := b[2:]
-		return bytes.IndexByte(s, 0x07) >= 0 || bytes.Contains(s, []byte{esc, '\\'})
 	case c >= 0x20 && c <= 0x2F: // nF: intermediates, then a final byte
 		for _, x := range b[2:] {
 			if x >= 0x30 && x <= 0x7E {

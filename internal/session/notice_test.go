@@ -60,7 +60,8 @@ func cleanPoint(stream []byte) bool {
 				state = ground
 			}
 		case state == csi:
-			if b < 0x20 || b > 0x3F {
+			inside := b >= 0x20 && b <= 0x3F || b < 0x20 && b != can && b != sub || b == 0x7F
+			if !inside {
 				state = ground
 			}
 		case state == str:
@@ -90,6 +91,8 @@ func TestIncompleteTail(t *testing.T) {
 		"\x1b[?1049h\x1b[H\x1b[2J\xe2\x94\x8c\xe2\x94\x80\xe2\x94\x90\x1b[24;1H",
 		"\x1b[12\rbroken CSI then text",
 		"\x1b]unterminated title \x1b[31mnew sequence",
+		"\x1b[1;\r\n31mcontrols inside a CSI\x1b[12\x18cancelled",
+		"\x1b]8;;https://example.com/\x1b\\link\x1b]8;;\x1b\\",
 	}
 	for _, s := range streams {
 		for _, size := range []int{1, 2, 3, 5, 7, 64} {
@@ -105,15 +108,26 @@ func TestIncompleteTail(t *testing.T) {
 	}
 }
 
-// A sequence longer than any a terminal collects does not hold notices
-// back.
+// The tail stays small however long the output stays unfinished: a
+// control string is remembered by its introducer, and a CSI longer than
+// any a terminal collects stops holding notices back.
 func TestIncompleteTailBounded(t *testing.T) {
-	tail := incompleteTail(nil, []byte("\x1b]0;"))
+	tail := incompleteTail(nil, []byte("\x1b]52;c;"))
+	for range 1000 {
+		tail = incompleteTail(tail, []byte("QUJDREVGR0hJSktM"))
+	}
+	if string(tail) != "\x1b]" {
+		t.Fatalf("inside a long clipboard string: tail %q, want the introducer", tail)
+	}
+	if tail = incompleteTail(tail, []byte("QUJD\x07done")); len(tail) != 0 {
+		t.Fatalf("after the string's BEL: tail %q", tail)
+	}
+	tail = incompleteTail(nil, []byte("\x1b["))
 	for range 100 {
-		tail = incompleteTail(tail, []byte("xxxxxxxxxx"))
+		tail = incompleteTail(tail, []byte("1;2;3;4;5;"))
 	}
 	if len(tail) != 0 {
-		t.Fatalf("tail of %d bytes kept for an endless string", len(tail))
+		t.Fatalf("tail of %d bytes kept for an endless CSI", len(tail))
 	}
 }
 

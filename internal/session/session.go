@@ -40,7 +40,10 @@ const (
 	// closeTimeout bounds waiting for the client to close its side after
 	// we closed ours, so the last output is not lost to a reset.
 	closeTimeout = time.Second
-	bufSize      = 32 << 10
+	// lastWriteTimeout bounds the last write to the client when the
+	// session ends.
+	lastWriteTimeout = 5 * time.Second
+	bufSize          = 32 << 10
 )
 
 // ErrOtherAccount is returned when the daemon, not running as root, is
@@ -240,14 +243,17 @@ func waitExit(cmd *exec.Cmd) error {
 		wpid, werr = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 		return wpid != 0 || (werr != nil && werr != syscall.EINTR) // 0: still running
 	})
-	if err == nil && werr == nil {
+	if err != nil {
+		// The poller could not take the pidfd (epoll_ctl failing, e.g.
+		// at max_user_watches): wait the old way rather than not at all.
+		return cmd.Wait()
+	}
+	if werr == nil {
 		// Reaped here, not by cmd.Wait: let go of the handle (a pidfd of
 		// its own since Go 1.23) now rather than at garbage collection.
 		cmd.Process.Release()
 	}
 	switch {
-	case err != nil:
-		return err
 	case werr != nil:
 		return fmt.Errorf("wait for pid %d: %w", pid, werr)
 	case ws.Signaled():
@@ -393,8 +399,11 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 		s.endTasks()
 	}
 	// Closing the master hangs the terminal up (SIGHUP to what is left
-	// when tasks are not ended) and ends copyOut.
+	// when tasks are not ended) and ends copyOut, once its last write is
+	// done: a client that has stopped reading gets lastWriteTimeout to
+	// take it, so the session still ends.
 	s.master.Close()
+	conn.NetConn().SetWriteDeadline(time.Now().Add(lastWriteTimeout))
 	<-outDone
 	s.closeConn(conn)
 	<-inDone

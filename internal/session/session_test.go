@@ -317,3 +317,60 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 		t.Fatalf("next session: reason %q, want %q", r, ReasonExit)
 	}
 }
+
+// A session whose client has stopped reading still ends when it is told
+// to (kill, idle timeout, shutdown): the write blocked on the full socket
+// is cut short, and a notice to it does not hang either.
+func TestEndWhileClientDoesNotRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String()) // never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	conn := protocol.NewConn(sc, protocol.Config{})
+	s := start(t, Spec{EndTasks: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(s, ctx, conn, []byte("yes\n"))
+
+	// Wait until the output has filled the socket and stopped.
+	var last int64 = -1
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		_, out := s.Bytes()
+		if out > 0 && out == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("output never blocked (%d bytes out)", out)
+		}
+		last = out
+	}
+	noticed := make(chan error, 1)
+	go func() { noticed <- s.Notice(conn, "you are being disconnected") }()
+	cancel()
+	select {
+	case r := <-done:
+		if r != ReasonEnded {
+			t.Fatalf("reason %q, want %q", r, ReasonEnded)
+		}
+	case <-time.After(lastWriteTimeout + 10*time.Second):
+		t.Fatal("the session did not end while its client was not reading")
+	}
+	select {
+	case <-noticed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the notice stayed blocked after the session ended")
+	}
+	if err := unix.Kill(-s.PID(), 0); err != unix.ESRCH {
+		t.Fatalf("the session's process group is still there (kill 0: %v)", err)
+	}
+}
