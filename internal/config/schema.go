@@ -40,130 +40,88 @@ type field struct {
 	sub   []field // for a mapping (lockout): its keys; parse and show are unused
 }
 
+// value makes the field of a key whose value read decodes and checks
+// (reporting what is wrong through d) and at locates in Config; show
+// formats it. The value is stored only when read accepts it.
+func value[T any](key string, kind valueKind, read func(d *decoder, key string, n *yaml.Node) (T, bool),
+	at func(*Config) *T, show func(T) string) field {
+	return field{key: key, kind: kind,
+		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
+			if v, ok := read(d, key, n); ok {
+				*at(c) = v
+			}
+		},
+		show: func(c *Config) string { return show(*at(c)) }}
+}
+
+// The readers of the schema's values that take more than the node.
+
+func intIn(lo, hi int) func(*decoder, string, *yaml.Node) (int, bool) {
+	return func(d *decoder, key string, n *yaml.Node) (int, bool) { return d.integer(key, n, lo, hi) }
+}
+
+func pathOf(rules pathRule, what string) func(*decoder, string, *yaml.Node) (string, bool) {
+	return func(d *decoder, key string, n *yaml.Node) (string, bool) { return d.path(key, n, rules, what) }
+}
+
+func groupName(required bool) func(*decoder, string, *yaml.Node) (string, bool) {
+	return func(d *decoder, key string, n *yaml.Node) (string, bool) { return d.group(key, n, required) }
+}
+
+func readBanner(d *decoder, key string, n *yaml.Node) (string, bool) {
+	v, ok := d.str(key, n)
+	return v, ok && d.check(key, n, checkBanner(v))
+}
+
+func readLoginTimeout(d *decoder, key string, n *yaml.Node) (time.Duration, bool) {
+	v, ok := d.duration(key, n)
+	if ok && v == 0 {
+		d.errorf(n.Line, key, "must be more than 0 (the time from connect to a successful logon), e.g. 60s")
+		return 0, false
+	}
+	return v, ok
+}
+
+func readMode(d *decoder, key string, n *yaml.Node) (string, bool) {
+	v, ok := d.str(key, n)
+	if ok && v != ModeConsole && v != ModeStream {
+		d.errorf(n.Line, key, "must be %s or %s; got %s", ModeConsole, ModeStream, describe(n))
+		return "", false
+	}
+	return v, ok
+}
+
+func readAdminSocket(d *decoder, key string, n *yaml.Node) (string, bool) {
+	v, ok := d.path(key, n, pathRequired|pathAbsolute, "an absolute path such as /run/tlntsvr/admin.sock")
+	if ok && len(v) > maxSocketPathBytes {
+		d.errorf(n.Line, key, "must be at most %d bytes long (the limit for a Unix socket path); got %d", maxSocketPathBytes, len(v))
+		return "", false
+	}
+	return v, ok
+}
+
 // fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
 var fields = []field{
-	{key: "listen", kind: kindList,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.listen(key, n); ok {
-				c.Listen = v
-			}
-		},
-		show: func(c *Config) string { return showList(c.Listen) }},
-	{key: "banner", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.str(key, n); ok && d.check(key, n, checkBanner(v)) {
-				c.Banner = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.Banner) }},
-	{key: "max_connections", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.integer(key, n, 1, maxConnectionsLimit); ok {
-				c.MaxConnections = v
-			}
-		},
-		show: func(c *Config) string { return strconv.Itoa(c.MaxConnections) }},
-	{key: "max_failed_logons", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.integer(key, n, 1, maxFailedLogonsLimit); ok {
-				c.MaxFailedLogons = v
-			}
-		},
-		show: func(c *Config) string { return strconv.Itoa(c.MaxFailedLogons) }},
-	{key: "login_timeout", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			v, ok := d.duration(key, n)
-			if ok && v == 0 {
-				d.errorf(n.Line, key, "must be more than 0 (the time from connect to a successful logon), e.g. 60s")
-				ok = false
-			}
-			if ok {
-				c.LoginTimeout = v
-			}
-		},
-		show: func(c *Config) string { return showDuration(c.LoginTimeout) }},
-	{key: "idle_timeout", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.duration(key, n); ok {
-				c.IdleTimeout = v
-			}
-		},
-		show: func(c *Config) string { return showDuration(c.IdleTimeout) }},
-	{key: "idle_warning", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.duration(key, n); ok {
-				c.IdleWarning = v
-			}
-		},
-		show: func(c *Config) string { return showDuration(c.IdleWarning) }},
-	{key: "mode", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			v, ok := d.str(key, n)
-			if ok && v != ModeConsole && v != ModeStream {
-				d.errorf(n.Line, key, "must be %s or %s; got %s", ModeConsole, ModeStream, describe(n))
-				ok = false
-			}
-			if ok {
-				c.Mode = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.Mode) }},
-	{key: "users_file", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.path(key, n, pathRequired|pathResolve, "the users file (htpasswd format, bcrypt hashes), e.g. /etc/tlntsvr/users"); ok {
-				c.UsersFile = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.UsersFile) }},
-	{key: "groups_file", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.path(key, n, pathRequired|pathResolve, "the groups file (AuthGroupFile format), e.g. /etc/tlntsvr/groups"); ok {
-				c.GroupsFile = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.GroupsFile) }},
-	{key: "clients_group", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.group(key, n, true); ok {
-				c.ClientsGroup = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.ClientsGroup) }},
-	{key: "admins_group", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.group(key, n, true); ok {
-				c.AdminsGroup = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.AdminsGroup) }},
-	{key: "shell", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.path(key, n, pathAbsolute, `an absolute path such as /bin/bash, or "" for the account's login shell`); ok {
-				c.Shell = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.Shell) }},
-	{key: "login_script", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.path(key, n, pathAbsolute, `an absolute path such as /etc/tlntsvr/login.sh, or "" for none`); ok {
-				c.LoginScript = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.LoginScript) }},
-	{key: "accept_env", kind: kindList,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.acceptEnv(key, n); ok {
-				c.AcceptEnv = v
-			}
-		},
-		show: func(c *Config) string { return showList(c.AcceptEnv) }},
-	{key: "end_tasks_on_disconnect", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.boolean(key, n); ok {
-				c.EndTasksOnDisconnect = v
-			}
-		},
-		show: func(c *Config) string { return strconv.FormatBool(c.EndTasksOnDisconnect) }},
+	value("listen", kindList, (*decoder).listen, func(c *Config) *[]string { return &c.Listen }, showList),
+	value("banner", kindString, readBanner, func(c *Config) *string { return &c.Banner }, showString),
+	value("max_connections", kindScalar, intIn(1, maxConnectionsLimit), func(c *Config) *int { return &c.MaxConnections }, strconv.Itoa),
+	value("max_failed_logons", kindScalar, intIn(1, maxFailedLogonsLimit), func(c *Config) *int { return &c.MaxFailedLogons }, strconv.Itoa),
+	value("login_timeout", kindScalar, readLoginTimeout, func(c *Config) *time.Duration { return &c.LoginTimeout }, showDuration),
+	value("idle_timeout", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleTimeout }, showDuration),
+	value("idle_warning", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleWarning }, showDuration),
+	value("mode", kindString, readMode, func(c *Config) *string { return &c.Mode }, showString),
+	value("users_file", kindString, pathOf(pathRequired|pathResolve, "the users file (htpasswd format, bcrypt hashes), e.g. /etc/tlntsvr/users"),
+		func(c *Config) *string { return &c.UsersFile }, showString),
+	value("groups_file", kindString, pathOf(pathRequired|pathResolve, "the groups file (AuthGroupFile format), e.g. /etc/tlntsvr/groups"),
+		func(c *Config) *string { return &c.GroupsFile }, showString),
+	value("clients_group", kindString, groupName(true), func(c *Config) *string { return &c.ClientsGroup }, showString),
+	value("admins_group", kindString, groupName(true), func(c *Config) *string { return &c.AdminsGroup }, showString),
+	value("shell", kindString, pathOf(pathAbsolute, `an absolute path such as /bin/bash, or "" for the account's login shell`),
+		func(c *Config) *string { return &c.Shell }, showString),
+	value("login_script", kindString, pathOf(pathAbsolute, `an absolute path such as /etc/tlntsvr/login.sh, or "" for none`),
+		func(c *Config) *string { return &c.LoginScript }, showString),
+	value("accept_env", kindList, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }, showList),
+	value("end_tasks_on_disconnect", kindScalar, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }, strconv.FormatBool),
 	{key: "lockout", kind: kindMap,
 		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
 			m := deref(n)
@@ -174,56 +132,16 @@ var fields = []field{
 			d.mapping(key+".", m, lockoutFields, c)
 		},
 		sub: lockoutFields},
-	{key: "admin_socket", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			v, ok := d.path(key, n, pathRequired|pathAbsolute, "an absolute path such as /run/tlntsvr/admin.sock")
-			if ok && len(v) > maxSocketPathBytes {
-				d.errorf(n.Line, key, "must be at most %d bytes long (the limit for a Unix socket path); got %d", maxSocketPathBytes, len(v))
-				ok = false
-			}
-			if ok {
-				c.AdminSocket = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.AdminSocket) }},
-	{key: "admin_os_group", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.group(key, n, false); ok {
-				c.AdminOSGroup = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.AdminOSGroup) }},
-	{key: "audit_log", kind: kindString,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.path(key, n, pathResolve, `a file path such as /var/log/tlntsvr/audit.json, or "" for stderr only`); ok {
-				c.AuditLog = v
-			}
-		},
-		show: func(c *Config) string { return showString(c.AuditLog) }},
+	value("admin_socket", kindString, readAdminSocket, func(c *Config) *string { return &c.AdminSocket }, showString),
+	value("admin_os_group", kindString, groupName(false), func(c *Config) *string { return &c.AdminOSGroup }, showString),
+	value("audit_log", kindString, pathOf(pathResolve, `a file path such as /var/log/tlntsvr/audit.json, or "" for stderr only`),
+		func(c *Config) *string { return &c.AuditLog }, showString),
 }
 
 var lockoutFields = []field{
-	{key: "attempts", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.integer(key, n, 0, lockoutAttemptsLimit); ok {
-				c.Lockout.Attempts = v
-			}
-		},
-		show: func(c *Config) string { return strconv.Itoa(c.Lockout.Attempts) }},
-	{key: "window", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.duration(key, n); ok {
-				c.Lockout.Window = v
-			}
-		},
-		show: func(c *Config) string { return showDuration(c.Lockout.Window) }},
-	{key: "duration", kind: kindScalar,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := d.duration(key, n); ok {
-				c.Lockout.Duration = v
-			}
-		},
-		show: func(c *Config) string { return showDuration(c.Lockout.Duration) }},
+	value("attempts", kindScalar, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }, strconv.Itoa),
+	value("window", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }, showDuration),
+	value("duration", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Duration }, showDuration),
 }
 
 // lookupFlat finds the field for a key of Settings ("lockout.window").
