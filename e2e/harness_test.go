@@ -225,7 +225,12 @@ func (d *daemon) launch() {
 		d.exitErr = cmd.Wait()
 		close(d.exited)
 	}()
-	t.Cleanup(d.stop)
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() && !d.quiet {
+			t.Logf("daemon log:\n%s", tailLines(d.logs(), 40))
+		}
+	})
 	select {
 	case d.addr = <-addrc:
 		d.port = d.addr[strings.LastIndexByte(d.addr, ':')+1:]
@@ -445,4 +450,10 @@ func (c *client) run(cmd string) string {
 	c.send("echo B$((0+1))B; " + cmd + "; echo E$((1+1))E\r")
 	m := c.expect(`(?s)B1B\r\n(.*?)\r?\n?E2E`)
 	return m[1]
+}
+
+// tailLines returns the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
