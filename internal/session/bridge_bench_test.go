@@ -87,21 +87,7 @@ func BenchmarkBridge(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer master.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			cc, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			sc, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sc.Close()
+			cc, sc := tcpPair(b)
 			conn := protocol.NewConn(sc, protocol.Config{})
 			s := &Session{master: master}
 

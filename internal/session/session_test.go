@@ -60,19 +60,7 @@ func connPair(t *testing.T) (*protocol.Conn, *peer) {
 // first (to inject faults).
 func connPairWrapped(t *testing.T, wrap func(net.Conn) net.Conn) (*protocol.Conn, *peer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, sc := tcpPair(t)
 	p := &peer{nc: cc, eof: make(chan struct{})}
 	go func() {
 		defer close(p.eof)
@@ -87,8 +75,29 @@ func connPairWrapped(t *testing.T, wrap func(net.Conn) net.Conn) (*protocol.Conn
 			}
 		}
 	}()
-	t.Cleanup(func() { cc.Close(); sc.Close() })
 	return protocol.NewConn(wrap(sc), protocol.Config{}), p
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed at
+// the end of the test.
+func tcpPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
 }
 
 func (p *peer) output() string {
@@ -322,21 +331,7 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 // to (kill, idle timeout, shutdown): the write blocked on the full socket
 // is cut short, and a notice to it does not hang either.
 func TestEndWhileClientDoesNotRead(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String()) // never read
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	_, sc := tcpPair(t) // the client end is never read
 	conn := protocol.NewConn(sc, protocol.Config{})
 	s := start(t, Spec{EndTasks: true})
 	ctx, cancel := context.WithCancel(context.Background())
