@@ -16,11 +16,13 @@ import (
 // incomplete tail of what it wrote, and a notice waits (briefly) until
 // there is none.
 
+// noticeWait bounds how long a notice waits for the output to reach a
+// clean point. A program that stops in the middle of a sequence for longer
+// than this gets the notice anyway. (A variable so that a test on a busy
+// machine can allow the shell more time.)
+var noticeWait = 250 * time.Millisecond
+
 const (
-	// noticeWait bounds how long a notice waits for the output to reach
-	// a clean point. A program that stops in the middle of a sequence
-	// for longer than this gets the notice anyway.
-	noticeWait = 250 * time.Millisecond
 	// maxSequence is the longest CSI or nF sequence tracked; past it
 	// the bytes are not a sequence a terminal is still collecting.
 	maxSequence = 256
