@@ -82,11 +82,7 @@ func BenchmarkBridge(b *testing.B) {
 	for _, kind := range []string{"text", "ff-heavy"} {
 		b.Run(kind, func(b *testing.B) {
 			data := bridgeData(kind)
-			master, slave, err := pty.Open()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer master.Close()
+			master, slave := openPTY(b)
 			cc, sc := tcpPair(b)
 			conn := protocol.NewConn(sc, protocol.Config{})
 			s := &Session{master: master}
@@ -127,11 +123,7 @@ func BenchmarkPTYCeiling(b *testing.B) {
 	for _, kind := range []string{"text", "ff-heavy"} {
 		b.Run(kind, func(b *testing.B) {
 			data := bridgeData(kind)
-			master, slave, err := pty.Open()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer master.Close()
+			master, slave := openPTY(b)
 			buf := make([]byte, bridgeChunk)
 			start := make(chan struct{})
 			go feedSlave(b, start, slave, data, b.N)
@@ -153,4 +145,16 @@ func BenchmarkPTYCeiling(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openPTY opens a PTY whose master is closed at the end of the benchmark
+// (feedSlave closes the slave).
+func openPTY(b *testing.B) (master, slave *os.File) {
+	b.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { master.Close() })
+	return master, slave
 }

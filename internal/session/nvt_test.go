@@ -216,15 +216,7 @@ func TestSynchThroughBlockedInput(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	p.send(t, iac, 244, iac)
-	rc, _ := p.nc.(*net.TCPConn).SyscallConn()
-	var serr error
-	rc.Write(func(fd uintptr) bool {
-		serr = syscall.Sendto(int(fd), []byte{242}, syscall.MSG_OOB, nil)
-		return serr != syscall.EAGAIN
-	})
-	if serr != nil {
-		t.Fatal(serr)
-	}
+	p.sendUrgentDM(t)
 	p.send(t, "echo RC$?; stty sane\n")
 	p.waitOutput(t, "RC130")
 	if strings.Contains(p.output(), "aaaa") {
@@ -254,6 +246,15 @@ func TestSynchThroughFullSocket(t *testing.T) {
 	if _, err := p.nc.Write(backlog); err != nil {
 		t.Fatal(err)
 	}
+	p.sendUrgentDM(t)
+	p.send(t, "echo RC$?; stty sane\n")
+	p.waitOutput(t, "RC130")
+}
+
+// sendUrgentDM sends Telnet's Data Mark as TCP urgent data: the end of a
+// Synch.
+func (p *peer) sendUrgentDM(t *testing.T) {
+	t.Helper()
 	rc, _ := p.nc.(*net.TCPConn).SyscallConn()
 	var serr error
 	rc.Write(func(fd uintptr) bool {
@@ -263,6 +264,4 @@ func TestSynchThroughFullSocket(t *testing.T) {
 	if serr != nil {
 		t.Fatal(serr)
 	}
-	p.send(t, "echo RC$?; stty sane\n")
-	p.waitOutput(t, "RC130")
 }
