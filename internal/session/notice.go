@@ -72,7 +72,7 @@ func (s *Session) writeOutput(conn *protocol.Conn, p []byte) error {
 // image) only the string's introducer is kept: those run to any length,
 // and all that matters is where they end.
 func incompleteTail(prev, p []byte) []byte {
-	if i := bytes.LastIndexByte(p, esc); i >= 0 {
+	if i := lastEsc(p); i >= 0 {
 		return sequenceTail(prev[:0], p[i:])
 	}
 	if isString(prev) {
@@ -95,6 +95,21 @@ func incompleteTail(prev, p []byte) []byte {
 		return utf8Tail(prev[:0], append(prev, p...))
 	}
 	return utf8Tail(prev[:0], p)
+}
+
+// lastEsc is bytes.LastIndexByte(p, esc), which is a byte-at-a-time loop,
+// sped up for the output that has no ESC for kilobytes: chunks from the
+// end are first checked with the vectorised IndexByte, and only the chunk
+// that has one is searched byte by byte.
+func lastEsc(p []byte) int {
+	const chunk = 512
+	for end := len(p); end > 0; end -= chunk {
+		start := max(0, end-chunk)
+		if bytes.IndexByte(p[start:end], esc) >= 0 {
+			return start + bytes.LastIndexByte(p[start:end], esc)
+		}
+	}
+	return -1
 }
 
 // sequenceTail appends to dst what of b, which starts with ESC, is not

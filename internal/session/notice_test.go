@@ -187,3 +187,38 @@ func FuzzIncompleteTail(f *testing.F) {
 		}
 	})
 }
+
+func TestLastEsc(t *testing.T) {
+	cases := []string{"", "plain", "\x1b", "\x1bx", "x\x1b", "\x1b[1m\x1b[0m", "a\x1b\x1b\x1bb", strings.Repeat("\x1b[31mred ", 500)}
+	// An ESC on each side of the chunk edges, and none at all.
+	for _, at := range []int{0, 1, 510, 511, 512, 513, 1023, 1024, 1500, 1999} {
+		b := []byte(strings.Repeat("x", 2000))
+		b[at] = esc
+		cases = append(cases, string(b), string(b[:at+1]), string(b[at:]))
+	}
+	cases = append(cases, strings.Repeat("y", 4096))
+	for _, s := range cases {
+		if got, want := lastEsc([]byte(s)), strings.LastIndexByte(s, esc); got != want {
+			t.Errorf("lastEsc(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// What tracking the tail costs a 32 KiB PTY read: plain text (the bulk of
+// output), and text coloured every few words (ls --color, compilers).
+func BenchmarkIncompleteTail(b *testing.B) {
+	for _, bc := range []struct{ name, unit string }{
+		{"plain", "the quick brown fox jumps over the lazy dog\r\n"},
+		{"coloured", "\x1b[01;34mdir\x1b[0m  file.go  \x1b[01;32mrun.sh\x1b[0m\r\n"},
+	} {
+		p := []byte(strings.Repeat(bc.unit, 32<<10/len(bc.unit)))
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			var tail []byte
+			for b.Loop() {
+				tail = incompleteTail(tail, p)
+			}
+		})
+	}
+}
