@@ -139,6 +139,60 @@ func TestAdminConfigMaxconn(t *testing.T) {
 	}
 }
 
+// A users or groups setting the daemon cannot load is refused before the
+// file is written: the daemon must still start with the file it keeps.
+func TestAdminConfigCheckedBeforeWrite(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	path := filepath.Join(d.dir, "tlntsvr.yaml")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.admin(t, "", "", "config", "users_file="+filepath.Join(d.dir, "no-such-file"))
+	if err == nil || !strings.Contains(out, "not changed") || !strings.Contains(out, "no-such-file") {
+		t.Errorf("config users_file=<missing>: err=%v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("the config file was written:\n%s", after)
+	}
+	// The next change goes through as if nothing had happened.
+	if out := d.mustAdmin(t, "config", "maxconn=7"); !strings.Contains(out, "max_connections") {
+		t.Errorf("config maxconn=7 after a refused change: %s", out)
+	}
+}
+
+// The admin OS group runs the service but cannot change who logs on as
+// whom, what runs, or what the daemon opens: that would make it root.
+func TestAdminGroupCannotChangeWhoLogsOn(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "admin_os_group: " + osBob + "\n"})
+	os.Chmod(filepath.Dir(d.dir), 0o755) // t.TempDir's parent
+	os.Chmod(d.dir, 0o755)
+	path := filepath.Join(d.dir, "tlntsvr.yaml")
+	if out, err := d.admin(t, osBob, "", "config", "maxconn=5"); err != nil || !strings.Contains(out, "max_connections") {
+		t.Fatalf("admin group member: config maxconn=5: %v\n%s", err, out)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []string{"users_file=/tmp/mine", "shell=/tmp/mine.sh", "audit_log=/etc/passwd", "admin_os_group=users"} {
+		out, err := d.admin(t, osBob, "", "config", "maxconn=6", change)
+		key, _, _ := strings.Cut(change, "=")
+		if err == nil || !strings.Contains(out, "only root may change "+key) || !strings.Contains(out, "max_connections") {
+			t.Errorf("admin group member: config %s: err=%v\n%s", change, err, out)
+		}
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("the config file was written:\n%s", after)
+	}
+	// Root may.
+	if out, err := d.admin(t, "", "", "config", "idle_warning=2m"); err != nil {
+		t.Errorf("root: %v\n%s", err, out)
+	}
+}
+
 // pause refuses new connections while an open session keeps working.
 func TestAdminPauseContinue(t *testing.T) {
 	needRoot(t)

@@ -21,7 +21,50 @@ import (
 
 // restartKeys are the settings that take effect only when the daemon
 // starts: they are bound into open sockets and files.
-var restartKeys = []string{"listen", "admin_socket", "audit_log"}
+var restartKeys = []string{"listen", "admin_socket", "audit_log", "admin_os_group"}
+
+// rootOnlyKeys are the settings only root may change over the socket. They
+// decide who may log on and as which account, what runs in a session, and
+// what the daemon, as root, opens or listens on: an admin group member who
+// could point users_file at a file of their own would be root. The group
+// runs the service: limits, timeouts, lockout, banner and mode.
+var rootOnlyKeys = []string{"listen", "users_file", "groups_file", "clients_group", "admins_group",
+	"shell", "login_script", "accept_env", "admin_socket", "admin_os_group", "audit_log"}
+
+// withStartSettings is a copy of next with the settings in restartKeys as
+// in cur: they are bound into the sockets and files opened at start, so
+// they stay as they are until a restart.
+func withStartSettings(next, cur *config.Config) *config.Config {
+	c := next.Clone()
+	c.Listen, c.AdminSocket, c.AuditLog, c.AdminOSGroup = cur.Listen, cur.AdminSocket, cur.AuditLog, cur.AdminOSGroup
+	return c
+}
+
+// checkRootOnly refuses, for a peer other than root, changes to the
+// settings in rootOnlyKeys, naming them and what the peer may change.
+func checkRootOnly(p peer, changes []admin.Setting) error {
+	if p.UID == 0 {
+		return nil
+	}
+	var refused []string
+	for _, c := range changes {
+		key, _, _ := strings.Cut(c.Key, ".")
+		if slices.Contains(rootOnlyKeys, key) && !slices.Contains(refused, c.Key) {
+			refused = append(refused, c.Key)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	var allowed []string
+	for _, k := range config.Keys() {
+		if !slices.Contains(rootOnlyKeys, k) {
+			allowed = append(allowed, k)
+		}
+	}
+	return fmt.Errorf("permission denied: only root may change %s (who logs on as whom, what runs, what the daemon opens); %s (uid %d) may change %s",
+		strings.Join(refused, ", "), p.Name, p.UID, strings.Join(allowed, ", "))
+}
 
 // ServeAdmin opens the admin socket and serves the admin API on it until
 // Shutdown. It returns once the socket is listening.
@@ -254,6 +297,9 @@ func (s *Server) handleSetConfig(w http.ResponseWriter, r *http.Request) {
 	var resp admin.ConfigChangeResponse
 	err := readJSON(r, &req)
 	if err == nil {
+		err = checkRootOnly(peerOf(r.Context()), req.Changes)
+	}
+	if err == nil {
 		resp, err = s.ChangeConfig(req.Changes)
 	}
 	var keys []string
@@ -284,15 +330,25 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	for _, c := range changes {
 		cs = append(cs, config.Setting{Key: c.Key, Value: c.Value})
 	}
-	next, err := config.EditFile(old.Path, cs)
+	data, err := os.ReadFile(old.Path)
 	if err != nil {
 		return admin.ConfigChangeResponse{}, err
 	}
-	// Settings bound at start stay as they are until a restart.
-	inForce := next.Clone()
-	inForce.Listen, inForce.AdminSocket, inForce.AuditLog = old.Listen, old.AdminSocket, old.AuditLog
+	out, next, err := config.Edit(data, old.Path, cs)
+	if err != nil {
+		return admin.ConfigChangeResponse{}, err
+	}
+	inForce := withStartSettings(next, old)
+	// The users and groups settings are tried before the file is written:
+	// a file the daemon could not start with is never left behind.
 	if err := s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
-		return admin.ConfigChangeResponse{}, fmt.Errorf("written to %s, but the users and groups settings could not be applied: %w", old.Path, err)
+		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
+	}
+	if err := config.WriteFileAtomic(old.Path, out); err != nil {
+		if rerr := s.store.SetOptions(AuthOptions(old, s.log)); rerr != nil {
+			s.log.Error("config change: the users and groups settings could not be restored", "err", rerr)
+		}
+		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
 	s.SetConfig(inForce)
 

@@ -47,8 +47,7 @@ func (s *Server) Reload() (ReloadResult, error) {
 		s.logReload(res, err)
 		return res, err
 	}
-	inForce := next.Clone()
-	inForce.Listen, inForce.AdminSocket, inForce.AuditLog = old.Listen, old.AdminSocket, old.AuditLog
+	inForce := withStartSettings(next, old)
 	if sameAuthFiles(old, inForce) {
 		err = s.reloadAuthFiles()
 	} else if err = s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
