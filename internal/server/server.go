@@ -254,8 +254,12 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	conn := protocol.NewConn(limited, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
 
 	// Until the shell starts, shutdown closes the socket, which ends any
-	// read in progress; the session handles ctx itself after that.
+	// read in progress; the session handles ctx itself after that. The
+	// registration lives in the server-wide ctx and holds nc: every way
+	// out of here must remove it, or each connection that never logs on
+	// stays in memory until shutdown.
 	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stopClose()
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
 	nc.SetWriteDeadline(loginDeadline)
 	if err := conn.Negotiate(); err != nil {
