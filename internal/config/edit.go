@@ -106,8 +106,14 @@ func EditFile(path string, changes []Setting) (*Config, error) {
 // WriteFileAtomic replaces the file at path with data: written to a
 // temporary file beside it, synced, given the old file's mode and owner,
 // and renamed over it, so a reader sees the old file or the new, never a
-// half-written one.
+// half-written one. A symbolic link is written through, as an editor or
+// htpasswd would: the file it points to is replaced and the link stays
+// (config management often keeps the real file elsewhere).
 func WriteFileAtomic(path string, data []byte) error {
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
