@@ -306,6 +306,10 @@ func TestParseErrors(t *testing.T) {
 		{"group with colon", "admins_group: \"a:b\"\n", []want{w(1, "admins_group", "without spaces, ':'")}},
 		{"empty group", "clients_group: \"\"\n", []want{w(1, "clients_group", "must not be empty")}},
 		{"admin_os_group with space", "admin_os_group: a b\n", []want{w(1, "admin_os_group", "without spaces")}},
+		{"group starting with -", "clients_group: -clients\n", []want{w(1, "clients_group", "not starting with '-'")}},
+		{"group with slash", "admins_group: a/b\n", []want{w(1, "admins_group", "with no '/'")}},
+		{"group too long", "admin_os_group: " + strings.Repeat("g", 65) + "\n", []want{w(1, "admin_os_group", "at most 64 bytes")}},
+		{"group with zero-width joiner", "clients_group: \"a\u200db\"\n", []want{w(1, "clients_group", "non-printing")}},
 		{"accept_env star alone", "accept_env: [TERM, \"*\"]\n", []want{w(1, "accept_env", `entry 2 must be a variable name ([A-Za-z_][A-Za-z0-9_]*), optionally ending in *`)}},
 		{"accept_env bad names", "accept_env:\n  - \"LC_**\"\n  - 1X\n  - A-B\n  - \"A*B\"\n  - \"\"\n", []want{
 			w(2, "accept_env", "entry 1 must be a variable name"),

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tlntsvr/tlntsvr/internal/auth"
 )
 
 // decoder walks a yaml.v3 node tree into a Config, collecting every problem.
@@ -466,8 +468,10 @@ func (d *decoder) path(key string, n *yaml.Node, rules pathRule, what string) (s
 	return v, true
 }
 
-// group decodes a group name, which must fit the groups file's
-// "name: user user" lines.
+// group decodes a group name. It must be one the auth store accepts (the
+// groups file's "name: user user" lines; an OS group for admin_os_group):
+// a name it would refuse must be refused here, with file, line and key,
+// and not when the daemon starts.
 func (d *decoder) group(key string, n *yaml.Node, required bool) (string, bool) {
 	v, ok := d.str(key, n)
 	if !ok {
@@ -477,11 +481,11 @@ func (d *decoder) group(key string, n *yaml.Node, required bool) (string, bool) 
 	case v == "" && required:
 		d.errorf(n.Line, key, "must not be empty; write a group name such as telnet-clients")
 		return "", false
-	case len(v) > maxGroupNameBytes:
-		d.errorf(n.Line, key, "must be at most %d bytes long; got %d", maxGroupNameBytes, len(v))
-		return "", false
-	case strings.ContainsFunc(v, func(r rune) bool { return r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) }):
-		d.errorf(n.Line, key, "must be a group name without spaces, ':' or control characters; got %s", describe(n))
+	case v == "":
+		return v, true
+	}
+	if err := auth.ValidateGroupName(v); err != nil {
+		d.errorf(n.Line, key, "must be a group name of at most %d bytes, not starting with '-', with no '/', and without spaces, ':' or control characters; got %s (%v)", auth.MaxNameLen, describe(n), err)
 		return "", false
 	}
 	return v, true

@@ -16,7 +16,6 @@ const (
 	maxBannerBytes       = 4096
 	maxPathBytes         = 4096 // PATH_MAX
 	maxSocketPathBytes   = 107  // sizeof(sun_path) - 1 on Linux
-	maxGroupNameBytes    = 256
 	maxEnvEntryBytes     = 256
 )
 
