@@ -692,19 +692,20 @@ func (s *Session) typeChar(conn *protocol.Conn, cc int) {
 // a process group of its own. SIGHUP first; SIGKILL for whatever is left
 // once the shell has gone or killGrace has passed.
 //
-// While the shell lives, its processes are found by walking its
-// descendants, which costs a few reads; only when the shell has already
-// exited (its orphans now belong to init) is all of /proc scanned. With
-// hundreds of sessions ending at once, scanning /proc for each would cost
-// more than the processes themselves.
+// The processes are found by their session ID in all of /proc, never by
+// following the shell's children: a job started as `(cmd &)`, or a server
+// started by a script that has returned, belongs to init while still in
+// the session, and so do all the shell's children once it has exited
+// (perhaps not yet reaped: a zombie has no children any more). Each signal
+// goes out right after the scan that checked the PID is in the session, so
+// a PID reused by another process meanwhile is not hit.
 func (s *Session) endTasks() {
 	sid := s.PID()
-	var pids []int
-	select {
-	case <-s.exited:
-		pids = sessionMembers(sid)
-	default:
-		pids = descendants(sid, sid)
+	pids := sessionMembers(sid)
+	if len(pids) == 0 {
+		// Only a member can bring a process into a session (by fork), so
+		// none can appear now.
+		return
 	}
 	signalAll(pids, syscall.SIGHUP)
 	syscall.Kill(-sid, syscall.SIGCONT) // a stopped job must run to see SIGHUP
@@ -714,26 +715,17 @@ func (s *Session) endTasks() {
 	case <-t.C:
 	}
 	t.Stop()
-	var left []int
-	for _, pid := range pids {
-		left = append(left, descendants(pid, sid)...)
-	}
-	signalAll(left, syscall.SIGKILL)
-	// A killed process is gone only once the kernel has run it to its
-	// end; wait (briefly, polling just these PIDs) so that when the
-	// session is over, nothing of it is still running.
+	// Scan again each round, for what was forked since; and wait (briefly)
+	// until the killed are gone, so that when the session is over,
+	// nothing of it is still running.
 	deadline := time.Now().Add(time.Second)
-	for len(left) > 0 && time.Now().Before(deadline) {
-		alive := left[:0]
-		for _, pid := range left {
-			if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
-				alive = append(alive, pid)
-			}
+	for {
+		left := sessionMembers(sid)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return
 		}
-		left = alive
-		if len(left) > 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		signalAll(left, syscall.SIGKILL)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -741,36 +733,6 @@ func signalAll(pids []int, sig syscall.Signal) {
 	for _, pid := range pids {
 		syscall.Kill(pid, sig)
 	}
-}
-
-// descendants returns root and its descendants that are live members of
-// session sid, from the kernel's children lists.
-func descendants(root, sid int) []int {
-	var out []int
-	seen := map[int]bool{}
-	queue := []int{root}
-	for len(queue) > 0 && len(seen) < 100000 {
-		pid := queue[0]
-		queue = queue[1:]
-		if seen[pid] {
-			continue
-		}
-		seen[pid] = true
-		if psid, state, ok := procSession(pid); !ok || psid != sid || state == 'Z' {
-			continue
-		}
-		out = append(out, pid)
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		for _, task := range tasks {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-			for _, f := range strings.Fields(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil {
-					queue = append(queue, c)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // sessionMembers lists the live processes whose session ID is sid.
@@ -801,7 +763,7 @@ func sessionMembers(sid int) []int {
 
 // procSession reads a process's session ID and state from /proc/PID/stat.
 func procSession(pid int) (sid int, state byte, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, false
 	}
@@ -815,7 +777,8 @@ func procSession(pid int) (sid int, state byte, ok bool) {
 	if len(f) < 4 {
 		return 0, 0, false
 	}
-	if _, err := fmt.Sscan(f[3], &sid); err != nil {
+	sid, err = strconv.Atoi(f[3])
+	if err != nil {
 		return 0, 0, false
 	}
 	return sid, f[0][0], true

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"os/user"
 	"strings"
@@ -367,5 +368,61 @@ func TestEndWhileClientDoesNotRead(t *testing.T) {
 	}
 	if err := unix.Kill(-s.PID(), 0); err != unix.ESRCH {
 		t.Fatalf("the session's process group is still there (kill 0: %v)", err)
+	}
+}
+
+// killLeftovers ends, at the end of a test, whatever it left in the
+// session sid, so that a failing test does not leave processes behind.
+func killLeftovers(t *testing.T, sid int) {
+	t.Cleanup(func() {
+		for _, pid := range sessionMembers(sid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+}
+
+// A process still in the session but no longer the shell's descendant
+// (its parent exited, so init adopted it: `(cmd &)`, or a script that
+// started a server and returned) is ended with the session too.
+func TestDisconnectEndsReparentedProcesses(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	done := runAsync(s, context.Background(), conn, []byte("(sleep 1234 &); echo STARTED$((2+3))\n"))
+	p.waitOutput(t, "STARTED5")
+	p.nc.Close()
+	if r := waitReason(t, done); r != ReasonDisconnect {
+		t.Errorf("reason = %q, want disconnect", r)
+	}
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+}
+
+// When the shell has exited but is not reaped yet (copyOut saw EIO first),
+// its children already belong to init: they are still found and ended.
+func TestEndTasksWithUnreapedShell(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 1235 </dev/null >/dev/null 2>&1 & exit")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sid := cmd.Process.Pid
+	killLeftovers(t, sid)
+	defer cmd.Wait()
+	// Wait for the shell to be a zombie with its sleep running.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, state, _ := procSession(sid)
+		if state == 'Z' && len(sessionMembers(sid)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell did not exit leaving its job (state %c)", state)
+		}
+	}
+	s := &Session{pid: sid, exited: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
+	s.endTasks()
+	if got := sessionMembers(sid); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
 	}
 }
