@@ -153,6 +153,10 @@ func TestAdminConfigCheckedBeforeWrite(t *testing.T) {
 	if err == nil || !strings.Contains(out, "not changed") || !strings.Contains(out, "no-such-file") {
 		t.Errorf("config users_file=<missing>: err=%v\n%s", err, out)
 	}
+	out, err = d.admin(t, "", "", "config", "admin_os_group=tlntsvr-no-such-group")
+	if err == nil || !strings.Contains(out, "not changed") || !strings.Contains(out, "admin_os_group") {
+		t.Errorf("config admin_os_group=<missing>: err=%v\n%s", err, out)
+	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Errorf("the config file was written:\n%s", after)
 	}

@@ -41,6 +41,9 @@ func run(opts *runOptions) error {
 		return &exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel)}
 	}
 	cfg, err := config.Load(opts.configPath)
+	if err == nil {
+		err = server.CheckOSGroup(cfg)
+	}
 	if err != nil {
 		return &exitError{2, err}
 	}
@@ -158,6 +161,9 @@ func reopenAudit(f *auditFile, log *slog.Logger) {
 // every problem found.
 func checkConfig(out io.Writer, path string) error {
 	cfg, err := config.Load(path)
+	if err == nil {
+		err = server.CheckOSGroup(cfg)
+	}
 	if err != nil {
 		return &exitError{1, err}
 	}

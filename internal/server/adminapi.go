@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/user"
 	"runtime"
 	"slices"
 	"strconv"
@@ -38,6 +39,20 @@ func withStartSettings(next, cur *config.Config) *config.Config {
 	c := next.Clone()
 	c.Listen, c.AdminSocket, c.AuditLog, c.AdminOSGroup = cur.Listen, cur.AdminSocket, cur.AuditLog, cur.AdminOSGroup
 	return c
+}
+
+// CheckOSGroup checks that admin_os_group names a group of this host: the
+// admin socket is given to it at start, and without it the daemon could
+// not start. The error names the file and the key.
+func CheckOSGroup(cfg *config.Config) error {
+	if cfg.AdminOSGroup == "" {
+		return nil
+	}
+	if _, err := user.LookupGroup(cfg.AdminOSGroup); err != nil {
+		return fmt.Errorf("%s: admin_os_group: %q is not a group of this host (%v); create it (groupadd %s) or set \"\" to let only root use tlntadmn",
+			cfg.Path, cfg.AdminOSGroup, err, cfg.AdminOSGroup)
+	}
+	return nil
 }
 
 // checkRootOnly refuses, for a peer other than root, changes to the
@@ -337,6 +352,9 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	out, next, err := config.Edit(data, old.Path, cs)
 	if err != nil {
 		return admin.ConfigChangeResponse{}, err
+	}
+	if err := CheckOSGroup(next); err != nil {
+		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
 	inForce := withStartSettings(next, old)
 	// The users and groups settings are tried before the file is written:
