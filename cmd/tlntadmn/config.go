@@ -93,6 +93,15 @@ func configRun(o *ConfigOptions) error {
 		if err != nil {
 			return err
 		}
+		if len(changes) == 0 {
+			// Only timeoutactive=yes with the timeout on comes to nothing.
+			for _, s := range cur.Settings {
+				if s.Key == "idle_timeout" {
+					fmt.Fprintf(o.F.Out, "Nothing to change: the idle timeout is already on (idle_timeout = %s).\n", s.Value)
+				}
+			}
+			return nil
+		}
 		if !running {
 			if _, err := config.EditFile(cur.Path, toConfigSettings(changes)); err != nil {
 				return err
@@ -156,7 +165,15 @@ func translateWindows(in []admin.Setting, cur []admin.Setting) ([]admin.Setting,
 			case "no":
 				out = append(out, admin.Setting{Key: "idle_timeout", Value: "0"})
 			case "yes":
-				if v := get("idle_timeout"); v == "0" || v == "0s" {
+				// On already (in force, or set earlier on this command
+				// line: timeout=00:30:00 timeoutactive=yes): nothing to do.
+				v := get("idle_timeout")
+				for _, o := range out {
+					if o.Key == "idle_timeout" {
+						v = o.Value
+					}
+				}
+				if v == "0" || v == "0s" {
 					out = append(out, admin.Setting{Key: "idle_timeout", Value: "1h"})
 				}
 			default:

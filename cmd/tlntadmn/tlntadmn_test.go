@@ -158,6 +158,21 @@ func TestTranslateWindows(t *testing.T) {
 	}
 }
 
+// timeoutactive=yes changes nothing when the timeout is on, in force or
+// set earlier on the same command line.
+func TestTranslateTimeoutActiveWhenOn(t *testing.T) {
+	on := []admin.Setting{{Key: "idle_timeout", Value: "1h"}}
+	if got, err := translateWindows([]admin.Setting{{Key: "timeoutactive", Value: "yes"}}, on); err != nil || len(got) != 0 {
+		t.Errorf("timeoutactive=yes with the timeout on: %v, %v; want no change", got, err)
+	}
+	off := []admin.Setting{{Key: "idle_timeout", Value: "0s"}}
+	got, err := translateWindows([]admin.Setting{{Key: "timeout", Value: "00:30:00"}, {Key: "timeoutactive", Value: "yes"}}, off)
+	want := []admin.Setting{{Key: "idle_timeout", Value: "30m"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("timeout=00:30:00 timeoutactive=yes: %v, %v; want %v", got, err, want)
+	}
+}
+
 // fakeDaemon serves the admin API on a Unix socket and records requests.
 type fakeDaemon struct {
 	socket string

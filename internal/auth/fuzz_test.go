@@ -57,8 +57,15 @@ func FuzzParseUsers(f *testing.F) {
 				t.Fatalf("Lookup(%q) = %v, %v", u.Name, got, ok)
 			}
 		}
-		if c := uf.Cost(); c < 4 || c > MaxCost {
-			t.Fatalf("Cost() = %d", c)
+		n := 0
+		for c, k := range uf.Costs() {
+			if c < 4 || c > MaxCost || k <= 0 {
+				t.Fatalf("Costs() = %v", uf.Costs())
+			}
+			n += k
+		}
+		if n != uf.Len() {
+			t.Fatalf("Costs() = %v for %d users", uf.Costs(), uf.Len())
 		}
 		// Written back, it parses to the same users.
 		var out bytes.Buffer

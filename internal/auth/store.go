@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +83,8 @@ type Store struct {
 	groupsID  fileID
 	lastCheck time.Time
 
+	dummyKey []byte // picks an unknown name's dummy cost; random per Store
+
 	// Set by NewStore, replaced by tests before any concurrent use.
 	compare func(hash, password []byte) error
 	now     func() time.Time
@@ -91,12 +92,11 @@ type Store struct {
 
 // state is immutable once published.
 type state struct {
-	opts      Options
-	sem       chan struct{} // bcrypt pool slots
-	users     *UsersFile
-	groups    *GroupsFile
-	dummy     []byte // hash an unknown user's password is checked against
-	dummyCost int
+	opts   Options
+	sem    chan struct{} // bcrypt pool slots
+	users  *UsersFile
+	groups *GroupsFile
+	dummy  *dummies // what an unknown user's password is checked against
 }
 
 // fileID identifies one version of a file without reading it.
@@ -117,7 +117,7 @@ func idOf(fi fs.FileInfo) fileID {
 // NewStore loads both files now; an error names the file and, for a
 // syntax error, the line.
 func NewStore(opts Options) (*Store, error) {
-	s := &Store{compare: bcrypt.CompareHashAndPassword, now: time.Now}
+	s := &Store{compare: bcrypt.CompareHashAndPassword, now: time.Now, dummyKey: newDummyKey()}
 	opts, err := opts.normalise()
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (s *Store) SetOptions(opts Options) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.state.Load()
-	st := &state{opts: opts, sem: cur.sem, dummy: cur.dummy, dummyCost: cur.dummyCost}
+	st := &state{opts: opts, sem: cur.sem, dummy: cur.dummy}
 	if opts.MaxConcurrentChecks != cur.opts.MaxConcurrentChecks {
 		st.sem = make(chan struct{}, opts.MaxConcurrentChecks)
 	}
@@ -175,7 +175,7 @@ func (s *Store) loadAll(st *state) error {
 	if err != nil {
 		return err
 	}
-	if err := st.setUsers(users); err != nil {
+	if err := st.setUsers(users, s.dummyKey); err != nil {
 		return err
 	}
 	st.groups = groups
@@ -183,26 +183,14 @@ func (s *Store) loadAll(st *state) error {
 	return nil
 }
 
-// setUsers installs users, making a new dummy hash if the cost changed.
-func (st *state) setUsers(users *UsersFile) error {
-	if cost := users.Cost(); st.dummy == nil || cost != st.dummyCost {
-		dummy, err := dummyHash(cost)
-		if err != nil {
-			return err
-		}
-		st.dummy, st.dummyCost = dummy, cost
-	}
-	st.users = users
-	return nil
-}
-
-// dummyHash hashes a random password nobody can know.
-func dummyHash(cost int) ([]byte, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
+// setUsers installs users with the dummy hashes for their costs.
+func (st *state) setUsers(users *UsersFile, key []byte) error {
+	d, err := makeDummies(users, key, st.dummy)
 	if err != nil {
-		return nil, fmt.Errorf("auth: make dummy hash: %w", err)
+		return err
 	}
-	return h, nil
+	st.users, st.dummy = users, d
+	return nil
 }
 
 // statFile returns the version of the file at path; it refuses anything
@@ -302,7 +290,7 @@ func (s *Store) refreshLocked(force bool) error {
 		var users *UsersFile
 		users, s.usersID, err = loadFile(cur.opts.UsersFile, "users", logger, ParseUsers)
 		if err == nil {
-			err = next.setUsers(users)
+			err = next.setUsers(users, s.dummyKey)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -337,17 +325,22 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Identi
 	s.maybeRefresh()
 	st := s.state.Load()
 
-	hash, pw := st.dummy, []byte(password)
-	if len(pw) > MaxPasswordLen {
-		pw = pw[:72] // refused anyway; bcrypt reads no further
-	}
+	hash, pw := st.dummy.forName(name), []byte(password)
 	var user User
 	known := false
-	if ValidateUsername(name) == nil && len(password) <= MaxPasswordLen {
+	if ValidateUsername(name) == nil {
 		user, known = st.users.Lookup(name)
-		if known {
-			hash = []byte(user.Hash)
-		}
+	}
+	switch {
+	case known && len(pw) > MaxPasswordLen:
+		// Refused, but at the user's own cost, as a wrong password is.
+		// (st.dummy has a hash of every cost in st.users.)
+		cost, _ := checkHash(user.Hash)
+		hash, pw, known = st.dummy.forCost(cost), pw[:72], false // bcrypt reads no further
+	case known:
+		hash = []byte(user.Hash)
+	case len(pw) > MaxPasswordLen:
+		pw = pw[:72]
 	}
 
 	ok, err := s.check(ctx, st, hash, pw)

@@ -3,10 +3,12 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,14 +169,16 @@ func TestAuthenticateOtherGroupNames(t *testing.T) {
 }
 
 // TestOneComparison: whatever the name, Authenticate makes exactly one
-// bcrypt comparison, against a hash of the cost the real users have, so
-// the time taken does not tell an unknown or invalid name from a known one.
+// bcrypt comparison: a known user's at the cost of their hash, an unknown
+// or invalid name's at one of the costs in the file (the one the name maps
+// to), so the time taken does not tell an unknown or invalid name from a
+// known one.
 func TestOneComparison(t *testing.T) {
 	const cost = bcrypt.MinCost + 1 // neither MinCost nor DefaultCost, so a wrong dummy shows
 	users := "alice:" + testHash(t, "alicepw", cost) + "\n" +
 		"bob:" + testHash(t, "bobpw", cost) + "\n" +
-		"carol:" + testHash(t, "carolpw", bcrypt.MinCost) + "\n" // outvoted
-	f := newFixture(t, users, "telnet-clients: alice\n", Options{})
+		"carol:" + testHash(t, "carolpw", bcrypt.MinCost) + "\n" // a minority cost
+	f := newFixture(t, users, "telnet-clients: alice carol\n", Options{})
 	var mu sync.Mutex
 	var costs []int
 	f.store.compare = func(hash, password []byte) error {
@@ -187,24 +191,37 @@ func TestOneComparison(t *testing.T) {
 		mu.Unlock()
 		return bcrypt.CompareHashAndPassword(hash, password)
 	}
+	const unknown = 0 // want: the cost the name maps to
 	tests := []struct {
 		name, user, password string
 		wantErr              error
+		wantCost             int
 	}{
-		{"known user", "alice", "alicepw", nil},
-		{"wrong password", "alice", "x", ErrBadCredentials},
-		{"known non-member", "bob", "bobpw", ErrNotMember},
-		{"unknown user", "mallory", "x", ErrBadCredentials},
-		{"unknown user, a known password", "mallory", "alicepw", ErrBadCredentials},
-		{"invalid name", "-f root", "x", ErrBadCredentials},
-		{"traversal", "../x", "x", ErrBadCredentials},
-		{"NUL", "\x00", "x", ErrBadCredentials},
-		{"65-byte name", strings.Repeat("a", 65), "x", ErrBadCredentials},
-		{"empty name", "", "", ErrBadCredentials},
-		{"password too long", "alice", strings.Repeat("x", MaxPasswordLen+1), ErrBadCredentials},
+		{"known user", "alice", "alicepw", nil, cost},
+		{"wrong password", "alice", "x", ErrBadCredentials, cost},
+		{"known non-member", "bob", "bobpw", ErrNotMember, cost},
+		{"known user, minority cost", "carol", "carolpw", nil, bcrypt.MinCost},
+		{"wrong password, minority cost", "carol", "x", ErrBadCredentials, bcrypt.MinCost},
+		{"unknown user", "mallory", "x", ErrBadCredentials, unknown},
+		{"unknown user, a known password", "mallory", "alicepw", ErrBadCredentials, unknown},
+		{"invalid name", "-f root", "x", ErrBadCredentials, unknown},
+		{"traversal", "../x", "x", ErrBadCredentials, unknown},
+		{"NUL", "\x00", "x", ErrBadCredentials, unknown},
+		{"65-byte name", strings.Repeat("a", 65), "x", ErrBadCredentials, unknown},
+		{"empty name", "", "", ErrBadCredentials, unknown},
+		{"password too long", "alice", strings.Repeat("x", MaxPasswordLen+1), ErrBadCredentials, cost},
+		{"password too long, minority cost", "carol", strings.Repeat("x", MaxPasswordLen+1), ErrBadCredentials, bcrypt.MinCost},
+		{"unknown user, password too long", "mallory", strings.Repeat("x", MaxPasswordLen+1), ErrBadCredentials, unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			want := tt.wantCost
+			if want == unknown {
+				want = f.store.state.Load().dummy.costFor(tt.user)
+				if want != cost && want != bcrypt.MinCost {
+					t.Fatalf("%q maps to cost %d, not a cost in the file", tt.user, want)
+				}
+			}
 			mu.Lock()
 			costs = nil
 			mu.Unlock()
@@ -214,10 +231,78 @@ func TestOneComparison(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if len(costs) != 1 || costs[0] != cost {
-				t.Fatalf("comparisons at costs %v, want exactly one at cost %d", costs, cost)
+			if len(costs) != 1 || costs[0] != want {
+				t.Fatalf("comparisons at costs %v, want exactly one at cost %d", costs, want)
 			}
 		})
+	}
+}
+
+// TestUnknownNamesFollowFileCosts: unknown names are checked at the costs
+// of the users file in the proportions the real accounts have them, and a
+// given name always at the same cost, so neither one name's time nor the
+// spread of many names' times tells unknown names from real ones. (Checked
+// at the file's most common cost only, a real user with a minority cost
+// stood out.)
+func TestUnknownNamesFollowFileCosts(t *testing.T) {
+	want := map[int]int{4: 1, 5: 2, 6: 1} // cost: users
+	var users strings.Builder
+	total := 0
+	for c, n := range want {
+		for range n {
+			fmt.Fprintf(&users, "user%d:%s\n", total, testHash(t, "pw", c))
+			total++
+		}
+	}
+	f := newFixture(t, users.String(), "telnet-clients:\n", Options{})
+	var last int
+	f.store.compare = func(hash, password []byte) error {
+		c, err := bcrypt.Cost(hash)
+		if err != nil {
+			t.Fatalf("compare called with a malformed hash: %v", err)
+		}
+		last = c
+		return bcrypt.ErrMismatchedHashAndPassword // no need to spend the time
+	}
+	costOf := func(name string) int {
+		last = 0
+		f.mustFail(name, "x", ErrBadCredentials)
+		return last
+	}
+
+	const names = 4000
+	got := map[int]int{}
+	first := map[string]int{}
+	for i := range names {
+		name := fmt.Sprintf("nobody%d", i)
+		c := costOf(name)
+		got[c]++
+		if i < 100 {
+			first[name] = c
+		}
+	}
+	for c, n := range want {
+		// Binomial: the standard deviation is at most sqrt(names)/2 ≈ 32,
+		// so 150 is over 4.5 of them.
+		expect := names * n / total
+		if d := got[c] - expect; d < -150 || d > 150 {
+			t.Errorf("cost %d: %d of %d unknown names, want about %d (costs in the file %v, got %v)", c, got[c], names, expect, want, got)
+		}
+	}
+	for c := range got {
+		if want[c] == 0 {
+			t.Errorf("%d unknown names checked at cost %d, which no user has", got[c], c)
+		}
+	}
+
+	// The same name, the same cost: asked again, and after a reload.
+	if err := f.store.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range first {
+		if again := costOf(name); again != c {
+			t.Errorf("%q checked at cost %d, then at %d", name, c, again)
+		}
 	}
 }
 
@@ -322,16 +407,38 @@ func TestStoreSeesRename(t *testing.T) {
 
 func TestStoreDummyCostFollowsFile(t *testing.T) {
 	f := newFixture(t, "", "", Options{})
-	if st := f.store.state.Load(); st.dummyCost != DefaultCost {
-		t.Fatalf("dummy cost %d for an empty file, want %d", st.dummyCost, DefaultCost)
+	costsOf := func() []int {
+		d := f.store.state.Load().dummy
+		for _, c := range d.costs {
+			if got, err := bcrypt.Cost(d.hashes[c]); err != nil || got != c {
+				t.Fatalf("dummy hash for cost %d has cost %d, %v", c, got, err)
+			}
+		}
+		return d.costs
 	}
+	if got := costsOf(); !slices.Equal(got, []int{DefaultCost}) {
+		t.Fatalf("dummy costs %v for an empty file, want [%d]", got, DefaultCost)
+	}
+
 	f.write(f.users, userLine(t, "alice", "pw"))
 	if err := f.store.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	st := f.store.state.Load()
-	if c, err := bcrypt.Cost(st.dummy); err != nil || c != bcrypt.MinCost || st.dummyCost != bcrypt.MinCost {
-		t.Fatalf("dummy cost %d, %v (recorded %d), want %d", c, err, st.dummyCost, bcrypt.MinCost)
+	if got := costsOf(); !slices.Equal(got, []int{bcrypt.MinCost}) {
+		t.Fatalf("dummy costs %v, want [%d]", got, bcrypt.MinCost)
+	}
+	old := f.store.state.Load().dummy.hashes[bcrypt.MinCost]
+
+	// A second cost: one more dummy; the one made already is kept.
+	f.write(f.users, userLine(t, "alice", "pw")+"bob:"+testHash(t, "pw", bcrypt.MinCost+1)+"\n")
+	if err := f.store.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := costsOf(); !slices.Equal(got, []int{bcrypt.MinCost, bcrypt.MinCost + 1}) {
+		t.Fatalf("dummy costs %v, want [%d %d]", got, bcrypt.MinCost, bcrypt.MinCost+1)
+	}
+	if d := f.store.state.Load().dummy; &d.hashes[bcrypt.MinCost][0] != &old[0] {
+		t.Error("the dummy hash of an unchanged cost was made again")
 	}
 }
 

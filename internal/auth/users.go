@@ -186,23 +186,18 @@ func (f *UsersFile) Users() []User {
 	return users
 }
 
-// Cost is the most common bcrypt cost in the file (the higher one on a
-// tie), or DefaultCost when the file has no users. An unknown user is
-// checked against a hash of this cost so it takes as long as a known one.
-func (f *UsersFile) Cost() int {
+// Costs counts the users at each bcrypt cost. An unknown user is checked
+// against a hash of one of these costs, picked in these proportions, so
+// that the time a logon takes does not tell whether the name exists.
+func (f *UsersFile) Costs() map[int]int {
 	counts := make(map[int]int)
-	best, bestN := DefaultCost, 0
 	for _, l := range f.lines {
-		if !l.isUser {
-			continue
-		}
-		c, _ := checkHash(l.user.Hash)
-		counts[c]++
-		if n := counts[c]; n > bestN || n == bestN && c > best {
-			best, bestN = c, n
+		if l.isUser {
+			c, _ := checkHash(l.user.Hash)
+			counts[c]++
 		}
 	}
-	return best
+	return counts
 }
 
 // Set adds u, or replaces the user of the same name where it stands. An

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,8 +77,8 @@ func TestParseUsersEmpty(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", input, err)
 		}
-		if f.Len() != 0 || f.Cost() != DefaultCost {
-			t.Fatalf("%q: Len() = %d, Cost() = %d", input, f.Len(), f.Cost())
+		if f.Len() != 0 || len(f.Costs()) != 0 {
+			t.Fatalf("%q: Len() = %d, Costs() = %v", input, f.Len(), f.Costs())
 		}
 	}
 }
@@ -154,17 +155,15 @@ func TestParseUsersLimits(t *testing.T) {
 	}
 }
 
-func TestUsersCost(t *testing.T) {
+func TestUsersCosts(t *testing.T) {
 	h4, h5 := aliceHash, bobHash
 	tests := []struct {
 		hashes []string
-		want   int
+		want   map[int]int
 	}{
-		{nil, DefaultCost},
-		{[]string{h4}, 4},
-		{[]string{h4, h5, h5}, 5},
-		{[]string{h4, h4, h5}, 4},
-		{[]string{h4, h5}, 5}, // a tie goes to the dearer cost
+		{nil, map[int]int{}},
+		{[]string{h4}, map[int]int{4: 1}},
+		{[]string{h4, h5, h5}, map[int]int{4: 1, 5: 2}},
 	}
 	for _, tt := range tests {
 		f := &UsersFile{}
@@ -173,8 +172,8 @@ func TestUsersCost(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := f.Cost(); got != tt.want {
-			t.Errorf("Cost() of %d hashes = %d, want %d", len(tt.hashes), got, tt.want)
+		if got := f.Costs(); !maps.Equal(got, tt.want) {
+			t.Errorf("Costs() of %d hashes = %v, want %v", len(tt.hashes), got, tt.want)
 		}
 	}
 }
