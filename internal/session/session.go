@@ -708,7 +708,9 @@ func (s *Session) endTasks() {
 		return
 	}
 	signalAll(pids, syscall.SIGHUP)
-	syscall.Kill(-sid, syscall.SIGCONT) // a stopped job must run to see SIGHUP
+	// A stopped job must run to see SIGHUP; each PID, since jobs have
+	// process groups of their own.
+	signalAll(pids, syscall.SIGCONT)
 	t := time.NewTimer(killGrace)
 	select {
 	case <-s.exited:

@@ -426,3 +426,52 @@ func TestEndTasksWithUnreapedShell(t *testing.T) {
 		t.Errorf("processes left in the session: %v", got)
 	}
 }
+
+// A stopped job in a process group of its own gets to run its SIGHUP
+// handler when the session ends, rather than only SIGKILL. (Adopted by
+// init, so the kernel's orphaned-group rule sends it nothing when the
+// shell exits: only endTasks can wake it.)
+func TestStoppedJobSeesHangup(t *testing.T) {
+	dir := t.TempDir()
+	flag := dir + "/hup"
+	job := dir + "/job.sh"
+	// The job stops itself once its parent is outside the session (the
+	// subshell has exited and init adopted the job), so it is in an
+	// orphaned process group when it stops.
+	script := `trap 'echo HUP > "$1"; exit 0' HUP
+sid() { cut -d' ' -f6 /proc/$1/stat; }
+while [ "$(sid $(cut -d' ' -f4 /proc/$$/stat))" = "$(sid $$)" ]; do sleep 0.01; done
+kill -STOP $$
+`
+	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	done := runAsync(s, context.Background(), conn, []byte("(sh "+job+" "+flag+" &); echo STARTED$((3+4))\n"))
+	p.waitOutput(t, "STARTED7")
+	for deadline := time.Now().Add(10 * time.Second); !hasStopped(s.PID()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not stop")
+		}
+	}
+	p.nc.Close()
+	waitReason(t, done)
+	if b, _ := os.ReadFile(flag); string(b) != "HUP\n" {
+		t.Errorf("the stopped job's SIGHUP handler did not run (flag file %q)", b)
+	}
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+}
+
+// hasStopped reports whether a process of session sid is stopped.
+func hasStopped(sid int) bool {
+	for _, pid := range sessionMembers(sid) {
+		if _, state, ok := procSession(pid); ok && state == 'T' {
+			return true
+		}
+	}
+	return false
+}
