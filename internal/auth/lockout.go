@@ -24,6 +24,11 @@ const maxLockoutEntries = 100000
 // checked before any password work, so a locked-out attempt costs no
 // bcrypt time. Unknown account names are tracked like known ones, so a
 // lockout reveals nothing about which accounts exist.
+//
+// A logon reserves its attempt with Begin before the password check: a
+// check takes long enough (and may wait for a bcrypt slot) that parallel
+// connections would otherwise all pass the lock before the first failure
+// was recorded, and get as many guesses as they have connections.
 type Lockout struct {
 	mu      sync.Mutex
 	policy  LockoutPolicy
@@ -38,8 +43,20 @@ type lockKey struct {
 
 type lockEntry struct {
 	failures    []time.Time // within the window, oldest first; at most Attempts
+	inFlight    int         // attempts begun and not yet ended; they count as failures
 	lockedUntil time.Time
 	touched     time.Time
+}
+
+// recent counts the failures still inside the window.
+func (e *lockEntry) recent(now time.Time, window time.Duration) int {
+	n := 0
+	for _, t := range e.failures {
+		if now.Sub(t) < window {
+			n++
+		}
+	}
+	return n
 }
 
 // NewLockout returns a lockout table with policy p.
@@ -72,11 +89,115 @@ func (l *Lockout) Locked(address, account string) (bool, time.Time) {
 	return !until.IsZero(), until
 }
 
-// Failure records a failed logon. It returns which of "address" and
-// "account" became locked by it (for the audit trail).
+// Attempt is one logon attempt reserved by Begin. End it with exactly one
+// of Failure, Success or Release; further calls do nothing.
+type Attempt struct {
+	l                *Lockout
+	address, account string
+	reserved         []lockKey // whose inFlight this attempt counts in
+	ended            bool
+}
+
+// Begin reserves an attempt from address at account, before its password
+// is checked. It is refused (nil, false) when either is locked out, with
+// until the end of the lock, or when failures and attempts in flight
+// already reach the policy's Attempts (until is then zero: the refusal
+// lasts until one of those attempts ends or a failure leaves the window).
+func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a = &Attempt{l: l, address: address, account: account}
+	p := l.policy
+	if p.Attempts <= 0 {
+		return a, time.Time{}, true
+	}
+	now := l.now()
+	full := false
+	ks := keys(address, account)
+	for _, k := range ks {
+		e := l.entries[k]
+		switch {
+		case e == nil:
+		case now.Before(e.lockedUntil):
+			if e.lockedUntil.After(until) {
+				until = e.lockedUntil
+			}
+		case e.recent(now, p.Window)+e.inFlight >= p.Attempts:
+			full = true
+		}
+	}
+	if !until.IsZero() || full {
+		return nil, until, false
+	}
+	for _, k := range ks {
+		e := l.entries[k]
+		if e == nil {
+			l.makeRoom(now)
+			e = &lockEntry{}
+			l.entries[k] = e
+		}
+		e.touched = now
+		e.inFlight++
+	}
+	a.reserved = ks
+	return a, time.Time{}, true
+}
+
+// Failure ends the attempt as a failed logon, and returns which of
+// "address" and "account" became locked by it (for the audit trail).
+func (a *Attempt) Failure() (locked []string) {
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	if !a.end() {
+		return nil
+	}
+	return a.l.failureLocked(a.address, a.account)
+}
+
+// Success ends the attempt as a successful logon: see Lockout.Success.
+func (a *Attempt) Success() {
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	if a.end() {
+		a.l.successLocked(a.account)
+	}
+}
+
+// Release ends the attempt without counting it either way: the password
+// was never checked (shutdown, the login deadline), or it was right but
+// the logon was refused for another reason.
+func (a *Attempt) Release() {
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	a.end()
+}
+
+// end gives back the reservation; false if the attempt had ended already.
+// Called with l.mu held.
+func (a *Attempt) end() bool {
+	if a.ended {
+		return false
+	}
+	a.ended = true
+	for _, k := range a.reserved {
+		// makeRoom keeps entries with attempts in flight, so e is there.
+		if e := a.l.entries[k]; e != nil && e.inFlight > 0 {
+			e.inFlight--
+		}
+	}
+	return true
+}
+
+// Failure records a failed logon that was not reserved with Begin. It
+// returns which of "address" and "account" became locked by it (for the
+// audit trail).
 func (l *Lockout) Failure(address, account string) (locked []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.failureLocked(address, account)
+}
+
+func (l *Lockout) failureLocked(address, account string) (locked []string) {
 	p := l.policy
 	if p.Attempts <= 0 {
 		return nil
@@ -116,8 +237,19 @@ func (l *Lockout) Failure(address, account string) (locked []string) {
 func (l *Lockout) Success(account string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.successLocked(account)
+}
+
+func (l *Lockout) successLocked(account string) {
 	k := lockKey{"account", account}
-	if e := l.entries[k]; e != nil && !l.now().Before(e.lockedUntil) {
+	e := l.entries[k]
+	switch {
+	case e == nil || l.now().Before(e.lockedUntil):
+	case e.inFlight > 0:
+		// Other attempts at the account are still being checked: their
+		// reservations stay.
+		e.failures = nil
+	default:
 		delete(l.entries, k)
 	}
 }
@@ -139,8 +271,10 @@ func (l *Lockout) makeRoom(now time.Time) {
 	if len(l.entries) < maxLockoutEntries {
 		return
 	}
+	// Entries with attempts in flight are never dropped: their
+	// reservations must hold (there are at most as many as connections).
 	for k, e := range l.entries {
-		if !now.Before(e.lockedUntil) && (len(e.failures) == 0 || now.Sub(e.failures[len(e.failures)-1]) >= l.policy.Window) {
+		if e.inFlight == 0 && !now.Before(e.lockedUntil) && (len(e.failures) == 0 || now.Sub(e.failures[len(e.failures)-1]) >= l.policy.Window) {
 			delete(l.entries, k)
 		}
 	}
@@ -148,7 +282,7 @@ func (l *Lockout) makeRoom(now time.Time) {
 		if len(l.entries) < maxLockoutEntries*9/10 {
 			break
 		}
-		if !now.Before(e.lockedUntil) {
+		if e.inFlight == 0 && !now.Before(e.lockedUntil) {
 			delete(l.entries, k)
 		}
 	}

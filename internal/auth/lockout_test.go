@@ -3,6 +3,7 @@ package auth
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -94,4 +95,124 @@ func TestLockoutBoundedMemory(t *testing.T) {
 	if n := len(l.entries); n > maxLockoutEntries {
 		t.Errorf("%d entries, cap %d", n, maxLockoutEntries)
 	}
+}
+
+// Attempts in flight count toward the limit, so parallel attempts cannot
+// all pass before the first failure is recorded.
+func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
+	const attempts = 3
+	l, _ := newTestLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Hour})
+	for _, tt := range []struct {
+		name          string
+		address, user func(i int) string
+	}{
+		{"one address", func(int) string { return "10.0.0.1" }, func(i int) string { return fmt.Sprint("u", i) }},
+		{"one account", func(i int) string { return fmt.Sprint("10.0.1.", i) }, func(int) string { return "root" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var begun []*Attempt
+			var wg sync.WaitGroup
+			for i := range 64 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if a, _, ok := l.Begin(tt.address(i), tt.user(i)); ok {
+						mu.Lock()
+						begun = append(begun, a)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(begun) != attempts {
+				t.Fatalf("%d of 64 parallel attempts begun, want %d", len(begun), attempts)
+			}
+			var locked []string
+			for _, a := range begun {
+				locked = append(locked, a.Failure()...)
+			}
+			if len(locked) != 1 {
+				t.Errorf("the failures locked %v, want one key", locked)
+			}
+			if _, until, ok := l.Begin(tt.address(99), tt.user(99)); ok || until.IsZero() {
+				t.Errorf("Begin after %d failures: ok=%v until=%v, want refused until the lock ends", attempts, ok, until)
+			}
+		})
+	}
+}
+
+func TestLockoutAttemptEnds(t *testing.T) {
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour})
+	begin := func(address, account string) *Attempt {
+		t.Helper()
+		a, until, ok := l.Begin(address, account)
+		if !ok {
+			t.Fatalf("Begin(%q, %q) refused (until %v)", address, account, until)
+		}
+		return a
+	}
+	refused := func(address, account string) {
+		t.Helper()
+		if a, until, ok := l.Begin(address, account); ok {
+			a.Release()
+			t.Fatalf("Begin(%q, %q) allowed", address, account)
+		} else if !until.IsZero() {
+			t.Fatalf("Begin(%q, %q) refused until %v, want zero (attempts in flight, not a lock)", address, account, until)
+		}
+	}
+
+	// Released attempts count neither way; a second end does nothing.
+	a1, a2 := begin("a", "x"), begin("a", "x")
+	refused("b", "x")
+	a1.Release()
+	a1.Failure()
+	a1.Release()
+	a3 := begin("b", "x")
+	a2.Release()
+	a3.Release()
+	if locked, _ := l.Locked("a", "x"); locked {
+		t.Fatal("locked by released attempts")
+	}
+
+	// A success clears the account's failures but keeps the reservation
+	// of another attempt still being checked.
+	a1, a2 = begin("a", "x"), begin("b", "x")
+	a1.Success()
+	a3 = begin("c", "x") // a2 and a3 in flight: the account is full
+	refused("d", "x")
+	a2.Failure()
+	if got := a3.Failure(); !slices.Equal(got, []string{"account"}) {
+		t.Fatalf("two failures at x locked %v, want the account", got)
+	}
+	if _, until, ok := l.Begin("e", "x"); ok || !until.Equal(clock.t.Add(time.Hour)) {
+		t.Fatalf("after the lock: ok=%v until=%v", ok, until)
+	}
+
+	// Turned off, nothing is reserved; turned on again, an attempt begun
+	// while off ends without harm.
+	l.SetPolicy(LockoutPolicy{})
+	off := begin("f", "y")
+	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Hour})
+	off.Release()
+	begin("f", "y").Release()
+}
+
+// Entries with attempts in flight survive a full table.
+func TestLockoutKeepsReservationsWhenFull(t *testing.T) {
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 1, Window: time.Second, Duration: time.Minute})
+	a, _, ok := l.Begin("keep", "")
+	if !ok {
+		t.Fatal("Begin refused")
+	}
+	for i := 0; i < maxLockoutEntries+5000; i++ {
+		l.Failure(fmt.Sprint("addr", i), "")
+		if i%1000 == 0 {
+			clock.advance(2 * time.Second)
+		}
+	}
+	if _, _, ok := l.Begin("keep", ""); ok {
+		t.Error("the reservation was dropped when the table filled")
+	}
+	a.Release()
 }

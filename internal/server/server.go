@@ -323,28 +323,23 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 			return id, nil, false
 		}
 		say("")
-		address := hostOf(remote)
-		if locked, until := s.lockout.Locked(address, user); locked {
+		id, err = s.authenticate(ctx, cfg, hostOf(remote), user, password)
+		var lo *lockedOutError
+		switch {
+		case errors.As(err, &lo):
 			// Refused without looking at the password: no bcrypt time is
 			// spent on a locked-out address or account.
 			failures++
-			s.audit.Warn("logon refused", "event", "logon_locked_out", "user", printable(user), "remote", remote,
-				"until", until.UTC().Format(time.RFC3339))
+			rec := []any{"event", "logon_locked_out", "user", printable(user), "remote", remote}
+			if lo.until.IsZero() {
+				rec = append(rec, "reason", "attempts in progress reach lockout.attempts")
+			} else {
+				rec = append(rec, "until", lo.until.UTC().Format(time.RFC3339))
+			}
+			s.audit.Warn("logon refused", rec...)
 			say(msgLockedOut)
 			say("")
-			continue
-		}
-		id, err = s.store.Authenticate(ctx, user, password)
-		if errors.Is(err, auth.ErrBadCredentials) {
-			for _, what := range s.lockout.Failure(address, user) {
-				s.audit.Warn("lockout", "event", "lockout", "locked", what, "user", printable(user),
-					"address", address, "duration", cfg.Lockout.Duration.String(),
-					"attempts", cfg.Lockout.Attempts, "window", cfg.Lockout.Window.String())
-			}
-		}
-		switch {
 		case err == nil:
-			s.lockout.Success(user)
 			return id, lr.typeahead(), true
 		case errors.Is(err, auth.ErrNotMember):
 			say(accessDenied(cfg.ClientsGroup))
@@ -366,6 +361,38 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 	s.audit.Warn("connection dropped", "event", "max_failed_logons", "remote", remote,
 		"max_failed_logons", cfg.MaxFailedLogons)
 	return id, nil, false
+}
+
+// lockedOutError is authenticate's refusal of a locked-out address or
+// account; until is zero when the attempts in progress fill the limit.
+type lockedOutError struct{ until time.Time }
+
+func (e *lockedOutError) Error() string { return "locked out" }
+
+// authenticate checks one password, with the attempt reserved in the
+// lockout table first: parallel attempts must not run more checks than
+// lockout.attempts allows, which looking at the lock, then checking, then
+// recording the failure let them do.
+func (s *Server) authenticate(ctx context.Context, cfg *config.Config, address, user, password string) (auth.Identity, error) {
+	attempt, until, ok := s.lockout.Begin(address, user)
+	if !ok {
+		return auth.Identity{}, &lockedOutError{until}
+	}
+	// Ends it on any other outcome (the deadline, shutdown, a non-member,
+	// a panic); a no-op after Success or Failure.
+	defer attempt.Release()
+	id, err := s.store.Authenticate(ctx, user, password)
+	switch {
+	case err == nil:
+		attempt.Success()
+	case errors.Is(err, auth.ErrBadCredentials):
+		for _, what := range attempt.Failure() {
+			s.audit.Warn("lockout", "event", "lockout", "locked", what, "user", printable(user),
+				"address", address, "duration", cfg.Lockout.Duration.String(),
+				"attempts", cfg.Lockout.Attempts, "window", cfg.Lockout.Window.String())
+		}
+	}
+	return id, err
 }
 
 // maxEmptyLogins is how many empty answers to login: are free.

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tlntsvr/tlntsvr/internal/auth"
+)
+
+// Parallel logon attempts cannot run more password checks than the lockout
+// allows: each attempt is reserved before its bcrypt comparison. Before,
+// the lock was only looked at, so all the connections an address may have
+// logging on at once (or, across addresses, max_connections) passed it
+// before the first failure was recorded.
+func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
+	const attempts, parallel = 3, maxPendingPerAddress
+	// Cost 10, so a comparison is slow next to the time the parallel
+	// attempts take to reach it.
+	hash, err := auth.HashPasswordCost("right", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := "alice:" + hash + "\n"
+	extra := fmt.Sprintf("lockout: {attempts: %d, window: 10m, duration: 15m}\n", attempts)
+
+	for _, tt := range []struct {
+		name string
+		from func(i int) string // address of connection i
+		user func(i int) string // the name it tries
+	}{
+		{"one address, many names",
+			func(int) string { return "10.2.0.1" },
+			func(i int) string { return fmt.Sprint("nobody", i) }},
+		{"one account, many addresses",
+			func(i int) string { return fmt.Sprint("10.3.0.", i+1) },
+			func(int) string { return "alice" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, audit := newTestServer(t, users, "telnet-clients: alice\n", extra)
+			var atPrompt, finished sync.WaitGroup
+			start := make(chan struct{})
+			for i := range parallel {
+				atPrompt.Add(1)
+				finished.Add(1)
+				go func() {
+					defer finished.Done()
+					tc, done := connect(srv, tt.from(i), 2000+i)
+					defer func() { tc.Close(); <-done }()
+					tc.waitFor(t, "login: ")
+					tc.Write([]byte(tt.user(i) + "\r\n"))
+					tc.waitFor(t, "password: ")
+					atPrompt.Done()
+					<-start // every password at once
+					tc.Write([]byte("wrong\r\n"))
+					tc.waitFor(t, msgLoginIncorrect, msgLockedOut)
+				}()
+			}
+			atPrompt.Wait()
+			close(start)
+			finished.Wait()
+
+			failed, refused := countEvents(audit, "logon_failed"), countEvents(audit, "logon_locked_out")
+			if failed > attempts {
+				t.Errorf("%d password checks for %d parallel attempts, want at most %d (the lockout's attempts)", failed, parallel, attempts)
+			}
+			if failed+refused != parallel {
+				t.Errorf("%d failed and %d refused, want %d in all", failed, refused, parallel)
+			}
+			if countEvents(audit, "lockout") != 1 {
+				t.Errorf("%d lockout records, want 1:\n%s", countEvents(audit, "lockout"), audit.String())
+			}
+		})
+	}
+}
