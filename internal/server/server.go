@@ -269,7 +269,11 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	nc.SetReadDeadline(loginDeadline)
 
-	id, typeahead, ok := s.logon(ctx, conn, cfg, log, remote)
+	// The login deadline bounds the wait for a bcrypt slot as well as the
+	// reads: a logon flood must not hold a connection past it.
+	logonCtx, cancelLogon := context.WithDeadline(ctx, loginDeadline)
+	id, typeahead, ok := s.logon(logonCtx, conn, cfg, log, remote)
+	cancelLogon()
 	endLogon()
 	if !ok || !stopClose() {
 		return
@@ -352,6 +356,10 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 				"failures", failures)
 			say(msgLoginIncorrect)
 			say("")
+		case errors.Is(err, context.DeadlineExceeded):
+			// The login deadline passed while waiting for a bcrypt slot.
+			readErr(os.ErrDeadlineExceeded)
+			return id, nil, false
 		default: // context cancelled (shutdown) or an internal error
 			log.Error("authentication error", "err", err)
 			return id, nil, false
