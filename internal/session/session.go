@@ -106,6 +106,9 @@ type Session struct {
 	lastOut  atomic.Int64 // unix nanoseconds of the last output forwarded
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
+	// writing: copyOut is in a write to the client. To a slow client one
+	// write can take longer than drainTimeout; that is output flowing.
+	writing atomic.Bool
 }
 
 // Start opens a PTY and starts the incubator, which becomes the account
@@ -432,8 +435,9 @@ func (s *Session) recoverPanic(where string) {
 }
 
 // drain waits for copyOut to finish after the shell has exited, for as
-// long as output keeps coming: drainTimeout of silence, or drainLimit in
-// all, ends the wait.
+// long as output keeps coming: drainTimeout of silence (no write to the
+// client in progress or ended within it), or drainLimit in all, ends the
+// wait.
 func (s *Session) drain(outDone <-chan struct{}) {
 	limit := time.NewTimer(drainLimit)
 	defer limit.Stop()
@@ -446,7 +450,7 @@ func (s *Session) drain(outDone <-chan struct{}) {
 		case <-limit.C:
 			return
 		case <-tick.C:
-			if time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout {
+			if !s.writing.Load() && time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout {
 				return
 			}
 		}
@@ -492,11 +496,15 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 			return true
 		})
 		if n > 0 {
-			if werr := s.writeOutput(conn, (*buf)[:n]); werr != nil {
+			s.writing.Store(true)
+			werr := s.writeOutput(conn, (*buf)[:n])
+			// lastOut first, so drain sees at least one of the two.
+			s.lastOut.Store(time.Now().UnixNano())
+			s.writing.Store(false)
+			if werr != nil {
 				return true
 			}
 			s.bytesOut.Add(int64(n))
-			s.lastOut.Store(time.Now().UnixNano())
 		}
 		if status != 0 {
 			s.ptyStatus(conn, status)

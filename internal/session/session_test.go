@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -474,4 +475,35 @@ func hasStopped(sid int) bool {
 		}
 	}
 	return false
+}
+
+// A client slow enough that one write to it takes longer than
+// drainTimeout still gets all the output after the shell has exited: a
+// write in progress is output flowing, not a quiet session.
+func TestSlowClientGetsOutputAfterExit(t *testing.T) {
+	cc, sc := tcpPair(t)
+	// Small socket buffers, so that the output cannot all wait in them.
+	cc.(*net.TCPConn).SetReadBuffer(4096)
+	sc.(*net.TCPConn).SetWriteBuffer(4096)
+	conn := protocol.NewConn(sc, protocol.Config{})
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	const n = 128 << 10
+	// The output comes from a job that outlives the shell, so the shell
+	// exits while the client has not read anything yet.
+	done := runAsync(s, context.Background(), conn,
+		[]byte("(sleep 0.2; head -c "+strconv.Itoa(n)+" /dev/zero | tr '\\0' x; echo THE$((1+1))END) & exit\n"))
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shell did not exit")
+	}
+	// The client takes no data for longer than drainTimeout, then all.
+	time.Sleep(drainTimeout + time.Second)
+	out, _ := io.ReadAll(cc)
+	waitReason(t, done)
+	want := strings.Repeat("x", n) + "THE2END\r\n"
+	if !bytes.Contains(out, []byte(want)) {
+		t.Errorf("the client got %d bytes without the output's end (%d bytes then THE2END)", len(out), n)
+	}
 }
