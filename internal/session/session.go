@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -144,6 +145,15 @@ func Start(spec Spec) (*Session, error) {
 		return nil, err
 	}
 	defer slave.Close()
+	if err := ownTerminal(slave, acct); err != nil {
+		if drop {
+			master.Close()
+			return nil, err
+		}
+		// Without root the terminal is already the account's (ours);
+		// only the tty group may be out of reach.
+		log.Debug("terminal left as opened", "err", err)
+	}
 	if err := pty.SetSize(master, cols, rows); err != nil {
 		master.Close()
 		return nil, fmt.Errorf("set window size: %w", err)
@@ -220,6 +230,27 @@ func Start(spec Spec) (*Session, error) {
 		close(s.exited)
 	}()
 	return s, nil
+}
+
+// ownTerminal gives the terminal to the account, writable by the tty group,
+// as grantpt(3) and login(1) do: programs that check or reopen their
+// terminal (screen, pinentry through GPG_TTY, mesg and write) fail on one
+// that root owns with mode 0600. Nothing needs giving back: a devpts node
+// goes away with its master.
+func ownTerminal(tty *os.File, acct Account) error {
+	gid := int(acct.GID) // a host without a tty group: as grantpt(3)
+	if g, err := user.LookupGroup("tty"); err == nil {
+		if id, err := strconv.Atoi(g.Gid); err == nil {
+			gid = id
+		}
+	}
+	if err := tty.Chown(int(acct.UID), gid); err != nil {
+		return fmt.Errorf("give the terminal to %s: %w", acct.Name, err)
+	}
+	if err := tty.Chmod(0o620); err != nil {
+		return fmt.Errorf("give the terminal to %s: %w", acct.Name, err)
+	}
+	return nil
 }
 
 // waitExit waits for the shell to exit and reaps it. cmd.Wait would hold

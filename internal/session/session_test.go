@@ -507,3 +507,30 @@ func TestSlowClientGetsOutputAfterExit(t *testing.T) {
 		t.Errorf("the client got %d bytes without the output's end (%d bytes then THE2END)", len(out), n)
 	}
 }
+
+// The user's terminal belongs to the account, writable by the tty group
+// (mode 0620), as login(1) leaves it, so that screen, pinentry and mesg
+// work for a user who is not root.
+func TestTerminalBelongsToAccount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a session as another account")
+	}
+	acct, err := LookupAccount("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	gid := acct.GID
+	if g, err := user.LookupGroup("tty"); err == nil {
+		id, _ := strconv.Atoi(g.Gid)
+		gid = uint32(id)
+	}
+	conn, p := connPair(t)
+	s := start(t, Spec{Account: acct, EndTasks: true})
+	done := runAsync(s, context.Background(), conn, []byte("stat -c TTY=%u:%g:%a \"$(tty)\"; exit\n"))
+	waitReason(t, done)
+	<-p.eof
+	want := "TTY=" + strconv.Itoa(int(acct.UID)) + ":" + strconv.Itoa(int(gid)) + ":620"
+	if out := p.output(); !strings.Contains(out, want) {
+		t.Errorf("want %q in:\n%q", want, out)
+	}
+}
