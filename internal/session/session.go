@@ -746,10 +746,10 @@ func (s *Session) endTasks() {
 		// none can appear now.
 		return
 	}
-	signalAll(pids, syscall.SIGHUP)
+	signalAll(sid, pids, syscall.SIGHUP)
 	// A stopped job must run to see SIGHUP; each PID, since jobs have
 	// process groups of their own.
-	signalAll(pids, syscall.SIGCONT)
+	signalAll(sid, pids, syscall.SIGCONT)
 	t := time.NewTimer(killGrace)
 	select {
 	case <-s.exited:
@@ -765,62 +765,7 @@ func (s *Session) endTasks() {
 		if len(left) == 0 || time.Now().After(deadline) {
 			return
 		}
-		signalAll(left, syscall.SIGKILL)
+		signalAll(sid, left, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func signalAll(pids []int, sig syscall.Signal) {
-	for _, pid := range pids {
-		syscall.Kill(pid, sig)
-	}
-}
-
-// sessionMembers lists the live processes whose session ID is sid.
-func sessionMembers(sid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range entries {
-		pid := 0
-		for _, c := range e.Name() {
-			if c < '0' || c > '9' {
-				pid = -1
-				break
-			}
-			pid = pid*10 + int(c-'0')
-		}
-		if pid <= 0 {
-			continue
-		}
-		if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// procSession reads a process's session ID and state from /proc/PID/stat.
-func procSession(pid int) (sid int, state byte, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// The command name is in parentheses and may contain anything; the
-	// fields after the last ')' are: state ppid pgrp session ...
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 4 {
-		return 0, 0, false
-	}
-	sid, err = strconv.Atoi(f[3])
-	if err != nil {
-		return 0, 0, false
-	}
-	return sid, f[0][0], true
 }
