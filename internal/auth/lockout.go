@@ -130,14 +130,7 @@ func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, o
 		return nil, until, false
 	}
 	for _, k := range ks {
-		e := l.entries[k]
-		if e == nil {
-			l.makeRoom(now)
-			e = &lockEntry{}
-			l.entries[k] = e
-		}
-		e.touched = now
-		e.inFlight++
+		l.entry(k, now).inFlight++
 	}
 	a.reserved = ks
 	return a, time.Time{}, true
@@ -197,6 +190,19 @@ func (l *Lockout) Failure(address, account string) (locked []string) {
 	return l.failureLocked(address, account)
 }
 
+// entry returns k's entry, made (room made for it) if there is none, and
+// marks it touched now. Called with l.mu held.
+func (l *Lockout) entry(k lockKey, now time.Time) *lockEntry {
+	e := l.entries[k]
+	if e == nil {
+		l.makeRoom(now)
+		e = &lockEntry{}
+		l.entries[k] = e
+	}
+	e.touched = now
+	return e
+}
+
 func (l *Lockout) failureLocked(address, account string) (locked []string) {
 	p := l.policy
 	if p.Attempts <= 0 {
@@ -204,13 +210,7 @@ func (l *Lockout) failureLocked(address, account string) (locked []string) {
 	}
 	now := l.now()
 	for _, k := range keys(address, account) {
-		e := l.entries[k]
-		if e == nil {
-			l.makeRoom(now)
-			e = &lockEntry{}
-			l.entries[k] = e
-		}
-		e.touched = now
+		e := l.entry(k, now)
 		// Keep only the failures inside the window.
 		kept := e.failures[:0]
 		for _, t := range e.failures {
