@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -34,6 +36,9 @@ type Lockout struct {
 	policy  LockoutPolicy
 	entries map[lockKey]*lockEntry
 	now     func() time.Time
+	// ended is closed, and replaced, whenever an attempt ends: BeginWait's
+	// waiters look again.
+	ended chan struct{}
 }
 
 type lockKey struct {
@@ -61,7 +66,7 @@ func (e *lockEntry) recent(now time.Time, window time.Duration) int {
 
 // NewLockout returns a lockout table with policy p.
 func NewLockout(p LockoutPolicy) *Lockout {
-	return &Lockout{policy: p, entries: map[lockKey]*lockEntry{}, now: time.Now}
+	return &Lockout{policy: p, entries: map[lockKey]*lockEntry{}, now: time.Now, ended: make(chan struct{})}
 }
 
 // SetPolicy changes the policy; records kept so far stay.
@@ -136,6 +141,37 @@ func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, o
 	return a, time.Time{}, true
 }
 
+// ErrLockedOut is BeginWait's refusal: the address or the account is
+// locked out until the time it returns.
+var ErrLockedOut = errors.New("locked out")
+
+// BeginWait is Begin for a logon: when attempts in flight fill the limit
+// it waits, until ctx is done, for one of them to end and looks again. A
+// script or test rig that opens many sessions of one account at once
+// must get them all (the password checks run a few at a time anyway);
+// parallel guesses still get no more checks than the limit allows, and
+// once their failures lock the account the waiters are refused. It
+// returns ctx's error if ctx ends first.
+func (l *Lockout) BeginWait(ctx context.Context, address, account string) (*Attempt, time.Time, error) {
+	for {
+		l.mu.Lock()
+		ended := l.ended
+		l.mu.Unlock()
+		a, until, ok := l.Begin(address, account)
+		switch {
+		case ok:
+			return a, time.Time{}, nil
+		case !until.IsZero():
+			return nil, until, ErrLockedOut
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return nil, time.Time{}, ctx.Err()
+		}
+	}
+}
+
 // Failure ends the attempt as a failed logon, and returns which of
 // "address" and "account" became locked by it (for the audit trail).
 func (a *Attempt) Failure() (locked []string) {
@@ -172,6 +208,8 @@ func (a *Attempt) end() bool {
 		return false
 	}
 	a.ended = true
+	close(a.l.ended)
+	a.l.ended = make(chan struct{})
 	for _, k := range a.reserved {
 		// makeRoom keeps entries with attempts in flight, so e is there.
 		if e := a.l.entries[k]; e != nil && e.inFlight > 0 {

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -215,4 +217,66 @@ func TestLockoutKeepsReservationsWhenFull(t *testing.T) {
 		t.Error("the reservation was dropped when the table filled")
 	}
 	a.Release()
+}
+
+// Many logons of one account at once with the right password all get
+// through BeginWait (a test rig opening 50 sessions of one account), never
+// more than Attempts checks at a time; wrong passwords at once get no more
+// checks than Attempts, and the rest are refused once the lock is set.
+func TestLockoutBeginWait(t *testing.T) {
+	const attempts, parallel = 3, 20
+	l := NewLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Minute})
+	var mu sync.Mutex
+	inFlight, most, failures, refused := 0, 0, 0, 0
+	run := func(right bool) {
+		var wg sync.WaitGroup
+		for i := range parallel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a, _, err := l.BeginWait(context.Background(), fmt.Sprint("10.0.0.", i), "alice")
+				if err != nil {
+					mu.Lock()
+					refused++
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // the password check
+				mu.Lock()
+				inFlight--
+				if !right {
+					failures++
+				}
+				mu.Unlock()
+				if right {
+					a.Success()
+				} else {
+					a.Failure()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(true)
+	if refused != 0 || most > attempts {
+		t.Fatalf("right passwords: %d refused, at most %d at once; want 0 refused, at most %d", refused, most, attempts)
+	}
+	run(false)
+	if failures > attempts || failures+refused != parallel {
+		t.Errorf("wrong passwords: %d checked, %d refused; want at most %d checked and the rest refused", failures, refused, attempts)
+	}
+	// A waiter gives up when its context ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l2 := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	if _, _, err := l2.BeginWait(ctx, "10.0.0.1", "bob"); err != nil {
+		t.Fatalf("first attempt: %v", err)
+	}
+	if _, _, err := l2.BeginWait(ctx, "10.0.0.2", "bob"); !errors.Is(err, context.Canceled) {
+		t.Errorf("second attempt while the first is in flight, context ended: %v, want context.Canceled", err)
+	}
 }

@@ -334,13 +334,8 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 			// Refused without looking at the password: no bcrypt time is
 			// spent on a locked-out address or account.
 			failures++
-			rec := []any{"event", "logon_locked_out", "user", printable(user), "remote", remote}
-			if lo.until.IsZero() {
-				rec = append(rec, "reason", "attempts in progress reach lockout.attempts")
-			} else {
-				rec = append(rec, "until", lo.until.UTC().Format(time.RFC3339))
-			}
-			s.audit.Warn("logon refused", rec...)
+			s.audit.Warn("logon refused", "event", "logon_locked_out", "user", printable(user), "remote", remote,
+				"until", lo.until.UTC().Format(time.RFC3339))
 			say(msgLockedOut)
 			say("")
 		case err == nil:
@@ -372,7 +367,7 @@ func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Con
 }
 
 // lockedOutError is authenticate's refusal of a locked-out address or
-// account; until is zero when the attempts in progress fill the limit.
+// account, until the lock ends.
 type lockedOutError struct{ until time.Time }
 
 func (e *lockedOutError) Error() string { return "locked out" }
@@ -382,9 +377,12 @@ func (e *lockedOutError) Error() string { return "locked out" }
 // lockout.attempts allows, which looking at the lock, then checking, then
 // recording the failure let them do.
 func (s *Server) authenticate(ctx context.Context, cfg *config.Config, address, user, password string) (auth.Identity, error) {
-	attempt, until, ok := s.lockout.Begin(address, user)
-	if !ok {
+	attempt, until, err := s.lockout.BeginWait(ctx, address, user)
+	if errors.Is(err, auth.ErrLockedOut) {
 		return auth.Identity{}, &lockedOutError{until}
+	}
+	if err != nil {
+		return auth.Identity{}, err // the login deadline, or shutdown
 	}
 	// Ends it on any other outcome (the deadline, shutdown, a non-member,
 	// a panic); a no-op after Success or Failure.
