@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -36,9 +37,7 @@ type Lockout struct {
 	policy  LockoutPolicy
 	entries map[lockKey]*lockEntry
 	now     func() time.Time
-	// ended is closed, and replaced, whenever an attempt ends: BeginWait's
-	// waiters look again.
-	ended chan struct{}
+	waiters []*waiter // BeginWait's, oldest first
 }
 
 type lockKey struct {
@@ -66,7 +65,7 @@ func (e *lockEntry) recent(now time.Time, window time.Duration) int {
 
 // NewLockout returns a lockout table with policy p.
 func NewLockout(p LockoutPolicy) *Lockout {
-	return &Lockout{policy: p, entries: map[lockKey]*lockEntry{}, now: time.Now, ended: make(chan struct{})}
+	return &Lockout{policy: p, entries: map[lockKey]*lockEntry{}, now: time.Now}
 }
 
 // SetPolicy changes the policy; records kept so far stay.
@@ -111,6 +110,11 @@ type Attempt struct {
 func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.beginLocked(address, account)
+}
+
+// beginLocked is Begin with l.mu held.
+func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.Time, ok bool) {
 	a = &Attempt{l: l, address: address, account: account}
 	p := l.policy
 	if p.Attempts <= 0 {
@@ -146,30 +150,79 @@ func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, o
 var ErrLockedOut = errors.New("locked out")
 
 // BeginWait is Begin for a logon: when attempts in flight fill the limit
-// it waits, until ctx is done, for one of them to end and looks again. A
+// it waits, until ctx is done, for its turn, first come first served. A
 // script or test rig that opens many sessions of one account at once
 // must get them all (the password checks run a few at a time anyway);
 // parallel guesses still get no more checks than the limit allows, and
 // once their failures lock the account the waiters are refused. It
 // returns ctx's error if ctx ends first.
 func (l *Lockout) BeginWait(ctx context.Context, address, account string) (*Attempt, time.Time, error) {
-	for {
-		l.mu.Lock()
-		ended := l.ended
+	l.mu.Lock()
+	a, until, ok := l.beginLocked(address, account)
+	if ok || !until.IsZero() || len(l.waiters) > maxWaiters {
 		l.mu.Unlock()
-		a, until, ok := l.Begin(address, account)
+		return result(a, until, ok)
+	}
+	w := &waiter{address: address, account: account, done: make(chan struct{})}
+	l.waiters = append(l.waiters, w)
+	l.mu.Unlock()
+	select {
+	case <-w.done:
+		return result(w.a, w.until, w.a != nil)
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if i := slices.Index(l.waiters, w); i >= 0 {
+		l.waiters = slices.Delete(l.waiters, i, i+1)
+		l.mu.Unlock()
+		return nil, time.Time{}, ctx.Err()
+	}
+	l.mu.Unlock()
+	if w.a != nil { // served just as ctx ended
+		w.a.Release()
+	}
+	return nil, time.Time{}, ctx.Err()
+}
+
+// maxWaiters bounds BeginWait's queue; past it an attempt is refused as
+// Begin refuses it. (The server's max_connections bounds it first.)
+const maxWaiters = 100000
+
+func result(a *Attempt, until time.Time, ok bool) (*Attempt, time.Time, error) {
+	if !ok {
+		return nil, until, ErrLockedOut
+	}
+	return a, time.Time{}, nil
+}
+
+// waiter is a BeginWait waiting for its turn.
+type waiter struct {
+	address, account string
+	done             chan struct{} // closed when served: a, or until
+	a                *Attempt
+	until            time.Time
+}
+
+// serveWaiters gives the waiters, oldest first, the attempts now free, and
+// refuses those whose address or account is now locked. Called with l.mu
+// held, after an attempt's end is fully recorded.
+func (l *Lockout) serveWaiters() {
+	kept := l.waiters[:0]
+	for _, w := range l.waiters {
+		a, until, ok := l.beginLocked(w.address, w.account)
 		switch {
 		case ok:
-			return a, time.Time{}, nil
+			w.a = a
+			close(w.done)
 		case !until.IsZero():
-			return nil, until, ErrLockedOut
-		}
-		select {
-		case <-ended:
-		case <-ctx.Done():
-			return nil, time.Time{}, ctx.Err()
+			w.until = until
+			close(w.done)
+		default:
+			kept = append(kept, w)
 		}
 	}
+	clear(l.waiters[len(kept):])
+	l.waiters = kept
 }
 
 // Failure ends the attempt as a failed logon, and returns which of
@@ -180,7 +233,9 @@ func (a *Attempt) Failure() (locked []string) {
 	if !a.end() {
 		return nil
 	}
-	return a.l.failureLocked(a.address, a.account)
+	locked = a.l.failureLocked(a.address, a.account)
+	a.l.serveWaiters()
+	return locked
 }
 
 // Success ends the attempt as a successful logon: see Lockout.Success.
@@ -189,6 +244,7 @@ func (a *Attempt) Success() {
 	defer a.l.mu.Unlock()
 	if a.end() {
 		a.l.successLocked(a.account)
+		a.l.serveWaiters()
 	}
 }
 
@@ -198,7 +254,9 @@ func (a *Attempt) Success() {
 func (a *Attempt) Release() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
-	a.end()
+	if a.end() {
+		a.l.serveWaiters()
+	}
 }
 
 // end gives back the reservation; false if the attempt had ended already.
@@ -208,8 +266,6 @@ func (a *Attempt) end() bool {
 		return false
 	}
 	a.ended = true
-	close(a.l.ended)
-	a.l.ended = make(chan struct{})
 	for _, k := range a.reserved {
 		// makeRoom keeps entries with attempts in flight, so e is there.
 		if e := a.l.entries[k]; e != nil && e.inFlight > 0 {

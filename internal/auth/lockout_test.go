@@ -280,3 +280,40 @@ func TestLockoutBeginWait(t *testing.T) {
 		t.Errorf("second attempt while the first is in flight, context ended: %v, want context.Canceled", err)
 	}
 }
+
+// Waiters are served first come, first served: under a steady stream of
+// logons none waits behind later arrivals until its deadline.
+func TestLockoutBeginWaitInOrder(t *testing.T) {
+	l := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	first, _, err := l.BeginWait(context.Background(), "10.0.0.1", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan int, 5)
+	for i := range 5 {
+		go func() {
+			a, _, err := l.BeginWait(context.Background(), fmt.Sprint("10.0.1.", i), "alice")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- i
+			a.Success()
+		}()
+		for { // queued before the next one starts
+			l.mu.Lock()
+			n := len(l.waiters)
+			l.mu.Unlock()
+			if n == i+1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first.Success()
+	for want := range 5 {
+		if got := <-order; got != want {
+			t.Fatalf("waiter %d served in place %d", got, want)
+		}
+	}
+}
