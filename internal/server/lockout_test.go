@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/tlntsvr/tlntsvr/internal/auth"
@@ -38,27 +37,7 @@ func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, audit := newTestServer(t, users, "telnet-clients: alice\n", extra)
-			var atPrompt, finished sync.WaitGroup
-			start := make(chan struct{})
-			for i := range parallel {
-				atPrompt.Add(1)
-				finished.Add(1)
-				go func() {
-					defer finished.Done()
-					tc, done := connect(srv, tt.from(i), 2000+i)
-					defer func() { tc.Close(); <-done }()
-					tc.waitFor(t, "login: ")
-					tc.Write([]byte(tt.user(i) + "\r\n"))
-					tc.waitFor(t, "password: ")
-					atPrompt.Done()
-					<-start // every password at once
-					tc.Write([]byte("wrong\r\n"))
-					tc.waitFor(t, msgLoginIncorrect, msgLockedOut)
-				}()
-			}
-			atPrompt.Wait()
-			close(start)
-			finished.Wait()
+			wrongPasswordsAtOnce(t, srv, parallel, 2000, tt.from, tt.user, msgLoginIncorrect, msgLockedOut)
 
 			failed, refused := countEvents(audit, "logon_failed"), countEvents(audit, "logon_locked_out")
 			if failed > attempts {

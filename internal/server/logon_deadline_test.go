@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/tlntsvr/tlntsvr/internal/auth"
@@ -29,28 +28,11 @@ func TestBcryptWaitEndsAtLoginDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var atPrompt, finished sync.WaitGroup
-	start := make(chan struct{})
-	for i := range parallel {
-		atPrompt.Add(1)
-		finished.Add(1)
-		go func() {
-			defer finished.Done()
-			// Distinct addresses and names: the lockout is not under test.
-			tc, done := connect(srv, fmt.Sprint("10.4.0.", i+1), 3000+i)
-			defer func() { tc.Close(); <-done }()
-			tc.waitFor(t, "login: ")
-			tc.Write([]byte(fmt.Sprint("nobody", i, "\r\n")))
-			tc.waitFor(t, "password: ")
-			atPrompt.Done()
-			<-start
-			tc.Write([]byte("wrong\r\n"))
-			tc.waitFor(t, msgLoginTimeout)
-		}()
-	}
-	atPrompt.Wait()
-	close(start)
-	finished.Wait()
+	// Distinct addresses and names: the lockout is not under test.
+	wrongPasswordsAtOnce(t, srv, parallel, 3000,
+		func(i int) string { return fmt.Sprint("10.4.0.", i+1) },
+		func(i int) string { return fmt.Sprint("nobody", i) },
+		msgLoginTimeout)
 
 	if failed := countEvents(audit, "logon_failed"); failed == parallel {
 		t.Errorf("all %d queued checks ran, though most queued past the login deadline", parallel)

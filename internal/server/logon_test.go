@@ -130,3 +130,32 @@ func connect(srv *Server, host string, port int) (tc *testClient, done chan stru
 func countEvents(audit *testutil.LockedBuffer, event string) int {
 	return strings.Count(audit.String(), fmt.Sprintf("%q:%q", "event", event))
 }
+
+// wrongPasswordsAtOnce opens n connections, connection i from address
+// from(i) (port basePort+i) logging on as user(i), brings every one to the
+// password prompt, then sends a wrong password on all of them at once and
+// waits on each for one of want.
+func wrongPasswordsAtOnce(t *testing.T, srv *Server, n, basePort int, from, user func(i int) string, want ...string) {
+	t.Helper()
+	var atPrompt, finished sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		atPrompt.Add(1)
+		finished.Add(1)
+		go func() {
+			defer finished.Done()
+			tc, done := connect(srv, from(i), basePort+i)
+			defer func() { tc.Close(); <-done }()
+			tc.waitFor(t, "login: ")
+			tc.Write([]byte(user(i) + "\r\n"))
+			tc.waitFor(t, "password: ")
+			atPrompt.Done()
+			<-start
+			tc.Write([]byte("wrong\r\n"))
+			tc.waitFor(t, want...)
+		}()
+	}
+	atPrompt.Wait()
+	close(start)
+	finished.Wait()
+}
