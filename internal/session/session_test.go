@@ -200,17 +200,7 @@ func TestLoginScriptRunsFirst(t *testing.T) {
 // When the client goes, every process of the session ends, background
 // jobs included, and the shell is reaped.
 func TestDisconnectEndsSessionProcesses(t *testing.T) {
-	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
-	done := runAsync(s, context.Background(), conn, []byte("sleep 1000 & sleep 1001 & echo STARTED$((2+2))\n"))
-	p.waitOutput(t, "STARTED4")
-	p.nc.Close()
-	if r := waitReason(t, done); r != ReasonDisconnect {
-		t.Errorf("reason = %q, want disconnect", r)
-	}
-	if got := sessionMembers(s.PID()); len(got) != 0 {
-		t.Errorf("processes left in the session: %v", got)
-	}
+	s := disconnectAfter(t, "sleep 1000 & sleep 1001 & echo STARTED$((2+2))\n", "STARTED4")
 	select {
 	case <-s.exited:
 	default:
@@ -386,11 +376,19 @@ func killLeftovers(t *testing.T, sid int) {
 // (its parent exited, so init adopted it: `(cmd &)`, or a script that
 // started a server and returned) is ended with the session too.
 func TestDisconnectEndsReparentedProcesses(t *testing.T) {
+	disconnectAfter(t, "(sleep 1234 &); echo STARTED$((2+3))\n", "STARTED5")
+}
+
+// disconnectAfter starts a session (EndTasks on), types input, waits for
+// marker, hangs up the client, and checks that the session ended as a
+// disconnect with none of its processes left.
+func disconnectAfter(t *testing.T, input, marker string) *Session {
+	t.Helper()
 	conn, p := connPair(t)
 	s := start(t, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte("(sleep 1234 &); echo STARTED$((2+3))\n"))
-	p.waitOutput(t, "STARTED5")
+	done := runAsync(s, context.Background(), conn, []byte(input))
+	p.waitOutput(t, marker)
 	p.nc.Close()
 	if r := waitReason(t, done); r != ReasonDisconnect {
 		t.Errorf("reason = %q, want disconnect", r)
@@ -398,6 +396,7 @@ func TestDisconnectEndsReparentedProcesses(t *testing.T) {
 	if got := sessionMembers(s.PID()); len(got) != 0 {
 		t.Errorf("processes left in the session: %v", got)
 	}
+	return s
 }
 
 // When the shell has exited but is not reaped yet (copyOut saw EIO first),
