@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"time"
 )
@@ -235,49 +234,6 @@ func (t *tconn) sbAppend(b []byte) {
 		return
 	}
 	t.sb = append(t.sb, b...)
-}
-
-// dense decodes data in which IACs are close together (0xFF-heavy output)
-// a byte at a time, which beats a call per run there. It stops at a
-// command (leaving t.st at 1), after a long enough run without IAC (where
-// the caller's IndexByte is faster again) or at the end of p, and returns
-// how much of p it consumed. (About 2 ns a byte on half-IAC data; the
-// client's share of the CPU is the same whatever server it measures.)
-func (t *tconn) dense(p []byte) int {
-	n0 := len(t.data)
-	t.data = slices.Grow(t.data, len(p))
-	out := t.data[n0 : n0+len(p)]
-	cr, st := t.cr, t.st
-	k, plain := 0, 0
-	j := 0
-	for ; j < len(p) && plain < 64; j++ {
-		c := p[j]
-		if st == 1 {
-			if c != cIAC {
-				break
-			}
-			out[k] = cIAC
-			k++
-			st, cr, plain = 0, false, 0
-			continue
-		}
-		if c == cIAC {
-			st = 1
-			continue
-		}
-		plain++
-		if cr && c == 0 {
-			cr = false
-			continue
-		}
-		out[k] = c
-		k++
-		cr = c == '\r'
-	}
-	t.data = t.data[:n0+k]
-	t.total += int64(k)
-	t.cr, t.st = cr, st
-	return j
 }
 
 // appendData adds data bytes, turning CR NUL into CR (RFC 854).

@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
 
 // refDecode is the client's data decoding done the obvious way, for a
-// stream of data in which every IAC is doubled.
+// stream of data in which every IAC is doubled or starts a NOP.
 func refDecode(p []byte) []byte {
 	var out []byte
 	cr := false
@@ -15,8 +16,10 @@ func refDecode(p []byte) []byte {
 		c := p[i]
 		if c == cIAC {
 			i++
-			out = append(out, cIAC)
-			cr = false
+			if p[i] == cIAC {
+				out = append(out, cIAC)
+				cr = false
+			}
 			continue
 		}
 		if c == 0 && cr {
@@ -41,6 +44,8 @@ func TestDecodeSplit(t *testing.T) {
 				src = append(src, cIAC, cIAC)
 			case x < 4:
 				src = append(src, '\r', 0)
+			case r.IntN(50) == 0:
+				src = append(src, cIAC, 241) // NOP: a command among the data
 			default:
 				c := byte(r.IntN(255))
 				src = append(src, c)
@@ -91,5 +96,52 @@ func BenchmarkDecode(b *testing.B) {
 				tc.decode(src)
 			}
 		})
+	}
+}
+
+// byteMask finds exactly the bytes equal to c, whatever the others are.
+func TestByteMask(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for it := 0; it < 20000; it++ {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			if r.IntN(3) == 0 {
+				b[i] = []byte{cIAC, '\r', 0, 0x7f, 0x80, 0xfe}[r.IntN(6)]
+			}
+		}
+		w := binary.LittleEndian.Uint64(b[:])
+		for _, c := range []byte{cIAC, '\r'} {
+			var want uint
+			for i := range b {
+				if b[i] == c {
+					want |= 1 << i
+				}
+			}
+			if got := byteMask(w, c); got != want {
+				t.Fatalf("byteMask(% x, %#x) = %08b, want %08b", b, c, got, want)
+			}
+		}
+	}
+}
+
+// Every drop mask packs the kept bytes in order at the bottom of the word.
+func TestPackers(t *testing.T) {
+	b := [8]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}
+	w := binary.LittleEndian.Uint64(b[:])
+	for d := range 256 {
+		var want [8]byte
+		n := 0
+		for i := range b {
+			if d>>i&1 == 0 {
+				want[n] = b[i]
+				n++
+			}
+		}
+		var got [8]byte
+		binary.LittleEndian.PutUint64(got[:], packers[d].pack(w))
+		if got != want {
+			t.Fatalf("drop %08b: packed % x, want % x", d, got, want)
+		}
 	}
 }
