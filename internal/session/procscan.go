@@ -123,3 +123,19 @@ func procSession(pid int) (sid int, state byte, ok bool) {
 	}
 	return sid, f[0][0], true
 }
+
+// heedsHangup reports whether a process does not ignore SIGHUP: it is
+// running its handler for it, or dying of it. (False once it has gone.)
+func heedsHangup(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if mask, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			ign, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && ign&(1<<(syscall.SIGHUP-1)) == 0
+		}
+	}
+	return false
+}

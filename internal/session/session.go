@@ -728,8 +728,9 @@ func (s *Session) typeChar(conn *protocol.Conn, cc int) {
 
 // endTasks ends every process of the session: the shell's session ID is
 // its PID, and every job it started keeps that session ID even when it has
-// a process group of its own. SIGHUP first; SIGKILL for whatever is left
-// once the shell has gone or killGrace has passed.
+// a process group of its own. SIGHUP first, then SIGKILL for whatever is
+// still there when killGrace has passed, or sooner, once all that is left
+// ignores SIGHUP.
 //
 // The processes are found by their session ID in all of /proc, never by
 // following the shell's children: a job started as `(cmd &)`, or a server
@@ -750,12 +751,21 @@ func (s *Session) endTasks() {
 	// A stopped job must run to see SIGHUP; each PID, since jobs have
 	// process groups of their own.
 	signalAll(sid, pids, syscall.SIGCONT)
+	graceEnd := time.Now().Add(killGrace)
 	t := time.NewTimer(killGrace)
 	select {
 	case <-s.exited:
 	case <-t.C:
 	}
 	t.Stop()
+	// The shell usually goes at once; a job may still be in its SIGHUP
+	// handler (an editor writing its recovery file), and gets the rest of
+	// the grace to finish. What ignores SIGHUP (nohup) is not waited for:
+	// it will not end by itself, and the client waits for the session to
+	// end.
+	for time.Now().Before(graceEnd) && slices.ContainsFunc(sessionMembers(sid), heedsHangup) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	// Scan again each round, for what was forked since; and wait (briefly)
 	// until the killed are gone, so that when the session is over,
 	// nothing of it is still running.

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -464,6 +465,76 @@ kill -STOP $$
 	if got := sessionMembers(s.PID()); len(got) != 0 {
 		t.Errorf("processes left in the session: %v", got)
 	}
+}
+
+// A job whose SIGHUP handler takes a while (an editor writing its
+// recovery file) gets to finish it, though the shell exits at once.
+func TestHangupHandlerOutlivesShell(t *testing.T) {
+	dir := t.TempDir()
+	flag := dir + "/hup"
+	job := dir + "/job.sh"
+	script := `trap 'sleep 0.3; echo HUP > "$1"; exit 0' HUP
+while :; do sleep 0.05; done
+`
+	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	done := runAsync(s, context.Background(), conn, []byte("sh "+job+" "+flag+" & echo STARTED$((4+4))\n"))
+	p.waitOutput(t, "STARTED8")
+	p.nc.Close()
+	waitReason(t, done)
+	if b, _ := os.ReadFile(flag); string(b) != "HUP\n" {
+		t.Errorf("the job's SIGHUP handler did not finish (flag file %q)", b)
+	}
+	if got := sessionMembers(s.PID()); len(got) != 0 {
+		t.Errorf("processes left in the session: %v", got)
+	}
+}
+
+// heedsHangup tells a process that ignores SIGHUP (nohup), which the end
+// of a session need not wait for, from one that does not.
+func TestHeedsHangup(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		want   bool
+	}{
+		{"exec sleep 1000", true},
+		{"trap 'exit 0' HUP; while :; do sleep 1; done", true},
+		{"trap '' HUP; exec sleep 1000", false},
+	} {
+		cmd := exec.Command("/bin/sh", "-c", c.script)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the script has set its traps (the exec'd sleep, or
+		// the loop's first sleep, has started).
+		for deadline := time.Now().Add(10 * time.Second); !hasChildOrExeced(cmd.Process.Pid); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q did not start", c.script)
+			}
+		}
+		if got := heedsHangup(cmd.Process.Pid); got != c.want {
+			t.Errorf("heedsHangup(%q) = %v, want %v", c.script, got, c.want)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if heedsHangup(cmd.Process.Pid) {
+			t.Errorf("heedsHangup is true for %q after it has gone", c.script)
+		}
+	}
+}
+
+// hasChildOrExeced reports whether the shell pid has become sleep or has
+// a child.
+func hasChildOrExeced(pid int) bool {
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" {
+		return true
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	return len(strings.TrimSpace(string(b))) > 0
 }
 
 // hasStopped reports whether a process of session sid is stopped.
