@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/user"
@@ -83,10 +84,19 @@ func authorized(p peer, adminGroup string) bool {
 // live daemon answers on is never taken over. The socket is 0660, group
 // adminGroup when set, so only root and that group can connect at all; the
 // peer check on every request is the second wall.
+//
+// The directory, and every directory above it, must be one that only root
+// or the daemon's own user can change (see trustedDir): whoever can write
+// there could put their own socket where tlntadmn connects, and be told
+// the passwords `tlntadmn user passwd` sends.
 func listenAdmin(path, adminGroup string) (net.Listener, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	created, err := makeDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("admin socket directory %s: %w", dir, err)
+	}
+	if err := trustedDir(dir); err != nil {
+		return nil, fmt.Errorf("admin socket directory %s: %w; put admin_socket in a directory only root can write, such as /run/tlntsvr", dir, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
@@ -104,7 +114,7 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 			return nil, fmt.Errorf("admin socket %s: remove stale socket: %w", path, err)
 		}
 	}
-	// Create it with no permissions for others from the first moment.
+	// Created 0660 (no permissions for others) from the first moment.
 	old := unix.Umask(0o117)
 	ln, err := net.Listen("unix", path)
 	unix.Umask(old)
@@ -112,27 +122,86 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(true)
-	gid := -1
-	if adminGroup != "" {
-		g, err := user.LookupGroup(adminGroup)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("admin_os_group %q: %w", adminGroup, err)
-		}
-		gid, _ = strconv.Atoi(g.Gid)
+	if adminGroup == "" {
+		return ln, nil
 	}
-	if gid >= 0 {
-		if err := os.Chown(path, -1, gid); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("admin socket %s: chown to group %s: %w", path, adminGroup, err)
-		}
-		os.Chown(dir, -1, gid) // best effort: the directory may be shared
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	g, err := user.LookupGroup(adminGroup)
+	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("admin socket %s: chmod: %w", path, err)
+		return nil, fmt.Errorf("admin_os_group %q: %w", adminGroup, err)
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	if err := os.Lchown(path, -1, gid); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket %s: chown to group %s: %w", path, adminGroup, err)
+	}
+	// The group must be able to reach the socket: the directory is given
+	// to it when it is the daemon's own (made just now, or holding nothing
+	// but the socket, as systemd's RuntimeDirectory does), never a shared
+	// one.
+	if created || onlyEntry(dir, filepath.Base(path)) {
+		os.Lchown(dir, -1, gid)
 	}
 	return ln, nil
+}
+
+// makeDir creates dir 0750 (and its parents as need be), reporting
+// whether it made dir itself.
+func makeDir(dir string) (created bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return false, err
+	}
+	err = os.Mkdir(dir, 0o750)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// trustedDir checks that nobody but root and the daemon's user can change
+// what dir holds: dir and each directory above it, as written and with
+// symlinks resolved, belongs to one of them and is not writable by group
+// or others (unless sticky, like /tmp: others cannot rename or remove
+// what is not theirs there); a symlink on the way belongs to one of them
+// too, since its owner could point it elsewhere.
+func trustedDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return err
+	}
+	euid := uint32(os.Geteuid())
+	for _, path := range []string{abs, real} {
+		for p := path; ; p = filepath.Dir(p) {
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return err
+			}
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			if !ok {
+				return fmt.Errorf("%s: no owner", p)
+			}
+			if st.Uid != 0 && st.Uid != euid {
+				return fmt.Errorf("%s belongs to uid %d, not root", p, st.Uid)
+			}
+			if fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+				return fmt.Errorf("%s is writable by group or others (mode %v)", p, fi.Mode().Perm())
+			}
+			if p == "/" || p == "." {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// onlyEntry reports whether name is all that dir holds.
+func onlyEntry(dir, name string) bool {
+	entries, err := os.ReadDir(dir)
+	return err == nil && len(entries) == 1 && entries[0].Name() == name
 }
 
 // connContext puts the peer's credentials into each request's context.
