@@ -18,6 +18,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/session"
 )
 
 // restartKeys are the settings that take effect only when the daemon
@@ -278,7 +279,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 		if m := strings.TrimSpace(req.Message); m != "" {
 			why += "\r\n" + strings.TrimPrefix(messageText(m), "Message from the Telnet server administrator:\r\n")
 		}
-		n = s.sessions.End(id, why)
+		n = s.sessions.End(id, why, session.ErrKilled) // every process, whatever end_tasks_on_disconnect says
 		if n == 0 && id != 0 {
 			err = fmt.Errorf("no session %d", id)
 		}

@@ -35,7 +35,7 @@ func (w *idleWatch) check() {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic in idle watch; ending the session", "session", w.id, "panic", r)
-			e.cancel()
+			e.cancel(nil)
 		}
 	}()
 	if w.ctx.Err() != nil {
@@ -51,7 +51,7 @@ func (w *idleWatch) check() {
 			notify([]*entry{e}, fmt.Sprintf("Your session has been idle for %s and is being disconnected.", human(timeout)))
 			s.audit.Info("idle timeout", "event", "idle_timeout", "session", w.id, "user", e.info.User,
 				"remote", e.info.Remote, "idle_timeout", timeout.String())
-			e.cancel()
+			e.cancel(nil)
 			return
 		case idle >= timeout-warning:
 			if !w.warned {

@@ -29,7 +29,7 @@ type entry struct {
 	info   SessionInfo // the fixed fields
 	sess   *session.Session
 	conn   *protocol.Conn
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 // Registry holds the logged-on sessions. IDs count up from 1 and are not
@@ -111,15 +111,17 @@ func (r *Registry) Message(id int, text string) int {
 	return notify(r.lookup(id), text)
 }
 
-// End tells session id (0 = all) why, then ends it; it returns how many
-// sessions it ended. The session's own goroutine does the teardown.
-func (r *Registry) End(id int, why string) int {
+// End tells session id (0 = all) why, then ends it, with cause as its
+// context's cause (session.ErrKilled: every process of it ends); it
+// returns how many sessions it ended. The session's own goroutine does
+// the teardown.
+func (r *Registry) End(id int, why string, cause error) int {
 	es := r.lookup(id)
 	if why != "" {
 		notify(es, why)
 	}
 	for _, e := range es {
-		e.cancel()
+		e.cancel(cause)
 	}
 	return len(es)
 }

@@ -490,8 +490,8 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		},
 		sess: sess, conn: conn,
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	e.cancel = cancel
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
@@ -525,7 +525,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	s.sessions.End(0, msgShutdown)
+	s.sessions.End(0, msgShutdown, nil)
 	s.cancel() // the connections still logging on
 	return s.wait(ctx)
 }

@@ -81,6 +81,11 @@ const (
 	ReasonError      Reason = "error"      // a bug in the session's data path; logged with its stack
 )
 
+// ErrKilled, as the cause of the context Run is given, is an
+// administrator's kill: every process of the session ends, as with
+// Spec.EndTasks, whether or not that is set.
+var ErrKilled = errors.New("session killed by an administrator")
+
 // Session is a running shell on a PTY.
 type Session struct {
 	spec   Spec
@@ -366,7 +371,8 @@ func (s *Session) Resize(cols, rows int) error { return pty.SetSize(s.master, co
 
 // Run bridges the PTY and the connection until the shell exits, the client
 // goes, or ctx is cancelled; then it ends the session's processes (when
-// EndTasks is set), closes the connection and returns why it ended.
+// EndTasks is set, or ctx was cancelled with ErrKilled), closes the
+// connection and returns why it ended.
 // typeahead is client data that arrived before the shell started.
 func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte) Reason {
 	conn.SetCommandHandler(func(cmd byte) { s.command(conn, cmd) }, protocol.NVTCommands()...)
@@ -429,7 +435,8 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 		reason = ReasonError
 	}
 
-	if s.spec.EndTasks {
+	endAll := s.spec.EndTasks || errors.Is(context.Cause(ctx), ErrKilled)
+	if endAll {
 		s.endTasks()
 	}
 	// Closing the master hangs the terminal up (SIGHUP to what is left
@@ -442,7 +449,7 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	s.closeConn(conn)
 	<-inDone
 	conn.Close()
-	if s.spec.EndTasks {
+	if endAll {
 		<-s.exited
 	}
 	status := "still running (end_tasks_on_disconnect is off)"

@@ -226,6 +226,30 @@ func TestCancelEndsSession(t *testing.T) {
 	}
 }
 
+// An administrator's kill (ErrKilled as the cause) ends every process of
+// the session even with EndTasks off; a plain cancel (an idle timeout)
+// then leaves what ignores the hangup running, as a disconnect does.
+func TestKillEndsTasksWithoutEndTasks(t *testing.T) {
+	for _, c := range []struct {
+		cause    error
+		wantLeft bool
+	}{{ErrKilled, false}, {nil, true}} {
+		conn, p := connPair(t)
+		s := start(t, Spec{EndTasks: false})
+		killLeftovers(t, s.PID())
+		ctx, cancel := context.WithCancelCause(context.Background())
+		done := runAsync(s, ctx, conn, []byte("(trap '' HUP; exec sleep 787) & echo UP$((4+5))\n"))
+		p.waitOutput(t, "UP9")
+		cancel(c.cause)
+		if r := waitReason(t, done); r != ReasonEnded {
+			t.Errorf("cause %v: reason = %q, want ended", c.cause, r)
+		}
+		if left := len(sessionMembers(s.PID())) > 0; left != c.wantLeft {
+			t.Errorf("cause %v: processes left in the session: %v, want %v", c.cause, left, c.wantLeft)
+		}
+	}
+}
+
 // Programs in the session start with default signal dispositions and an
 // empty mask even when the daemon has SIGINT and SIGQUIT ignored.
 func TestSignalsResetForShell(t *testing.T) {
