@@ -45,6 +45,7 @@ lockout.window, lockout.duration for the lockout). Windows' names work too:
   mode=console|stream     mode`,
 		Example: `  tlntadmn config maxconn=10 timeout=00:30:00
   tlntadmn config banner="Lab switch console server" idle_warning=5m`,
+		Args: cobra.ArbitraryArgs, // each is checked to be key=value
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
 				k, v, ok := strings.Cut(a, "=")

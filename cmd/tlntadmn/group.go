@@ -24,22 +24,23 @@ func NewCmdGroup(f *Factory) *cobra.Command {
 		Use:   "group",
 		Short: "Manage Telnet groups (the groups file)",
 	}
+	subcommandRequired(cmd)
 	cmd.AddCommand(
 		groupCmd(f, nil, "add", &cobra.Command{
 			Use:     "add GROUP [USER...]",
 			Short:   "Create a group, or add users to it",
 			Example: "  tlntadmn group add telnet-clients alice bob",
-			Args:    cobra.MinimumNArgs(1),
+			Args:    wantArgs(1, -1, "a group name, then any user names"),
 		}),
 		groupCmd(f, nil, "del", &cobra.Command{
 			Use:   "del GROUP [USER...]",
 			Short: "Remove users from a group, or the whole group when no user is named",
-			Args:  cobra.MinimumNArgs(1),
+			Args:  wantArgs(1, -1, "a group name, then any user names"),
 		}),
 		groupCmd(f, nil, "list", &cobra.Command{
 			Use:   "list",
 			Short: "List the groups and their members",
-			Args:  cobra.NoArgs,
+			Args:  wantArgs(0, 0, "no arguments"),
 		}),
 	)
 	return cmd

@@ -23,13 +23,16 @@ func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 		Aliases: []string{"k"},
 		Short:   "End one session or all: the user is told why, and every process of the session ends",
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one session ID or all, got %d arguments", len(args))
+			if err := wantArgs(1, 1, "one session ID or all")(cmd, args); err != nil {
+				return err
 			}
 			return checkTarget(args[0])
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
+			if err := checkMessageSize("--message", opts.Message); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -42,6 +45,9 @@ func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 
 func killRun(o *KillOptions) error {
 	if err := checkTarget(o.Target); err != nil {
+		return err
+	}
+	if err := checkMessageSize("--message", o.Message); err != nil {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {

@@ -62,20 +62,38 @@ mode=console|stream.`,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var given []string
+			for _, name := range []string{"s", "k", "m"} {
+				if cmd.Flags().Changed(name) {
+					given = append(given, "-"+name)
+				}
+			}
+			if len(given) > 1 {
+				return fmt.Errorf("%s cannot be combined: give one of -s, -k or -m", strings.Join(given, " and "))
+			}
 			switch {
 			case cmd.Flags().Changed("s"):
-				if len(args) > 0 {
-					return fmt.Errorf("-s takes one session ID or all; unexpected %q", strings.Join(args, " "))
+				// A bare -s is "-s=all" (NoOptDefVal), so Windows'
+				// "-s ID" comes as -s followed by the ID as an argument.
+				target, got := show, len(args)
+				if !strings.EqualFold(show, "all") {
+					got++ // -s=ID
 				}
-				return sessionsRun(&SessionsOptions{F: f, Target: show, JSON: jsonOut})
-			case killID != "":
+				switch {
+				case len(args) == 1 && got == 1:
+					target = args[0]
+				case got > 1:
+					return argCountError("-s", "at most one session ID or all", got)
+				}
+				return sessionsRun(&SessionsOptions{F: f, Target: target, JSON: jsonOut})
+			case cmd.Flags().Changed("k"):
 				if len(args) > 0 {
-					return fmt.Errorf("-k takes one session ID or all; unexpected %q", strings.Join(args, " "))
+					return argCountError("-k", "one session ID or all", 1+len(args))
 				}
 				return killRun(&KillOptions{F: f, Target: killID})
-			case msgID != "":
+			case cmd.Flags().Changed("m"):
 				if len(args) == 0 {
-					return errors.New(`-m needs the text: tlntadmn -m ID|all "text"`)
+					return argCountError("-m", "a session ID or all, then the text", 1)
 				}
 				return messageRun(&MessageOptions{F: f, Target: msgID, Text: strings.Join(args, " ")})
 			}

@@ -17,24 +17,34 @@ type MessageOptions struct {
 	Text   string
 }
 
+// maxMessageBytes caps the text of a message (and of kill --message): a
+// full screen of text is under 2 KiB, and what the users are shown at once
+// must stay readable. docs/decisions.md.
+const maxMessageBytes = 4 << 10
+
 // NewCmdMessage builds "tlntadmn message ID|all TEXT...".
 func NewCmdMessage(f *Factory, runF func(*MessageOptions) error) *cobra.Command {
 	opts := &MessageOptions{F: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "message ID|all TEXT...",
 		Aliases: []string{"m"},
 		Short:   "Show a message on the terminals of one session or all",
-		Example: `  tlntadmn message all "The server restarts at 18:00."`,
+		Long: `Show a message on the terminals of one session or all. Flags go before
+the session ID: everything after it is the text, even when it starts with "-".`,
+		Example: `  tlntadmn message all "The server restarts at 18:00."
+  tlntadmn message all "-5 min to reboot"`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 2 {
-				return errors.New(`want a session ID or all, then the text: tlntadmn message ID|all "text"`)
+			args = messageArgs(cmd, args)
+			if err := wantArgs(2, -1, "a session ID or all, then the text")(cmd, args); err != nil {
+				return err
 			}
 			return checkTarget(args[0])
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args = messageArgs(cmd, args)
 			opts.Target, opts.Text = args[0], strings.Join(args[1:], " ")
-			if strings.TrimSpace(opts.Text) == "" {
-				return errors.New("the message text is empty")
+			if err := checkMessageText(opts.Text); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -42,10 +52,41 @@ func NewCmdMessage(f *Factory, runF func(*MessageOptions) error) *cobra.Command 
 			return messageRun(opts)
 		},
 	}
+	// The text is not parsed for flags: "-5 min to reboot" is a message.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+// messageArgs drops a "--" between the target and the text. Flag parsing
+// stops at the target, so such a "--" (which used to end the flags, and
+// still does before the target) would otherwise be sent as text.
+func messageArgs(cmd *cobra.Command, args []string) []string {
+	if len(args) >= 2 && args[1] == "--" && cmd.ArgsLenAtDash() < 0 {
+		return append(args[:1:1], args[2:]...)
+	}
+	return args
+}
+
+// checkMessageText refuses an empty message and one over maxMessageBytes.
+func checkMessageText(text string) error {
+	if strings.TrimSpace(text) == "" {
+		return errors.New("the message text is empty")
+	}
+	return checkMessageSize("the message", text)
+}
+
+func checkMessageSize(what, text string) error {
+	if len(text) > maxMessageBytes {
+		return fmt.Errorf("%s is %d bytes; the limit is %d bytes (4 KiB)", what, len(text), maxMessageBytes)
+	}
+	return nil
 }
 
 func messageRun(o *MessageOptions) error {
 	if err := checkTarget(o.Target); err != nil {
+		return err
+	}
+	if err := checkMessageText(o.Text); err != nil {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {

@@ -26,7 +26,7 @@ groups files, as SIGHUP and systemctl reload do. Changed settings apply to
 new connections and logons at once; listen, admin_socket and audit_log wait
 for a restart. A file with errors is refused, with every error listed, and
 the settings in force stay. No session is ended.`,
-		Args: cobra.NoArgs,
+		Args: wantArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -21,7 +21,7 @@ func newServiceCmd(f *Factory, runF func(*ServiceOptions) error, action, short s
 	return &cobra.Command{
 		Use:   action,
 		Short: short,
-		Args:  cobra.NoArgs,
+		Args:  wantArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -29,7 +29,7 @@ func NewCmdSessions(f *Factory, runF func(*SessionsOptions) error) *cobra.Comman
 		Use:     "sessions [ID|all]",
 		Aliases: []string{"s"},
 		Short:   "List the logged-on sessions",
-		Args:    cobra.MaximumNArgs(1),
+		Args:    wantArgs(0, 1, "at most one session ID or all"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Target = args[0]

@@ -47,7 +47,7 @@ func TestParseSessions(t *testing.T) {
 		{args: []string{"3", "--json"}, want: SessionsOptions{Target: "3", JSON: true}},
 		{args: []string{"x"}, wantErr: "want a session ID"},
 		{args: []string{"0"}, wantErr: "want a session ID"},
-		{args: []string{"1", "2"}, wantErr: "accepts at most 1 arg"},
+		{args: []string{"1", "2"}, wantErr: "sessions takes at most one session ID or all; got 2 arguments"},
 	} {
 		f, _ := testFactory(t)
 		var got *SessionsOptions

@@ -28,6 +28,7 @@ func NewCmdUser(f *Factory) *cobra.Command {
 		Use:   "user",
 		Short: "Manage Telnet users (the users file)",
 	}
+	subcommandRequired(cmd)
 	cmd.AddCommand(NewCmdUserAdd(f, nil), NewCmdUserDel(f, nil), NewCmdUserPasswd(f, nil), NewCmdUserList(f, nil))
 	return cmd
 }
@@ -64,7 +65,7 @@ add it to the clients group (or --group), so it can log on at once. The user
 runs as the OS account of the same name unless --os-account names another.`,
 		Example: `  tlntadmn user add alice
   echo "$PW" | tlntadmn user add alice --os-account alice2 --password-stdin`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one user name"),
 	})
 	cmd.Flags().StringVar(&opts.OSAccount, "os-account", "", "OS account the user's shell runs as (default: the same name)")
 	cmd.Flags().StringVar(&opts.Group, "group", "", "group to add the user to (default: clients_group)")
@@ -79,7 +80,7 @@ func NewCmdUserDel(f *Factory, runF func(*UserOptions) error) *cobra.Command {
 	return userCmd(f, runF, opts, &cobra.Command{
 		Use:   "del NAME",
 		Short: "Remove a Telnet user from the users file and every group (open sessions go on)",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "one user name"),
 	})
 }
 
@@ -89,7 +90,7 @@ func NewCmdUserPasswd(f *Factory, runF func(*UserOptions) error) *cobra.Command 
 	cmd := userCmd(f, runF, opts, &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set a Telnet user's password",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "one user name"),
 	})
 	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	return cmd
@@ -101,7 +102,7 @@ func NewCmdUserList(f *Factory, runF func(*UserOptions) error) *cobra.Command {
 	cmd := userCmd(f, runF, opts, &cobra.Command{
 		Use:   "list",
 		Short: "List the Telnet users, their OS accounts and groups",
-		Args:  cobra.NoArgs,
+		Args:  wantArgs(0, 0, "no arguments"),
 	})
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return cmd
