@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
@@ -274,4 +277,63 @@ func TestIdleTimeout(t *testing.T) {
 func pgrepFull(cmdline string) int {
 	out, _ := exec.Command("pgrep", "-fx", cmdline).Output()
 	return len(strings.Fields(string(out)))
+}
+
+// A message to a session whose client has stopped reading says so (it
+// used to answer that there was no such session), and messages to it do
+// not pile up behind the one still waiting.
+func TestAdminMessageToClientNotReading(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{})
+	stalledSession(t, d)
+	list := d.sessions(t)
+	if len(list) != 1 {
+		t.Fatalf("sessions = %+v, want 1", list)
+	}
+	id := strconv.Itoa(list[0].ID)
+	out, err := d.admin(t, "", "", "message", id, "hello")
+	if err == nil || !strings.Contains(out, "session "+id+" did not take the message") || !strings.Contains(out, "not reading") {
+		t.Errorf("message to a client not reading: %v\n%s", err, out)
+	}
+	out = d.mustAdmin(t, "message", "all", "hello again")
+	if !strings.Contains(out, "Message sent to 0 sessions") || !strings.Contains(out, "1 session did not take it") {
+		t.Errorf("message all with one client not reading:\n%s", out)
+	}
+}
+
+// stalledSession logs on as alice over a connection that, once the shell
+// is running `yes`, is never read again: the socket fills and every write
+// to it blocks.
+func stalledSession(t *testing.T, d *daemon) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", d.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	var got []byte
+	readUntil := func(marker string) {
+		t.Helper()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		for !bytes.Contains(got, []byte(marker)) {
+			n, err := nc.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v (got %q)", marker, err, got)
+			}
+		}
+		got = nil
+	}
+	// The answers of a plain client, so the logon does not wait out the
+	// negotiation.
+	nc.Write([]byte{255, 253, 1, 255, 253, 3, 255, 252, 24, 255, 252, 31, 255, 252, 39})
+	readUntil("login: ")
+	nc.Write([]byte("alice\r\n"))
+	readUntil("password: ")
+	nc.Write([]byte(alicePass + "\r\necho UP$((6*7))\r\n"))
+	readUntil("UP42")
+	nc.Write([]byte("yes\r\n"))
+	waitFor(t, "yes to run", func() bool { return pgrepCount(osAlice, "yes") == 1 })
+	time.Sleep(500 * time.Millisecond) // the buffers between fill
 }

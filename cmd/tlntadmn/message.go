@@ -17,10 +17,9 @@ type MessageOptions struct {
 	Text   string
 }
 
-// maxMessageBytes caps the text of a message (and of kill --message): a
-// full screen of text is under 2 KiB, and what the users are shown at once
-// must stay readable. docs/decisions.md.
-const maxMessageBytes = 4 << 10
+// maxMessageBytes caps the text of a message (and of kill --message),
+// checked here too so that it is refused before the daemon is asked.
+const maxMessageBytes = admin.MaxMessageBytes
 
 // NewCmdMessage builds "tlntadmn message ID|all TEXT...".
 func NewCmdMessage(f *Factory, runF func(*MessageOptions) error) *cobra.Command {
@@ -90,9 +89,12 @@ func messageRun(o *MessageOptions) error {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
-		n, err := c.Message(ctx, o.Target, o.Text)
+		n, unreached, err := c.Message(ctx, o.Target, o.Text)
 		if err == nil {
 			fmt.Fprintf(o.F.Out, "Message sent to %s.\n", plural(n, "session"))
+			if unreached > 0 {
+				fmt.Fprintf(o.F.Out, "%s did not take it within 2 s: the client is not reading (it gets the message if it reads again).\n", plural(unreached, "session"))
+			}
 		}
 		return err
 	})

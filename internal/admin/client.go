@@ -100,11 +100,12 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 }
 
 // Message sends text to the sessions named by target; it returns how many
-// it reached.
-func (c *Client) Message(ctx context.Context, target Target, text string) (int, error) {
+// took it, and how many did not in time (their clients are not reading;
+// each still gets it if its client reads again).
+func (c *Client) Message(ctx context.Context, target Target, text string) (sent, unreached int, err error) {
 	var r CountResponse
-	err := c.do(ctx, http.MethodPost, PathMessage, MessageRequest{Target: target, Text: text}, &r)
-	return r.Count, err
+	err = c.do(ctx, http.MethodPost, PathMessage, MessageRequest{Target: target, Text: text}, &r)
+	return r.Count, r.Unreached, err
 }
 
 // Kill ends the sessions named by target, telling them message first.

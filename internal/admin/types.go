@@ -65,7 +65,15 @@ type KillRequest struct {
 // CountResponse says how many sessions an action reached.
 type CountResponse struct {
 	Count int `json:"count"`
+	// Unreached counts the sessions a message was for that did not take
+	// it in time: their clients are not reading (see MessageResult).
+	Unreached int `json:"unreached,omitempty"`
 }
+
+// MaxMessageBytes caps an administrator's message (and a kill's reason):
+// a full screen of text is under 2 KiB, and more scrolls past unread in
+// every session it goes to. docs/decisions.md.
+const MaxMessageBytes = 4 << 10
 
 // Setting is one configuration key and its value as YAML would write it.
 type Setting struct {

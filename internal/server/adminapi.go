@@ -235,21 +235,37 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		id, err = parseTarget(req.Target)
 	}
-	if err == nil && strings.TrimSpace(req.Text) == "" {
-		err = errors.New("message text is empty")
-	}
 	if err == nil {
-		n = s.sessions.Message(id, messageText(req.Text))
-		if n == 0 && id != 0 {
+		err = checkMessage("message text", req.Text, false)
+	}
+	var found int
+	if err == nil {
+		found, n = s.sessions.Message(id, messageText(req.Text))
+		switch {
+		case found == 0 && id != 0:
 			err = fmt.Errorf("no session %d", id)
+		case n == 0 && id != 0:
+			err = fmt.Errorf("session %d did not take the message within %v: its client is not reading (it gets the message if it reads again)", id, noticeTimeout)
 		}
 	}
-	s.auditAdmin(r, "message", err, "target", req.Target, "sessions", n)
+	s.auditAdmin(r, "message", err, "target", req.Target, "sessions", n, "unreached", found-n)
 	if err != nil {
 		writeError(w, statusFor(err), err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n})
+	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n, Unreached: found - n})
+}
+
+// checkMessage refuses a message over admin.MaxMessageBytes, and an empty
+// one unless it may be.
+func checkMessage(what, text string, mayBeEmpty bool) error {
+	if !mayBeEmpty && strings.TrimSpace(text) == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if len(text) > admin.MaxMessageBytes {
+		return fmt.Errorf("%s is %d bytes; the limit is %d", what, len(text), admin.MaxMessageBytes)
+	}
+	return nil
 }
 
 // messageText frames an admin's message as Windows does, and keeps it to
@@ -275,6 +291,9 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 		id, err = parseTarget(req.Target)
 	}
 	if err == nil {
+		err = checkMessage("kill message", req.Message, true)
+	}
+	if err == nil {
 		why := "Your session was ended by the Telnet server administrator."
 		if m := strings.TrimSpace(req.Message); m != "" {
 			why += "\r\n" + strings.TrimPrefix(messageText(m), "Message from the Telnet server administrator:\r\n")
@@ -295,6 +314,9 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 func statusFor(err error) int {
 	if strings.HasPrefix(err.Error(), "no session") {
 		return http.StatusNotFound
+	}
+	if strings.Contains(err.Error(), "did not take the message") {
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
 }

@@ -30,6 +30,9 @@ type entry struct {
 	sess   *session.Session
 	conn   *protocol.Conn
 	cancel context.CancelCauseFunc
+	// noticing: a notice to this session is still being written. One at
+	// a time: to a client that is not reading, more would only pile up.
+	noticing atomic.Bool
 }
 
 // Registry holds the logged-on sessions. IDs count up from 1 and are not
@@ -106,9 +109,11 @@ func (r *Registry) lookup(id int) []*entry {
 }
 
 // Message writes text to the terminals of session id (0 = all), on lines
-// of its own, and returns how many sessions it reached.
-func (r *Registry) Message(id int, text string) int {
-	return notify(r.lookup(id), text)
+// of its own, and returns how many sessions there were and how many took
+// it within noticeTimeout.
+func (r *Registry) Message(id int, text string) (found, reached int) {
+	es := r.lookup(id)
+	return len(es), notify(es, text)
 }
 
 // End tells session id (0 = all) why, then ends it, with cause as its
@@ -134,14 +139,19 @@ const noticeTimeout = 2 * time.Second
 
 // notify gives text to every session in es at once and returns how many
 // took it within noticeTimeout. A notice still blocked then finishes or
-// fails by itself: the session's end unblocks it.
+// fails by itself: the session's end unblocks it. A session with a notice
+// still blocked does not get another.
 func notify(es []*entry, text string) int {
 	var reached atomic.Int64
 	var wg sync.WaitGroup
 	for _, e := range es {
+		if !e.noticing.CompareAndSwap(false, true) {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer e.noticing.Store(false)
 			if e.sess.Notice(e.conn, text) == nil {
 				reached.Add(1)
 			}
