@@ -38,6 +38,12 @@ const (
 	stSB            // saw IAC SB, waiting for the option byte
 	stSBData        // inside a subnegotiation
 	stSBIAC         // saw IAC inside a subnegotiation
+	// stNAWSFull: a NAWS payload reached its 4 bytes with a doubled IAC.
+	// busybox telnet does not double IAC in NAWS, so for a height of 255
+	// it sends IAC SB NAWS 0 w 0 IAC IAC SE: the last IAC of the size and
+	// the IAC of IAC SE read as a doubled IAC, and a bare SE follows. A
+	// client that doubles its IACs always sends IAC SE here, never SE.
+	stNAWSFull
 )
 
 // stopReason says why feed returned before the end of its input: something
@@ -411,6 +417,9 @@ func (e *engine) feed(p []byte) (n, used int) {
 			case IAC:
 				e.sbAppend([]byte{IAC})
 				e.state = stSBData
+				if e.sbOpt == OptNAWS && len(e.sb) == 4 {
+					e.state = stNAWSFull
+				}
 			case SE:
 				if !e.sbOver {
 					e.subnegotiation(e.sbOpt, e.sb)
@@ -431,6 +440,13 @@ func (e *engine) feed(p []byte) (n, used int) {
 				// as the command it is.
 				e.state = stIAC
 				r--
+			}
+		case stNAWSFull:
+			e.state = stSBData
+			if p[r] == SE {
+				r++
+				e.subnegotiation(e.sbOpt, e.sb)
+				e.state = stData
 			}
 		}
 	}

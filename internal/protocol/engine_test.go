@@ -467,6 +467,9 @@ func TestNAWS(t *testing.T) {
 		{"1x1", `0 1 0 1`, 1, 1},
 		// busybox does not double IAC here; the bare IAC is kept.
 		{"255 wide, IAC not doubled", `0 IAC 0 24`, 255, 24},
+		{"255 high, IAC not doubled", `0 80 0 IAC`, 80, 255},
+		{"255x255, IAC not doubled", `0 IAC 0 IAC`, 255, 255},
+		{"511 high, IAC not doubled", `0 80 1 IAC`, 80, 511},
 		{"zero width", `0 0 0 24`, 0, 0},
 		{"zero height", `0 80 0 0`, 0, 0},
 		{"zero (unknown)", `0 0 0 0`, 0, 0},
