@@ -123,7 +123,7 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("POST "+admin.PathReload, s.handleReload)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := peerOf(r.Context())
-		if !authorized(p, s.Config().AdminOSGroup) {
+		if !authorized(p, s.Config().AdminOSGroup, os.Geteuid()) {
 			s.audit.Warn("admin request refused", "event", "admin_refused", "peer_uid", p.UID,
 				"peer_user", p.Name, "peer_pid", p.PID, "method", r.Method, "path", r.URL.Path)
 			msg := fmt.Sprintf("permission denied: user %s (uid %d) is not root", p.Name, p.UID)

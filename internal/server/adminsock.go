@@ -55,10 +55,12 @@ func peerCred(c net.Conn) (peer, error) {
 	return p, nil
 }
 
-// authorized reports whether p may use the admin API: root, or a member
-// of adminGroup (primary or supplementary) when one is configured.
-func authorized(p peer, adminGroup string) bool {
-	if p.UID == 0 {
+// authorized reports whether p may use the admin API: root, the daemon's
+// own user daemonUID (who could signal or trace it anyway: a daemon run
+// without root for development), or a member of adminGroup (primary or
+// supplementary) when one is configured.
+func authorized(p peer, adminGroup string, daemonUID int) bool {
+	if p.UID == 0 || int64(p.UID) == int64(daemonUID) {
 		return true
 	}
 	if adminGroup == "" {

@@ -147,3 +147,31 @@ func groupOf(t *testing.T, p string) int {
 	}
 	return int(fi.Sys().(*syscall.Stat_t).Gid)
 }
+
+// Root, the daemon's own user and members of admin_os_group may use the
+// admin socket; nobody else.
+func TestAdminAuthorized(t *testing.T) {
+	uid, gid := nobodyID(t)
+	group, err := user.LookupGroupId(strconv.Itoa(gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := peer{UID: uint32(uid), GID: uint32(gid), Name: "nobody"}
+	for _, c := range []struct {
+		name       string
+		p          peer
+		adminGroup string
+		daemonUID  int
+		want       bool
+	}{
+		{"root", peer{UID: 0}, "", 0, true},
+		{"another user", nobody, "", 0, false},
+		{"the daemon's own user", nobody, "", uid, true},
+		{"a member of admin_os_group", nobody, group.Name, 0, true},
+		{"admin_os_group that does not exist", nobody, "no-such-group-tlnt", 0, false},
+	} {
+		if got := authorized(c.p, c.adminGroup, c.daemonUID); got != c.want {
+			t.Errorf("%s: authorized = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
