@@ -96,8 +96,11 @@ binaries:
 # a reinstall keeps the admin's settings and users. DESTDIR stages it all.
 install: binaries
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(CONF)
-	install -d -m 0750 $(DESTDIR)$(LOGDIR)
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	@# Only when missing: install -d resets an existing directory's mode,
+	@# and these two are the admin's.
+	[ -d $(DESTDIR)$(CONF) ] || install -d -m 0755 $(DESTDIR)$(CONF)
+	[ -d $(DESTDIR)$(LOGDIR) ] || install -d -m 0750 $(DESTDIR)$(LOGDIR)
 	install -m 0755 $(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn $(DESTDIR)$(SBINDIR)/
 	sed -e '/^Exec/s|/usr/sbin/tlntsvr |$(SBINDIR)/tlntsvr |g' -e '/^Exec/s|/etc/tlntsvr/tlntsvr.yaml|$(CONF)/tlntsvr.yaml|g' \
 		deploy/systemd/tlntsvr.service >$(DESTDIR)$(UNITDIR)/tlntsvr.service

@@ -53,7 +53,8 @@ Run without a subcommand it does what "tlntsvr run" does.
 Signals: SIGTERM or SIGINT stops it (every session is told and ended; a
 second one stops it at once); SIGHUP re-reads the config, users and groups
 files without ending sessions and reopens audit_log; SIGUSR1 reopens
-audit_log (for logrotate).
+audit_log (for logrotate). A signal that comes while it starts is acted on
+once it is ready.
 
 install, uninstall, start, stop, restart and status manage the systemd
 service.
@@ -64,9 +65,10 @@ bcrypt; mode 0600), /etc/tlntsvr/groups (telnet-clients and administrators),
 as packaged).
 
 Exit status of run: 0 after a clean stop; 1 on an error, or when a stop was
-cut short by a second signal or the 10 s grace; 2 when the config, users,
-groups or audit log file cannot be used at start (systemd does not restart
-after it).
+cut short by a second signal or the 10 s grace; 78 (EX_CONFIG) when the
+config, users, groups or audit log file or --log-level cannot be used at
+start (systemd does not restart after it); 2 on a crash (a Go panic), which
+systemd restarts.
 
 See docs/configuration.md, docs/operations.md and tlntadmn(8).`,
 		Args:          cobra.NoArgs,

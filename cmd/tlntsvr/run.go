@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,22 +36,37 @@ func defaultConfigPath() string {
 	return config.DefaultPath
 }
 
+// exitConfig is run's exit status when the config, users, groups or audit
+// log file, or --log-level, cannot be used at start: EX_CONFIG of
+// sysexits.h. The unit's RestartPreventExitStatus=78 keeps systemd from
+// restarting into the same error. Not 2: a Go panic or fatal runtime error
+// exits 2, and a crash must be restarted.
+const exitConfig = 78
+
 func run(opts *runOptions) error {
+	// Signals first. Until the server is ready, SIGHUP's and SIGUSR1's
+	// default action would kill the daemon (and systemd does not restart a
+	// death by SIGHUP), yet both come at any time: systemctl reload right
+	// after a start, logrotate. Caught here, they wait in their channels
+	// and are acted on once the server is ready, as is a stop signal.
+	sigs := notifySignals()
+	defer sigs.stop()
+
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
-		return &exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel)}
+		return &exitError{exitConfig, fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel)}
 	}
 	cfg, err := config.Load(opts.configPath)
 	if err == nil {
 		err = server.CheckOSGroup(cfg)
 	}
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{exitConfig, err}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	audit, auditFile, err := openAudit(cfg.AuditLog)
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{exitConfig, err}
 	}
 	if auditFile != nil {
 		defer auditFile.Close()
@@ -58,23 +74,19 @@ func run(opts *runOptions) error {
 
 	store, err := auth.NewStore(server.AuthOptions(cfg, log))
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{exitConfig, err}
 	}
 
 	srv := server.New(cfg, store, log, audit)
 	srv.Version = version
 	if err := srv.Listen(); err != nil {
-		return err
+		return listenError(err, os.Geteuid())
 	}
 	if err := srv.ServeAdmin(); err != nil {
 		return err
 	}
 	log.Info("tlntsvr started", "version", version, "config", cfg.Path, "pid", os.Getpid(), "uid", os.Geteuid())
 
-	// Catching a signal (rather than inheriting it ignored) also matters
-	// for sessions: see session.resetSignals.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
 
@@ -85,34 +97,77 @@ func run(opts *runOptions) error {
 				return nil
 			}
 			return err
-		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGHUP:
-				reopenAudit(auditFile, log)
-				reload(srv, audit)
-				continue
-			case syscall.SIGUSR1:
-				reopenAudit(auditFile, log)
-				continue
-			}
+		case <-sigs.reload:
+			reopenAudit(auditFile, log)
+			reload(srv, audit)
+		case <-sigs.reopen:
+			reopenAudit(auditFile, log)
+		case sig := <-sigs.stopping:
 			log.Info("shutting down", "signal", sig.String(), "sessions", srv.Sessions().Len())
-			return shutdown(srv, sigs, log)
+			return shutdown(srv, sigs.stopping, log)
 		}
 	}
 }
 
+// signals are the daemon's signals, a channel for each action. Signals of
+// a kind that arrive while one waits make one request (a reload begun after
+// the last SIGHUP covers them all), and no kind crowds out another: a burst
+// of SIGHUPs cannot lose a SIGTERM, which signal.Notify would drop on a
+// full channel.
+type signals struct {
+	stopping chan os.Signal // SIGTERM, SIGINT; room for the second, which cuts the stop short
+	reload   chan os.Signal // SIGHUP
+	reopen   chan os.Signal // SIGUSR1
+}
+
+// notifySignals catches the daemon's signals. Catching a signal (rather
+// than inheriting it ignored) also matters for sessions: see
+// session.resetSignals.
+func notifySignals() *signals {
+	s := &signals{
+		stopping: make(chan os.Signal, 2),
+		reload:   make(chan os.Signal, 1),
+		reopen:   make(chan os.Signal, 1),
+	}
+	signal.Notify(s.stopping, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(s.reload, syscall.SIGHUP)
+	signal.Notify(s.reopen, syscall.SIGUSR1)
+	return s
+}
+
+func (s *signals) stop() {
+	signal.Stop(s.stopping)
+	signal.Stop(s.reload)
+	signal.Stop(s.reopen)
+}
+
+// listenError adds to a listen error what to do about the usual one: a
+// port below 1024 refused to a process that is not root (a developer's run
+// on the system config). Root is refused one only when something took
+// CAP_NET_BIND_SERVICE away (a bounding set, a container): no hint fits.
+func listenError(err error, euid int) error {
+	var op *net.OpError
+	if euid == 0 || !errors.Is(err, syscall.EACCES) || !errors.As(err, &op) {
+		return err
+	}
+	if a, ok := op.Addr.(*net.TCPAddr); !ok || a.Port == 0 || a.Port >= 1024 {
+		return err
+	}
+	return fmt.Errorf("%w: ports below 1024 need root or CAP_NET_BIND_SERVICE, and this process runs as uid %d; "+
+		"run it as root (the systemd unit does), or listen on a port from 1024 up, as configs/dev.yaml does (2323; make run)", err, euid)
+}
+
 // shutdown ends every session and waits for them, for at most
 // shutdownGrace or until a second signal.
-func shutdown(srv *server.Server, sigs <-chan os.Signal, log *slog.Logger) error {
+func shutdown(srv *server.Server, stopping <-chan os.Signal, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	go func() {
-		for sig := range sigs {
-			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
-				log.Warn("second signal: not waiting for sessions", "signal", sig.String())
-				cancel()
-				return
-			}
+		select {
+		case sig := <-stopping:
+			log.Warn("second signal: not waiting for sessions", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
 		}
 	}()
 	leaders := srv.SessionLeaders()

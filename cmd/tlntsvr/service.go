@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -36,7 +37,68 @@ type serviceEnv struct {
 	// installed returns the path of an installed tlntsvr.service and what
 	// installed it, or "" when there is none.
 	installed func() (path, by string)
+	// unitState returns the unit's state as systemctl show gives it.
+	unitState func() (unitState, error)
 	out       io.Writer
+}
+
+// unitState is a unit's LoadState, ActiveState and SubState.
+type unitState struct{ load, active, sub string }
+
+// systemdUnitState asks systemd for tlntsvr.service's state. Not
+// kardianos' Status: it calls activating running, and a service that
+// systemd keeps restarting after a failure (a port taken, say) is
+// activating between the attempts.
+func systemdUnitState() (unitState, error) {
+	out, err := exec.Command("systemctl", "show", "-p", "LoadState", "-p", "ActiveState", "-p", "SubState", unitName).Output()
+	if err != nil {
+		return unitState{}, fmt.Errorf("systemctl show %s: %w", unitName, err)
+	}
+	return parseUnitState(string(out))
+}
+
+// parseUnitState reads systemctl show's Key=value lines.
+func parseUnitState(out string) (unitState, error) {
+	var st unitState
+	for _, line := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "LoadState":
+			st.load = v
+		case "ActiveState":
+			st.active = v
+		case "SubState":
+			st.sub = v
+		}
+	}
+	if st.active == "" {
+		return st, fmt.Errorf("systemctl show %s gave no ActiveState: %q", unitName, out)
+	}
+	return st, nil
+}
+
+// statusLine says what status prints for st, and whether that is running.
+// Running is what systemctl is-active calls active: active, reloading,
+// and refreshing (newer systemd's state while it refreshes a unit's mount
+// namespace); everything else exits 3 there as here.
+func statusLine(st unitState) (string, bool) {
+	const see = "; see: systemctl status tlntsvr, journalctl -u tlntsvr"
+	switch st.active {
+	case "active", "reloading", "refreshing":
+		return "running", true
+	case "inactive":
+		return "stopped", false
+	case "failed":
+		return "failed" + see, false
+	}
+	state := st.active
+	if st.sub != "" {
+		state += " (" + st.sub + ")"
+	}
+	if strings.HasPrefix(st.sub, "auto-restart") {
+		return "not running: " + state + ", systemd starts it again after a failure" + see, false
+	}
+	return "not running: " + state + see, false
 }
 
 func defaultServiceEnv(out io.Writer) serviceEnv {
@@ -45,6 +107,7 @@ func defaultServiceEnv(out io.Writer) serviceEnv {
 		systemdDir: "/run/systemd/system",
 		executable: os.Executable,
 		newService: newKardianos,
+		unitState:  systemdUnitState,
 		installed: func() (string, string) {
 			for _, d := range unitDirs {
 				p := filepath.Join(d.dir, unitName)
@@ -157,7 +220,9 @@ the audit log stay. Needs root and a running systemd.`),
 settings without ending sessions, reload instead (systemctl reload tlntsvr,
 or tlntadmn reload). Needs root.`),
 		mk("status", "Tell whether the tlntsvr service is running",
-			`Status prints running, stopped, failed or not installed. Exit status 0 when
+			`Status prints running, stopped, failed, not installed, or not running with
+systemd's state for the unit, such as "activating (auto-restart)" while
+systemd restarts it after a failure (a port taken, say). Exit status 0 when
 running, 3 otherwise (as systemctl is-active).`),
 	}
 }
@@ -170,8 +235,11 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 	if _, err := os.Stat(env.systemdDir); err != nil {
 		return &exitError{1, errNoServiceManager}
 	}
-	if action == "install" {
+	switch action {
+	case "install":
 		return serviceInstall(env, configPath)
+	case "status":
+		return serviceStatus(env)
 	}
 	svc, err := env.newService("")
 	if err != nil {
@@ -179,20 +247,6 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 	}
 	path, by := env.installed()
 	switch action {
-	case "status":
-		st, err := svc.Status()
-		switch {
-		case errors.Is(err, service.ErrNotInstalled) || path == "":
-			fmt.Fprintln(env.out, "tlntsvr: not installed")
-		case err != nil:
-			fmt.Fprintf(env.out, "tlntsvr: failed (%v); see: systemctl status tlntsvr, journalctl -u tlntsvr\n", err)
-		case st == service.StatusRunning:
-			fmt.Fprintln(env.out, "tlntsvr: running")
-			return nil
-		default:
-			fmt.Fprintln(env.out, "tlntsvr: stopped")
-		}
-		return &exitError{3, errSilent}
 	case "uninstall":
 		if path == "" {
 			return errors.New("tlntsvr is not installed as a service (no tlntsvr.service unit)")
@@ -229,6 +283,29 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 		return fmt.Errorf("systemctl %s tlntsvr.service: %w; see: systemctl status tlntsvr, journalctl -u tlntsvr", action, err)
 	}
 	return nil
+}
+
+// serviceStatus prints the service's state; exit status 0 when it runs, 3
+// otherwise.
+func serviceStatus(env serviceEnv) error {
+	if path, _ := env.installed(); path == "" {
+		fmt.Fprintln(env.out, "tlntsvr: not installed")
+		return &exitError{3, errSilent}
+	}
+	st, err := env.unitState()
+	switch {
+	case err != nil:
+		fmt.Fprintf(env.out, "tlntsvr: state unknown (%v); see: systemctl status tlntsvr\n", err)
+	case st.load == "not-found":
+		fmt.Fprintln(env.out, "tlntsvr: not installed")
+	default:
+		line, running := statusLine(st)
+		fmt.Fprintln(env.out, "tlntsvr:", line)
+		if running {
+			return nil
+		}
+	}
+	return &exitError{3, errSilent}
 }
 
 func serviceInstall(env serviceEnv, configPath string) error {

@@ -31,6 +31,11 @@ func TestRenderUnit(t *testing.T) {
 		"ExecReload=" + exe + " check-config --config " + cfg + "\n",
 		"ExecReload=/bin/kill -HUP $MAINPID\n",
 		"KillMode=mixed\n", "Restart=on-failure\n", "TimeoutStopSec=30s\n", "RuntimeDirectory=tlntsvr\n",
+		// A config error exits 78; 2 is a Go panic's, which must restart.
+		"RestartPreventExitStatus=78\n",
+		// One user's program killed by the OOM killer must not stop the
+		// service and every session with it.
+		"OOMPolicy=continue\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
@@ -83,8 +88,7 @@ func TestRenderUnitRefusesOddPaths(t *testing.T) {
 type fakeService struct {
 	service.Service
 	calls  []string
-	status service.Status
-	err    error // returned by Status
+	status service.Status // returned by Status (uninstall asks)
 	unit   string
 }
 
@@ -94,7 +98,7 @@ func (f *fakeService) Start() error     { f.calls = append(f.calls, "start"); re
 func (f *fakeService) Stop() error      { f.calls = append(f.calls, "stop"); return nil }
 func (f *fakeService) Restart() error   { f.calls = append(f.calls, "restart"); return nil }
 func (f *fakeService) Status() (service.Status, error) {
-	return f.status, f.err
+	return f.status, nil
 }
 
 type serviceCase struct {
@@ -102,13 +106,14 @@ type serviceCase struct {
 	noSystemd bool
 	installed string // path of an installed unit
 	by        string
-	status    service.Status
-	statusErr error
+	status    service.Status // what kardianos says (uninstall)
+	state     unitState      // what systemctl show says (status)
+	stateErr  error
 }
 
 func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeService, string, error) {
 	t.Helper()
-	fake := &fakeService{status: c.status, err: c.statusErr}
+	fake := &fakeService{status: c.status}
 	var out bytes.Buffer
 	env := serviceEnv{
 		euid:       func() int { return c.euid },
@@ -116,6 +121,7 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 		executable: func() (string, error) { return "/usr/local/sbin/tlntsvr", nil },
 		newService: func(unit string) (service.Service, error) { fake.unit = unit; return fake, nil },
 		installed:  func() (string, string) { return c.installed, c.by },
+		unitState:  func() (unitState, error) { return c.state, c.stateErr },
 		out:        &out,
 	}
 	if c.noSystemd {
@@ -127,6 +133,7 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 
 func TestServiceRun(t *testing.T) {
 	byInstall := unitDirs[0].by
+	running := unitState{"loaded", "active", "running"}
 	etcUnit := "/etc/systemd/system/tlntsvr.service"
 	cfg := filepath.Join(t.TempDir(), "etc", "tlntsvr.yaml")
 	tests := []struct {
@@ -139,7 +146,7 @@ func TestServiceRun(t *testing.T) {
 		wantCode  int
 	}{
 		{"install needs root", serviceCase{euid: 1000}, "install", "", "tlntsvr install needs root", "", 4},
-		{"status needs no root", serviceCase{euid: 1000, installed: etcUnit, by: byInstall, status: service.StatusRunning}, "status", "", "", "tlntsvr: running", 0},
+		{"status needs no root", serviceCase{euid: 1000, installed: etcUnit, by: byInstall, state: running}, "status", "", "", "tlntsvr: running", 0},
 		{"no systemd", serviceCase{noSystemd: true}, "start", "", "no service manager", "", 1},
 		{"install", serviceCase{}, "install", "install", "", "tlntadmn user add NAME", 0},
 		{"install twice", serviceCase{installed: etcUnit, by: byInstall}, "install", "", "already installed", "", 0},
@@ -152,9 +159,20 @@ func TestServiceRun(t *testing.T) {
 		{"stop", serviceCase{installed: etcUnit, by: byInstall}, "stop", "stop", "", "", 0},
 		{"restart", serviceCase{installed: etcUnit, by: byInstall}, "restart", "restart", "", "", 0},
 		{"start not installed", serviceCase{}, "start", "", "install it with tlntsvr install", "", 0},
-		{"status stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "status", "", "", "tlntsvr: stopped", 3},
-		{"status not installed", serviceCase{statusErr: service.ErrNotInstalled}, "status", "", "", "tlntsvr: not installed", 3},
-		{"status failed", serviceCase{installed: etcUnit, by: byInstall, statusErr: errors.New("service in failed state")}, "status", "", "", "tlntsvr: failed", 3},
+		{"status running", serviceCase{installed: etcUnit, by: byInstall, state: running}, "status", "", "", "tlntsvr: running\n", 0},
+		{"status reloading", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "reloading", "reload"}}, "status", "", "", "tlntsvr: running\n", 0},
+		{"status stopped", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "inactive", "dead"}}, "status", "", "", "tlntsvr: stopped", 3},
+		{"status not installed", serviceCase{}, "status", "", "", "tlntsvr: not installed", 3},
+		{"status unit not found", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"not-found", "inactive", "dead"}}, "status", "", "", "tlntsvr: not installed", 3},
+		{"status failed", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "failed", "failed"}}, "status", "", "", "tlntsvr: failed; see: systemctl status tlntsvr", 3},
+		// Between the attempts of systemd's restart loop (port 23 taken,
+		// say): not running, as systemctl is-active says.
+		{"status auto-restart", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "activating", "auto-restart"}}, "status", "", "",
+			"tlntsvr: not running: activating (auto-restart), systemd starts it again after a failure; see: systemctl status tlntsvr", 3},
+		{"status deactivating", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "deactivating", "stop-sigterm"}}, "status", "", "",
+			"tlntsvr: not running: deactivating (stop-sigterm); see:", 3},
+		{"status unknown", serviceCase{installed: etcUnit, by: byInstall, stateErr: errors.New("systemctl show tlntsvr.service: exit status 1")}, "status", "", "",
+			"tlntsvr: state unknown (systemctl show tlntsvr.service: exit status 1)", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,5 +221,24 @@ func TestServiceInstallUnitAndFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestParseUnitState(t *testing.T) {
+	tests := []struct {
+		out     string
+		want    unitState
+		wantErr bool
+	}{
+		{"LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n", unitState{"loaded", "activating", "auto-restart"}, false},
+		{"ActiveState=active\nSubState=running\nLoadState=loaded\n", unitState{"loaded", "active", "running"}, false},
+		{"LoadState=not-found\nActiveState=inactive\nSubState=dead\n", unitState{"not-found", "inactive", "dead"}, false},
+		{"", unitState{}, true},
+	}
+	for _, tt := range tests {
+		got, err := parseUnitState(tt.out)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("parseUnitState(%q) = %+v, %v; want %+v, error %v", tt.out, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
