@@ -592,7 +592,13 @@ func (e *engine) envReply(data []byte, decode func([]byte) []envVar, done *bool)
 		*done = true
 	}
 	for _, v := range decode(data[1:]) {
-		if e.cfg.EnvAllowed != nil && e.cfg.EnvAllowed(v.name) {
+		switch {
+		case e.cfg.EnvAllowed == nil || !e.cfg.EnvAllowed(v.name):
+		case v.undefined:
+			// The client has no such variable (or, in an INFO, no
+			// longer has it): any value it gave before is gone too.
+			delete(e.env, v.name)
+		default:
 			e.setEnv(v.name, v.value)
 		}
 	}

@@ -37,7 +37,13 @@ func decodeTermType(d []byte) (string, bool) {
 	return strings.ToLower(string(d[1:])), true
 }
 
-type envVar struct{ name, value string }
+// envVar is a variable of an environment list. undefined: the name came
+// with no VALUE, which RFC 1572 defines as "the client has no such
+// variable" (unlike VALUE with nothing after it, an empty value).
+type envVar struct {
+	name, value string
+	undefined   bool
+}
 
 // decodeEnviron reads the list part of NEW-ENVIRON IS/INFO (RFC 1572):
 // (VAR|USERVAR) name [VALUE value] ..., with ESC quoting the type bytes.
@@ -58,7 +64,7 @@ func decodeEnviron(d []byte) []envVar {
 				v = string(cur)
 			}
 			if len(v) <= MaxEnvValueLen {
-				vars = append(vars, envVar{name, v})
+				vars = append(vars, envVar{name: name, value: v, undefined: !inValue})
 			}
 		}
 		cur = cur[:0]
