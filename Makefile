@@ -123,14 +123,15 @@ install: binaries
 
 # Removes what install put in place, except the config, users and groups
 # files and the audit log: those are the admin's.
+# The stop comes last: run from a Telnet session, it ends that session.
 uninstall:
-	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now tlntsvr.service || true; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable tlntsvr.service || true; fi
 	rm -f $(DESTDIR)$(SBINDIR)/tlntsvr $(DESTDIR)$(SBINDIR)/tlntadmn $(DESTDIR)$(UNITDIR)/tlntsvr.service \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tlntsvr
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/man8/*.8)))
 	rm -rf $(DESTDIR)$(DOCDIR)
-	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "Kept $(DESTDIR)$(CONF) and $(DESTDIR)$(LOGDIR)."
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; systemctl stop tlntsvr.service || true; fi
 
 # The Debian package, into $(DIST)/: the files staged under $(DIST)/stage,
 # packed by nfpm (nfpm.yaml).

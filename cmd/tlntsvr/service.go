@@ -209,9 +209,10 @@ add a user first (tlntadmn user add NAME), then run tlntsvr start.
 Needs root and a running systemd. A unit installed by the package or by
 make install is left alone: enable that one with systemctl enable --now tlntsvr.`),
 		mk("uninstall", "Stop the service and remove the unit tlntsvr install wrote",
-			`Uninstall stops the service (every session ends), disables it and removes
-/etc/systemd/system/tlntsvr.service. The config, users and groups files and
-the audit log stay. Needs root and a running systemd.`),
+			`Uninstall disables the service, removes /etc/systemd/system/tlntsvr.service,
+and then stops the service (every session ends): run from a Telnet session,
+it ends its own session last, with the unit already gone. The config, users
+and groups files and the audit log stay. Needs root and a running systemd.`),
 		mk("start", "Start the tlntsvr service", "Start starts the installed service (systemctl start tlntsvr). Needs root."),
 		mk("stop", "Stop the tlntsvr service; every session ends",
 			"Stop stops the service (systemctl stop tlntsvr): every session is told and ended. Needs root."),
@@ -254,15 +255,20 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 		if by != unitDirs[0].by {
 			return fmt.Errorf("%s was installed by %s", path, by)
 		}
-		if st, err := svc.Status(); err == nil && st == service.StatusRunning {
-			if err := svc.Stop(); err != nil {
-				return fmt.Errorf("stop tlntsvr.service: %w; see: systemctl status tlntsvr", err)
-			}
-		}
+		// Remove first, stop last: the stop ends every session, and an
+		// admin who runs this from one would be cut off with the unit
+		// still installed, to come back at the next boot.
+		st, stErr := svc.Status()
 		if err := svc.Uninstall(); err != nil {
 			return fmt.Errorf("uninstall tlntsvr.service: %w", err)
 		}
 		fmt.Fprintf(env.out, "Removed %s. The config, users and groups files and the audit log are kept.\n", path)
+		if stErr == nil && st == service.StatusRunning {
+			fmt.Fprintln(env.out, "Stopping the service: every session ends.")
+			if err := svc.Stop(); err != nil {
+				return fmt.Errorf("stop tlntsvr.service: %w; see: systemctl status tlntsvr", err)
+			}
+		}
 		return nil
 	}
 	if path == "" {

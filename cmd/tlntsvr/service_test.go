@@ -151,7 +151,8 @@ func TestServiceRun(t *testing.T) {
 		{"install", serviceCase{}, "install", "install", "", "tlntadmn user add NAME", 0},
 		{"install twice", serviceCase{installed: etcUnit, by: byInstall}, "install", "", "already installed", "", 0},
 		{"install over the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "install", "", "systemctl enable --now tlntsvr", "", 0},
-		{"uninstall stops first", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning}, "uninstall", "stop uninstall", "", "Removed", 0},
+		// The stop comes last: run from a session, it ends that session.
+		{"uninstall, then stop", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning}, "uninstall", "uninstall stop", "", "Removed", 0},
 		{"uninstall stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "uninstall", "uninstall", "", "Removed", 0},
 		{"uninstall the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "uninstall", "", "apt remove tlntsvr", "", 0},
 		{"uninstall nothing", serviceCase{}, "uninstall", "", "not installed", "", 0},
