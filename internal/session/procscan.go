@@ -92,13 +92,32 @@ func scanSessions() map[int][]int {
 
 // signalAll sends sig to each of pids still in session sid: checked again
 // just before, since a process may have ended, and its PID been reused,
-// since the scan that found it.
-func signalAll(sid int, pids []int, sig syscall.Signal) {
+// since the scan that found it. It returns how many it signalled.
+func signalAll(sid int, pids []int, sig syscall.Signal) int {
+	n := 0
 	for _, pid := range pids {
 		if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
-			syscall.Kill(pid, sig)
+			if syscall.Kill(pid, sig) == nil {
+				n++
+			}
 		}
 	}
+	return n
+}
+
+// KillSessions sends SIGKILL to every live process whose session ID is
+// one of sids (the PIDs of sessions' shells), found with one scan of /proc,
+// and returns how many it signalled. It is for the end of a shutdown, so
+// that nothing of the sessions outlives the daemon.
+func KillSessions(sids []int) int {
+	bySID := scanSessions()
+	n := 0
+	for _, sid := range sids {
+		if sid > 1 {
+			n += signalAll(sid, bySID[sid], syscall.SIGKILL)
+		}
+	}
+	return n
 }
 
 // procSession reads a process's session ID and state from /proc/PID/stat.
