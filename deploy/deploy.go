@@ -1,6 +1,6 @@
 // Package deploy holds the files tlntsvr installs beside its binaries, so
-// that "tlntsvr install" writes the same systemd unit as the package and
-// "make install" do.
+// that "tlntsvr install" writes the same systemd unit and logrotate file as
+// the package and "make install" do.
 package deploy
 
 import _ "embed"
@@ -9,6 +9,11 @@ import _ "embed"
 //
 //go:embed systemd/tlntsvr.service
 var Unit string
+
+// Logrotate rotates the audit log, deploy/logrotate/tlntsvr.
+//
+//go:embed logrotate/tlntsvr
+var Logrotate string
 
 // The paths Unit names, which an install elsewhere replaces.
 const (

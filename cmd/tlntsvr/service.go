@@ -39,7 +39,10 @@ type serviceEnv struct {
 	installed func() (path, by string)
 	// unitState returns the unit's state as systemctl show gives it.
 	unitState func() (unitState, error)
-	out       io.Writer
+	// logrotateDir is where logrotate's configs go (/etc/logrotate.d), or
+	// "" when logrotate is not installed.
+	logrotateDir string
+	out          io.Writer
 }
 
 // unitState is a unit's LoadState, ActiveState and SubState.
@@ -117,8 +120,17 @@ func defaultServiceEnv(out io.Writer) serviceEnv {
 			}
 			return "", ""
 		},
-		out: out,
+		logrotateDir: existingDir("/etc/logrotate.d"),
+		out:          out,
 	}
+}
+
+// existingDir returns dir if it is a directory, else "".
+func existingDir(dir string) string {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	return ""
 }
 
 // program is the kardianos service.Interface. It is never run: systemd
@@ -203,7 +215,8 @@ func newServiceCmds(opts *runOptions) []*cobra.Command {
 of this binary and of --config in it) and enables it, through
 kardianos/service and systemctl. It creates the config file, an empty users
 file (0600) and a groups file (0640) with the telnet-clients and
-administrators groups when they do not exist. It does not start the service:
+administrators groups, and /etc/logrotate.d/tlntsvr for the audit log (where
+logrotate is installed), when they do not exist. It does not start the service:
 add a user first (tlntadmn user add NAME), then run tlntsvr start.
 
 Needs root and a running systemd. A unit installed by the package or by
@@ -263,6 +276,7 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 			return fmt.Errorf("uninstall tlntsvr.service: %w", err)
 		}
 		fmt.Fprintf(env.out, "Removed %s. The config, users and groups files and the audit log are kept.\n", path)
+		removeLogrotate(env)
 		if stErr == nil && st == service.StatusRunning {
 			fmt.Fprintln(env.out, "Stopping the service: every session ends.")
 			if err := svc.Stop(); err != nil {
@@ -337,6 +351,13 @@ func serviceInstall(env serviceEnv, configPath string) error {
 	if err != nil {
 		return err
 	}
+	// The config written above logs to /var/log/tlntsvr/audit.log, which
+	// would grow for ever without the package's rotation.
+	if env.logrotateDir != "" {
+		if err := createFile(env.out, filepath.Join(env.logrotateDir, "tlntsvr"), 0o644, deploy.Logrotate); err != nil {
+			return err
+		}
+	}
 	svc, err := env.newService(unit)
 	if err != nil {
 		return err
@@ -352,6 +373,18 @@ func serviceInstall(env serviceEnv, configPath string) error {
 			"  tlntadmn user add NAME\n  tlntsvr start")
 	}
 	return nil
+}
+
+// removeLogrotate removes the logrotate file install wrote, unless the
+// admin has changed it.
+func removeLogrotate(env serviceEnv) {
+	if env.logrotateDir == "" {
+		return
+	}
+	p := filepath.Join(env.logrotateDir, "tlntsvr")
+	if b, err := os.ReadFile(p); err == nil && string(b) == deploy.Logrotate && os.Remove(p) == nil {
+		fmt.Fprintf(env.out, "Removed %s.\n", p)
+	}
 }
 
 // errSilent is an error whose message has been printed already.

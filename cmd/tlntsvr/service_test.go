@@ -109,6 +109,7 @@ type serviceCase struct {
 	status    service.Status // what kardianos says (uninstall)
 	state     unitState      // what systemctl show says (status)
 	stateErr  error
+	logrotate string // logrotate's config directory; "" = no logrotate
 }
 
 func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeService, string, error) {
@@ -116,13 +117,14 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 	fake := &fakeService{status: c.status}
 	var out bytes.Buffer
 	env := serviceEnv{
-		euid:       func() int { return c.euid },
-		systemdDir: t.TempDir(),
-		executable: func() (string, error) { return "/usr/local/sbin/tlntsvr", nil },
-		newService: func(unit string) (service.Service, error) { fake.unit = unit; return fake, nil },
-		installed:  func() (string, string) { return c.installed, c.by },
-		unitState:  func() (unitState, error) { return c.state, c.stateErr },
-		out:        &out,
+		euid:         func() int { return c.euid },
+		systemdDir:   t.TempDir(),
+		executable:   func() (string, error) { return "/usr/local/sbin/tlntsvr", nil },
+		newService:   func(unit string) (service.Service, error) { fake.unit = unit; return fake, nil },
+		installed:    func() (string, string) { return c.installed, c.by },
+		unitState:    func() (unitState, error) { return c.state, c.stateErr },
+		out:          &out,
+		logrotateDir: c.logrotate,
 	}
 	if c.noSystemd {
 		env.systemdDir = filepath.Join(env.systemdDir, "absent")
@@ -241,5 +243,42 @@ func TestParseUnitState(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("parseUnitState(%q) = %+v, %v; want %+v, error %v", tt.out, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// install writes the logrotate file for the audit log its config names
+// (where logrotate is installed), never over the admin's; uninstall
+// removes it unless the admin changed it.
+func TestInstallWritesLogrotate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "etc", "tlntsvr.yaml")
+	lr := filepath.Join(dir, "logrotate.d")
+	if err := os.Mkdir(lr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(lr, "tlntsvr")
+	etcUnit, byInstall := "/etc/systemd/system/tlntsvr.service", unitDirs[0].by
+	if _, out, err := runService(t, serviceCase{logrotate: lr}, "install", cfg); err != nil || !strings.Contains(out, "Created "+file) {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(file)
+	if b, _ := os.ReadFile(file); err != nil || string(b) != deploy.Logrotate || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("logrotate file: %v, mode %v, content %q", err, fi.Mode().Perm(), b)
+	}
+	if _, out, err := runService(t, serviceCase{installed: etcUnit, by: byInstall, logrotate: lr}, "uninstall", cfg); err != nil || !strings.Contains(out, "Removed "+file) {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("uninstall left %s: %v", file, err)
+	}
+	// The admin's own stays, on install and on uninstall.
+	mine := "/var/log/tlntsvr/*.log { daily }\n"
+	if err := os.WriteFile(file, []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runService(t, serviceCase{logrotate: lr}, "install", cfg)
+	runService(t, serviceCase{installed: etcUnit, by: byInstall, logrotate: lr}, "uninstall", cfg)
+	if b, _ := os.ReadFile(file); string(b) != mine {
+		t.Errorf("the admin's logrotate file became %q", b)
 	}
 }

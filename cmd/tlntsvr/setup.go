@@ -22,7 +22,7 @@ const (
 users_file: users     # beside this file
 groups_file: groups
 # The systemd unit creates /var/log/tlntsvr; /etc/logrotate.d/tlntsvr
-# (make install, the package) rotates it.
+# (tlntsvr install, make install, the package) rotates it.
 audit_log: /var/log/tlntsvr/audit.log
 `
 	installGroups = "telnet-clients:\nadministrators:\n"
