@@ -10,7 +10,9 @@ BUSYBOX_DIR := /opt/tlntsvr-test/busybox
 
 .PHONY: all build run test test-deps lint fuzz clean
 
-all: build
+# Both binaries, as yourself: then sudo make install needs no Go (sudo's
+# PATH rarely has it).
+all: binaries
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/tlntsvr ./cmd/tlntsvr
@@ -94,7 +96,7 @@ binaries:
 # Binaries, unit, man pages, docs and logrotate file; the config, an empty
 # users file (0600) and a groups file (0640) only when they do not exist, so
 # a reinstall keeps the admin's settings and users. DESTDIR stages it all.
-install: binaries
+install: $(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	@# Only when missing: install -d resets an existing directory's mode,
@@ -121,9 +123,13 @@ install: binaries
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "Next: add a user (tlntadmn user add NAME), then start the service: systemctl enable --now tlntsvr"
 
+# Built by install only when missing (make, as yourself, builds them fresh).
+$(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn:
+	$(MAKE) --no-print-directory binaries
+
 # Removes what install put in place, except the config, users and groups
-# files and the audit log: those are the admin's.
-# The stop comes last: run from a Telnet session, it ends that session.
+# files and the audit log: those are the admin's. The stop comes last: run
+# from a Telnet session, it ends that session.
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable tlntsvr.service || true; fi
 	rm -f $(DESTDIR)$(SBINDIR)/tlntsvr $(DESTDIR)$(SBINDIR)/tlntadmn $(DESTDIR)$(UNITDIR)/tlntsvr.service \
