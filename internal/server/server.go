@@ -456,6 +456,12 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		conn.Write([]byte(msgCannotStart + "\r\n"))
 		return
 	}
+	if err := session.CheckAccount(acct); err != nil {
+		log.Warn("logon refused", "err", err)
+		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", err.Error())
+		conn.Write([]byte(msgCannotStart + "\r\n"))
+		return
+	}
 	term := conn.Term()
 	if cfg.Mode == "stream" {
 		term = "dumb"

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -94,4 +96,63 @@ func passwdShell(line, name string) (string, bool) {
 		return "", false
 	}
 	return f[6], true
+}
+
+// ErrAccountDisabled is CheckAccount's error: the host has closed the
+// account to interactive logons.
+var ErrAccountDisabled = errors.New("the OS account is disabled")
+
+// CheckAccount refuses an account the host has closed to logons, as
+// login(1) and sshd do: one whose own login shell is nologin or false
+// (whatever shell the config runs instead), or whose expiry date in the
+// shadow file has passed. The shadow file is only readable by root; a
+// daemon without root cannot check expiry.
+func CheckAccount(a Account) error {
+	switch filepath.Base(a.Shell) {
+	case "nologin", "false":
+		return fmt.Errorf("%w: OS account %q has the login shell %s", ErrAccountDisabled, a.Name, a.Shell)
+	}
+	if day, ok := shadowExpiry(a.Name); ok && time.Now().Unix() >= day*86400 {
+		return fmt.Errorf("%w: OS account %q expired on %s", ErrAccountDisabled, a.Name,
+			time.Unix(day*86400, 0).UTC().Format(time.DateOnly))
+	}
+	return nil
+}
+
+// shadowExpiry returns the account's expiry date (days since 1970) from
+// /etc/shadow, or from getent for accounts only NSS knows; ok is false when
+// the account has none or it cannot be read.
+func shadowExpiry(name string) (day int64, ok bool) {
+	if f, err := os.Open("/etc/shadow"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if day, found, ok := parseShadowExpiry(sc.Text(), name); found {
+				return day, ok
+			}
+		}
+	}
+	if os.Geteuid() != 0 {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "getent", "shadow", "--", name).Output()
+	if err != nil {
+		return 0, false
+	}
+	day, _, ok = parseShadowExpiry(string(bytes.TrimSpace(out)), name)
+	return day, ok
+}
+
+// parseShadowExpiry reads the expiry field of a shadow(5) line: found says
+// the line is the account's, ok that it has an expiry date.
+func parseShadowExpiry(line, name string) (day int64, found, ok bool) {
+	f := strings.Split(line, ":")
+	if len(f) < 8 || f[0] != name {
+		return 0, false, false
+	}
+	day, err := strconv.ParseInt(f[7], 10, 64)
+	// 0 is "never" to shadow-utils too.
+	return day, true, err == nil && day > 0
 }

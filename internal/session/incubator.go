@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -70,6 +71,12 @@ func incubate() error {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
+	if err := closeInherited(); err != nil {
+		return err
+	}
+	if err := clearInheritableCaps(); err != nil {
+		return err
+	}
 
 	if spec.Drop {
 		if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
@@ -105,6 +112,54 @@ func incubate() error {
 	argv0 := "-" + filepath.Base(spec.Shell)
 	err = syscall.Exec(spec.Shell, []string{argv0}, env)
 	return fmt.Errorf("exec %s: %w", spec.Shell, err)
+}
+
+// closeInherited keeps every descriptor but the terminal (0, 1, 2) from
+// the shell and the login script. The daemon's own are close-on-exec
+// already; this is for those it inherited without the flag (a file a
+// wrapper script left open, a pipe of a service manager other than
+// systemd), which would otherwise reach every user. They are marked
+// close-on-exec rather than closed: Go's runtime owns some until exec.
+func closeInherited() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Before Linux 5.11: one descriptor at a time.
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("close inherited descriptors: %v; %w", err, rerr)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
+	}
+	return nil
+}
+
+// clearInheritableCaps keeps a daemon run without root but with a
+// capability (CAP_NET_BIND_SERVICE for port 23, as an ambient capability)
+// from handing it to every program its users run: ambient capabilities
+// survive exec. (A root daemon's setuid to the account clears them
+// itself.)
+func clearInheritableCaps() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	if data[0].Inheritable == 0 && data[1].Inheritable == 0 {
+		return nil
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 // dropPrivileges switches every thread of this process to the account, in

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,6 +250,27 @@ func TestKillEndsTasksWithoutEndTasks(t *testing.T) {
 			t.Errorf("cause %v: processes left in the session: %v, want %v", c.cause, left, c.wantLeft)
 		}
 	}
+}
+
+// A descriptor the daemon inherited without close-on-exec (a file a
+// wrapper script left open) does not reach the user's shell.
+func TestInheritedDescriptorsDoNotReachShell(t *testing.T) {
+	fd, err := syscall.Open("/etc/hostname", syscall.O_RDONLY, 0) // no O_CLOEXEC, as a parent would leave it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	conn, p := connPair(t)
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	done := runAsync(s, context.Background(), conn, []byte(fmt.Sprintf(
+		"if [ -e /proc/$$/fd/%d ]; then echo FD-LEAKED; else echo FD-CLOSED; fi; echo END$((5+5))\n", fd)))
+	p.waitOutput(t, "END10")
+	if out := p.output(); !strings.Contains(out, "FD-CLOSED\r\n") {
+		t.Errorf("descriptor %d reached the shell:\n%s", fd, out)
+	}
+	p.nc.Close()
+	waitReason(t, done)
 }
 
 // Programs in the session start with default signal dispositions and an
@@ -626,5 +649,108 @@ func TestTerminalBelongsToAccount(t *testing.T) {
 	want := "TTY=" + strconv.Itoa(int(acct.UID)) + ":" + strconv.Itoa(int(gid)) + ":620"
 	if out := p.output(); !strings.Contains(out, want) {
 		t.Errorf("want %q in:\n%q", want, out)
+	}
+}
+
+// A capability the daemon holds as an ambient one (a daemon run without
+// root, with CAP_NET_BIND_SERVICE for port 23) is not handed on through
+// exec.
+func TestClearInheritableCaps(t *testing.T) {
+	const capNetBind = 10
+	errc := make(chan error, 1)
+	go func() {
+		// Capabilities are per thread: this one is thrown away at the end
+		// (a goroutine that exits locked takes its thread with it).
+		runtime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		data[0].Inheritable |= 1 << capNetBind
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- fmt.Errorf("capset (needs root): %w", err)
+			return
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, capNetBind, 0, 0); err != nil {
+			errc <- fmt.Errorf("raise ambient: %w", err)
+			return
+		}
+		if err := clearInheritableCaps(); err != nil {
+			errc <- err
+			return
+		}
+		set, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, capNetBind, 0, 0)
+		if err == nil && set != 0 {
+			err = errors.New("CAP_NET_BIND_SERVICE is still ambient")
+		}
+		if err == nil {
+			err = unix.Capget(&hdr, &data[0])
+		}
+		if err == nil && (data[0].Inheritable != 0 || data[1].Inheritable != 0) {
+			err = fmt.Errorf("inheritable set %#x %#x, want empty", data[0].Inheritable, data[1].Inheritable)
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+}
+
+// An account the host has closed to logons is refused: its own login
+// shell is nologin or false, or it has expired.
+func TestCheckAccount(t *testing.T) {
+	for _, c := range []struct {
+		shell string
+		want  bool // refused
+	}{{"/bin/bash", false}, {"/usr/sbin/nologin", true}, {"/sbin/nologin", true}, {"/bin/false", true}, {"", false}} {
+		err := CheckAccount(Account{Name: "tlnt-no-such-account", Shell: c.shell})
+		if (err != nil) != c.want || (err != nil && !errors.Is(err, ErrAccountDisabled)) {
+			t.Errorf("shell %q: %v, want refused %v", c.shell, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		line             string
+		day              int64
+		found, hasExpiry bool
+	}{
+		{"alice:$6$x:20000:0:99999:7:::", 0, true, false},
+		{"alice:!:20780:0:99999:7::1:", 1, true, true},
+		{"alice:$6$x:20000:0:99999:7::0:", 0, true, false}, // 0: never, as shadow-utils reads it
+		{"alice:$6$x:20000:0:99999:7::30000:", 30000, true, true},
+		{"bob:$6$x:20000:0:99999:7::1:", 0, false, false},
+		{"alice:x", 0, false, false},
+	} {
+		day, found, ok := parseShadowExpiry(c.line, "alice")
+		if found != c.found || ok != c.hasExpiry || (ok && day != c.day) {
+			t.Errorf("%q: day %d found %v ok %v, want %d %v %v", c.line, day, found, ok, c.day, c.found, c.hasExpiry)
+		}
+	}
+}
+
+// An account whose expiry date has passed is refused; with a date to come
+// it is not. (Run as root: it changes a test account's shadow entry.)
+func TestCheckAccountExpired(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (make test runs as root)")
+	}
+	const name = "tlntexp1"
+	if out, err := exec.Command("useradd", "-M", "-s", "/bin/sh", "-e", "2001-01-01", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	acct, err := LookupAccount(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckAccount(acct); !errors.Is(err, ErrAccountDisabled) || !strings.Contains(err.Error(), "expired on 2001-01-01") {
+		t.Errorf("expired account: %v", err)
+	}
+	if out, err := exec.Command("usermod", "-e", "2099-01-01", name).CombinedOutput(); err != nil {
+		t.Fatalf("usermod: %v\n%s", err, out)
+	}
+	if err := CheckAccount(acct); err != nil {
+		t.Errorf("account expiring in 2099: %v", err)
 	}
 }
