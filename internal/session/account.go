@@ -156,3 +156,33 @@ func parseShadowExpiry(line, name string) (day int64, found, ok bool) {
 	// 0 is "never" to shadow-utils too.
 	return day, true, err == nil && day > 0
 }
+
+// loginUmask is the umask login(1) gives the account: UMASK in
+// /etc/login.defs (022 without one); with USERGROUPS_ENAB yes, an account
+// in a group of its own (same name, gid = uid) gets its owner bits for the
+// group too (022 becomes 002), as pam_umask's usergroups does (not root).
+func loginUmask(a Account) int {
+	umask, usergroups := 0o022, false
+	if b, err := os.ReadFile("/etc/login.defs"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			switch f[0] {
+			case "UMASK":
+				if v, err := strconv.ParseUint(f[1], 8, 32); err == nil && v <= 0o777 {
+					umask = int(v)
+				}
+			case "USERGROUPS_ENAB":
+				usergroups = strings.EqualFold(f[1], "yes")
+			}
+		}
+	}
+	if usergroups && a.UID != 0 && a.UID == a.GID {
+		if g, err := user.LookupGroupId(strconv.Itoa(int(a.GID))); err == nil && g.Name == a.Name {
+			umask = umask&^0o070 | (umask&0o700)>>3
+		}
+	}
+	return umask
+}

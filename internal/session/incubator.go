@@ -41,6 +41,7 @@ type incubatorSpec struct {
 	Shell       string
 	LoginScript string
 	Env         []string
+	Umask       int // the host's login umask for the account (see loginUmask)
 }
 
 // RunIncubatorIfRequested turns this process into a session incubator if
@@ -98,6 +99,9 @@ func incubate() error {
 	}
 
 	resetSignals()
+	// The host's login umask, not the daemon's: a daemon started by hand
+	// with umask 000 would otherwise make its users' files world-writable.
+	unix.Umask(spec.Umask)
 
 	if spec.LoginScript != "" {
 		cmd := exec.Command(spec.LoginScript)

@@ -212,7 +212,8 @@ func Start(spec Spec) (*Session, error) {
 	ispec := incubatorSpec{
 		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
 		Home: acct.Home, Shell: shell, LoginScript: spec.LoginScript,
-		Env: buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
+		Env:   buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
+		Umask: loginUmask(acct),
 	}
 	// The pipe buffer holds the spec, so this does not wait on the child.
 	werr := json.NewEncoder(specW).Encode(ispec)

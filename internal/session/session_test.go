@@ -754,3 +754,20 @@ func TestCheckAccountExpired(t *testing.T) {
 		t.Errorf("account expiring in 2099: %v", err)
 	}
 }
+
+// The shell gets the host's login umask, not the daemon's (here 0).
+func TestShellGetsLoginUmask(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	conn, p := connPair(t)
+	acct := self(t)
+	s := start(t, Spec{EndTasks: true})
+	killLeftovers(t, s.PID())
+	done := runAsync(s, context.Background(), conn, []byte("echo UMASK=$(umask); echo END$((6+6))\n"))
+	p.waitOutput(t, "END12")
+	if want := fmt.Sprintf("UMASK=%04o\r\n", loginUmask(acct)); !strings.Contains(p.output(), want) {
+		t.Errorf("want %q in the output:\n%s", want, p.output())
+	}
+	p.nc.Close()
+	waitReason(t, done)
+}
