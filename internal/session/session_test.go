@@ -203,7 +203,7 @@ func TestLoginScriptRunsFirst(t *testing.T) {
 // When the client goes, every process of the session ends, background
 // jobs included, and the shell is reaped.
 func TestDisconnectEndsSessionProcesses(t *testing.T) {
-	s := disconnectAfter(t, "sleep 1000 & sleep 1001 & echo STARTED$((2+2))\n", "STARTED4")
+	s, _ := disconnectAfter(t, "sleep 1000 & sleep 1001 & echo STARTED$((2+2))\n", "STARTED4")
 	select {
 	case <-s.exited:
 	default:
@@ -260,17 +260,11 @@ func TestInheritedDescriptorsDoNotReachShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Close(fd)
-	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
-	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte(fmt.Sprintf(
-		"if [ -e /proc/$$/fd/%d ]; then echo FD-LEAKED; else echo FD-CLOSED; fi; echo END$((5+5))\n", fd)))
-	p.waitOutput(t, "END10")
-	if out := p.output(); !strings.Contains(out, "FD-CLOSED\r\n") {
+	_, out := disconnectAfter(t, fmt.Sprintf(
+		"if [ -e /proc/$$/fd/%d ]; then echo FD-LEAKED; else echo FD-CLOSED; fi; echo END$((5+5))\n", fd), "END10")
+	if !strings.Contains(out, "FD-CLOSED\r\n") {
 		t.Errorf("descriptor %d reached the shell:\n%s", fd, out)
 	}
-	p.nc.Close()
-	waitReason(t, done)
 }
 
 // Programs in the session start with default signal dispositions and an
@@ -429,14 +423,16 @@ func TestDisconnectEndsReparentedProcesses(t *testing.T) {
 
 // disconnectAfter starts a session (EndTasks on), types input, waits for
 // marker, hangs up the client, and checks that the session ended as a
-// disconnect with none of its processes left.
-func disconnectAfter(t *testing.T, input, marker string) *Session {
+// disconnect with none of its processes left. It returns the session and
+// the output up to the hang-up.
+func disconnectAfter(t *testing.T, input, marker string) (*Session, string) {
 	t.Helper()
 	conn, p := connPair(t)
 	s := start(t, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
 	done := runAsync(s, context.Background(), conn, []byte(input))
 	p.waitOutput(t, marker)
+	out := p.output()
 	p.nc.Close()
 	if r := waitReason(t, done); r != ReasonDisconnect {
 		t.Errorf("reason = %q, want disconnect", r)
@@ -444,7 +440,7 @@ func disconnectAfter(t *testing.T, input, marker string) *Session {
 	if got := sessionMembers(s.PID()); len(got) != 0 {
 		t.Errorf("processes left in the session: %v", got)
 	}
-	return s
+	return s, out
 }
 
 // When the shell has exited but is not reaped yet (copyOut saw EIO first),
@@ -526,18 +522,9 @@ while :; do sleep 0.05; done
 	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
-	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte("sh "+job+" "+flag+" & echo STARTED$((4+4))\n"))
-	p.waitOutput(t, "STARTED8")
-	p.nc.Close()
-	waitReason(t, done)
+	disconnectAfter(t, "sh "+job+" "+flag+" & echo STARTED$((4+4))\n", "STARTED8")
 	if b, _ := os.ReadFile(flag); string(b) != "HUP\n" {
 		t.Errorf("the job's SIGHUP handler did not finish (flag file %q)", b)
-	}
-	if got := sessionMembers(s.PID()); len(got) != 0 {
-		t.Errorf("processes left in the session: %v", got)
 	}
 }
 
@@ -759,15 +746,8 @@ func TestCheckAccountExpired(t *testing.T) {
 func TestShellGetsLoginUmask(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	conn, p := connPair(t)
-	acct := self(t)
-	s := start(t, Spec{EndTasks: true})
-	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte("echo UMASK=$(umask); echo END$((6+6))\n"))
-	p.waitOutput(t, "END12")
-	if want := fmt.Sprintf("UMASK=%04o\r\n", loginUmask(acct)); !strings.Contains(p.output(), want) {
-		t.Errorf("want %q in the output:\n%s", want, p.output())
+	_, out := disconnectAfter(t, "echo UMASK=$(umask); echo END$((6+6))\n", "END12")
+	if want := fmt.Sprintf("UMASK=%04o\r\n", loginUmask(self(t))); !strings.Contains(out, want) {
+		t.Errorf("want %q in the output:\n%s", want, out)
 	}
-	p.nc.Close()
-	waitReason(t, done)
 }
