@@ -476,20 +476,14 @@ func TestEndTasksWithUnreapedShell(t *testing.T) {
 // init, so the kernel's orphaned-group rule sends it nothing when the
 // shell exits: only endTasks can wake it.)
 func TestStoppedJobSeesHangup(t *testing.T) {
-	dir := t.TempDir()
-	flag := dir + "/hup"
-	job := dir + "/job.sh"
 	// The job stops itself once its parent is outside the session (the
 	// subshell has exited and init adopted the job), so it is in an
 	// orphaned process group when it stops.
-	script := `trap 'echo HUP > "$1"; exit 0' HUP
+	job, flag := hangupJob(t, `trap 'echo HUP > "$1"; exit 0' HUP
 sid() { cut -d' ' -f6 /proc/$1/stat; }
 while [ "$(sid $(cut -d' ' -f4 /proc/$$/stat))" = "$(sid $$)" ]; do sleep 0.01; done
 kill -STOP $$
-`
-	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	conn, p := connPair(t)
 	s := start(t, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
@@ -513,15 +507,9 @@ kill -STOP $$
 // A job whose SIGHUP handler takes a while (an editor writing its
 // recovery file) gets to finish it, though the shell exits at once.
 func TestHangupHandlerOutlivesShell(t *testing.T) {
-	dir := t.TempDir()
-	flag := dir + "/hup"
-	job := dir + "/job.sh"
-	script := `trap 'sleep 0.3; echo HUP > "$1"; exit 0' HUP
+	job, flag := hangupJob(t, `trap 'sleep 0.3; echo HUP > "$1"; exit 0' HUP
 while :; do sleep 0.05; done
-`
-	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	disconnectAfter(t, "sh "+job+" "+flag+" & echo STARTED$((4+4))\n", "STARTED8")
 	if b, _ := os.ReadFile(flag); string(b) != "HUP\n" {
 		t.Errorf("the job's SIGHUP handler did not finish (flag file %q)", b)
@@ -569,6 +557,18 @@ func hasChildOrExeced(pid int) bool {
 	}
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	return len(strings.TrimSpace(string(b))) > 0
+}
+
+// hangupJob writes a job script (run as `sh JOB FLAG`, its SIGHUP handler
+// writes "HUP" to FLAG) and returns the paths of the script and the flag.
+func hangupJob(t *testing.T, script string) (job, flag string) {
+	t.Helper()
+	dir := t.TempDir()
+	job, flag = dir+"/job.sh", dir+"/hup"
+	if err := os.WriteFile(job, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return job, flag
 }
 
 // hasStopped reports whether a process of session sid is stopped.
