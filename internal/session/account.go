@@ -64,38 +64,43 @@ func LookupAccount(name string) (Account, error) {
 	}, nil
 }
 
-// loginShell returns the account's shell field. os/user does not expose it,
-// so read /etc/passwd, and ask getent(1) for accounts only NSS knows. The
-// name was validated by the caller and is passed as an argument, never
-// through a shell.
+// loginShell returns the account's shell field. os/user does not expose it.
 func loginShell(name string) (string, error) {
-	if f, err := os.Open("/etc/passwd"); err == nil {
+	f, err := accountEntry("/etc/passwd", "passwd", name)
+	if err != nil {
+		return "", fmt.Errorf("look up login shell of %q: %w", name, err)
+	}
+	if len(f) != 7 {
+		return "", fmt.Errorf("look up login shell of %q: a passwd entry of %d fields", name, len(f))
+	}
+	return f[6], nil
+}
+
+// accountEntry returns the fields of name's line in file (/etc/passwd,
+// /etc/shadow), or, for accounts only NSS knows (LDAP, sssd), of what
+// getent(1) says for it in database db. The name was validated by the
+// caller and is passed as an argument, never through a shell.
+func accountEntry(file, db, name string) ([]string, error) {
+	if f, err := os.Open(file); err == nil {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if shell, ok := passwdShell(sc.Text(), name); ok {
-				return shell, nil
+			if line := sc.Text(); strings.HasPrefix(line, name+":") {
+				return strings.Split(line, ":"), nil
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "getent", "passwd", "--", name).Output()
+	out, err := exec.CommandContext(ctx, "getent", db, "--", name).Output()
 	if err != nil {
-		return "", fmt.Errorf("look up login shell of %q: getent: %w", name, err)
+		return nil, fmt.Errorf("getent %s: %w", db, err)
 	}
-	if shell, ok := passwdShell(string(bytes.TrimSpace(out)), name); ok {
-		return shell, nil
+	f := strings.Split(string(bytes.TrimSpace(out)), ":")
+	if f[0] != name {
+		return nil, fmt.Errorf("no %s entry", db)
 	}
-	return "", fmt.Errorf("look up login shell of %q: no passwd entry", name)
-}
-
-func passwdShell(line, name string) (string, bool) {
-	f := strings.Split(line, ":")
-	if len(f) != 7 || f[0] != name {
-		return "", false
-	}
-	return f[6], true
+	return f, nil
 }
 
 // ErrAccountDisabled is CheckAccount's error: the host has closed the
@@ -120,41 +125,28 @@ func CheckAccount(a Account) error {
 }
 
 // shadowExpiry returns the account's expiry date (days since 1970) from
-// /etc/shadow, or from getent for accounts only NSS knows; ok is false when
-// the account has none or it cannot be read.
+// the shadow database; ok is false when the account has none or it cannot
+// be read (only root can).
 func shadowExpiry(name string) (day int64, ok bool) {
-	if f, err := os.Open("/etc/shadow"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if day, found, ok := parseShadowExpiry(sc.Text(), name); found {
-				return day, ok
-			}
-		}
-	}
 	if os.Geteuid() != 0 {
 		return 0, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "getent", "shadow", "--", name).Output()
+	f, err := accountEntry("/etc/shadow", "shadow", name)
 	if err != nil {
 		return 0, false
 	}
-	day, _, ok = parseShadowExpiry(string(bytes.TrimSpace(out)), name)
-	return day, ok
+	return shadowFieldExpiry(f)
 }
 
-// parseShadowExpiry reads the expiry field of a shadow(5) line: found says
-// the line is the account's, ok that it has an expiry date.
-func parseShadowExpiry(line, name string) (day int64, found, ok bool) {
-	f := strings.Split(line, ":")
-	if len(f) < 8 || f[0] != name {
-		return 0, false, false
+// shadowFieldExpiry reads the expiry field of a shadow(5) entry: ok says it
+// has an expiry date.
+func shadowFieldExpiry(f []string) (day int64, ok bool) {
+	if len(f) < 8 {
+		return 0, false
 	}
 	day, err := strconv.ParseInt(f[7], 10, 64)
 	// 0 is "never" to shadow-utils too.
-	return day, true, err == nil && day > 0
+	return day, err == nil && day > 0
 }
 
 // loginUmask is the umask login(1) gives the account: UMASK in
