@@ -123,11 +123,13 @@ func (t *tconn) dense(p []byte) int {
 	for j < len(p) && plain < 64 {
 		if j+8 <= len(p) && cr == 0 {
 			w := binary.LittleEndian.Uint64(p[j:])
-			s := pairSteps[pend<<8|byteMask(w, cIAC)]
+			iacs := byteMask(w, cIAC)
+			s := pairSteps[pend<<8|iacs]
 			if byteMask(w, '\r') == 0 && !s.command {
 				binary.LittleEndian.PutUint64(out[k:], packers[s.drop].pack(w))
 				k += 8 - bits.OnesCount8(s.drop)
-				if pend = uint(s.pendOut); byteMask(w, cIAC) == 0 {
+				pend = uint(s.pendOut)
+				if iacs == 0 {
 					plain += 8
 				} else {
 					plain = 0

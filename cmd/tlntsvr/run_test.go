@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/testutil"
 )
 
 // An admin_os_group that is not a group of the host fails check-config,
@@ -194,9 +195,8 @@ type daemonProcess struct {
 	exited  chan struct{}
 	exitErr error
 
-	mu    sync.Mutex
-	out   strings.Builder // stderr so far
-	lines chan struct{}   // a line was added to out
+	out   testutil.LockedBuffer // stderr so far
+	lines chan struct{}         // a line was added to out
 }
 
 func startDaemonProcess(t *testing.T, args string) *daemonProcess {
@@ -216,9 +216,7 @@ func startDaemonProcess(t *testing.T, args string) *daemonProcess {
 		defer close(copied)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			d.mu.Lock()
-			d.out.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
+			d.out.Write([]byte(sc.Text() + "\n"))
 			select {
 			case d.lines <- struct{}{}:
 			default:
@@ -237,11 +235,7 @@ func startDaemonProcess(t *testing.T, args string) *daemonProcess {
 	return d
 }
 
-func (d *daemonProcess) stderr() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.out.String()
-}
+func (d *daemonProcess) stderr() string { return d.out.String() }
 
 // waitFor waits until the daemon's stderr holds s.
 func (d *daemonProcess) waitFor(t *testing.T, s string) {
