@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,8 +50,7 @@ func self(t *testing.T) Account {
 // a protocol.Conn.
 type peer struct {
 	nc  net.Conn
-	mu  sync.Mutex
-	out bytes.Buffer
+	out testutil.LockedBuffer
 	eof chan struct{}
 }
 
@@ -72,9 +70,7 @@ func connPairWrapped(t *testing.T, wrap func(net.Conn) net.Conn) (*protocol.Conn
 		buf := make([]byte, 4096)
 		for {
 			n, err := cc.Read(buf)
-			p.mu.Lock()
 			p.out.Write(buf[:n])
-			p.mu.Unlock()
 			if err != nil {
 				return
 			}
@@ -105,11 +101,7 @@ func tcpPair(tb testing.TB) (client, server net.Conn) {
 	return client, server
 }
 
-func (p *peer) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *peer) output() string { return p.out.String() }
 
 // waitOutput waits until the client has received s.
 func (p *peer) waitOutput(t *testing.T, s string) {
@@ -240,8 +232,8 @@ func TestKillEndsTasksWithoutEndTasks(t *testing.T) {
 		s := start(t, Spec{EndTasks: false})
 		killLeftovers(t, s.PID())
 		ctx, cancel := context.WithCancelCause(context.Background())
-		done := runAsync(s, ctx, conn, []byte("(trap '' HUP; exec sleep 787) & echo UP$((4+5))\n"))
-		p.waitOutput(t, "UP9")
+		done := runAsync(s, ctx, conn, []byte("(trap '' HUP; echo IGNORING$((4+5)); exec sleep 787) &\n"))
+		p.waitOutput(t, "IGNORING9") // the trap is set
 		cancel(c.cause)
 		if r := waitReason(t, done); r != ReasonEnded {
 			t.Errorf("cause %v: reason = %q, want ended", c.cause, r)
@@ -507,10 +499,13 @@ kill -STOP $$
 // A job whose SIGHUP handler takes a while (an editor writing its
 // recovery file) gets to finish it, though the shell exits at once.
 func TestHangupHandlerOutlivesShell(t *testing.T) {
+	// The job says when its trap is set: hanging up before that would
+	// kill it by SIGHUP's default action.
 	job, flag := hangupJob(t, `trap 'sleep 0.3; echo HUP > "$1"; exit 0' HUP
+echo TRAPPED$((4+4))
 while :; do sleep 0.05; done
 `)
-	disconnectAfter(t, "sh "+job+" "+flag+" & echo STARTED$((4+4))\n", "STARTED8")
+	disconnectAfter(t, "sh "+job+" "+flag+" &\n", "TRAPPED8")
 	if b, _ := os.ReadFile(flag); string(b) != "HUP\n" {
 		t.Errorf("the job's SIGHUP handler did not finish (flag file %q)", b)
 	}
