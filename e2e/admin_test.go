@@ -335,5 +335,31 @@ func stalledSession(t *testing.T, d *daemon) {
 	readUntil("UP42")
 	nc.Write([]byte("yes\r\n"))
 	waitFor(t, "yes to run", func() bool { return pgrepCount(osAlice, "yes") == 1 })
-	time.Sleep(500 * time.Millisecond) // the buffers between fill
+	out, err := exec.Command("pgrep", "-u", osAlice, "-x", "yes").Output()
+	if err != nil {
+		t.Fatalf("pgrep yes: %v", err)
+	}
+	pid := strings.TrimSpace(string(out))
+	// yes sleeps only in a write to a full terminal, and the terminal stays
+	// full only while the daemon's write to the socket is blocked: the
+	// buffers between are full once yes sleeps, twice in a row, without
+	// having written anything in between.
+	var last string
+	waitFor(t, "yes to block on a full terminal", func() bool {
+		stat, err1 := os.ReadFile("/proc/" + pid + "/stat")
+		ioStats, err2 := os.ReadFile("/proc/" + pid + "/io")
+		if err1 != nil || err2 != nil {
+			t.Fatalf("yes (pid %s) is gone: %v %v", pid, err1, err2)
+		}
+		// The state follows the command name, which is in parentheses.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) == 0 || fields[0] != "S" {
+			last = ""
+			return false
+		}
+		now := string(ioStats)
+		blocked := now == last
+		last = now
+		return blocked
+	})
 }
