@@ -44,7 +44,13 @@ const (
 	// lastWriteTimeout bounds the last write to the client when the
 	// session ends.
 	lastWriteTimeout = 5 * time.Second
-	bufSize          = 32 << 10
+	// bufSize is copyOut's batch: several PTY reads for one socket write.
+	bufSize = 32 << 10
+	// inBufSize is copyIn's own buffer, held for the session's whole
+	// life: typing fits it many times over. Bulk input (a paste, a file
+	// sent with a client's send command) gets a bufSize buffer from
+	// outBufs while it lasts (see copyIn).
+	inBufSize = 4 << 10
 )
 
 // ErrOtherAccount is returned when the daemon, not running as root, is
@@ -496,9 +502,10 @@ func (s *Session) drain(outDone <-chan struct{}) {
 	}
 }
 
-// outBufs holds copyOut's read buffers. A buffer is taken when the PTY has
-// output to read and given back when it has none, so an idle session holds
-// none.
+// outBufs holds copyOut's read buffers, and copyIn's during bulk input. A
+// buffer is taken when the PTY has output to read (or a read of input
+// filled copyIn's small buffer) and given back when the flow stops, so an
+// idle session holds none.
 var outBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // copyOut forwards PTY output to the client: large reads, and one write
@@ -604,8 +611,21 @@ func flowControl(t *unix.Termios) bool {
 
 // copyIn forwards client data to the PTY. It keeps reading after the PTY
 // is gone, so the connection is drained until the client closes it.
+//
+// It reads into a small buffer of its own, and into a large one from
+// outBufs from a read that fills the small one until one that would have
+// fitted it: an idle session keeps 4 KiB, bulk input still moves in large
+// reads, and as much of it is held here as before, which matters to a
+// Synch sent behind it (see writeInput).
 func (s *Session) copyIn(conn *protocol.Conn) {
-	buf := make([]byte, bufSize)
+	small := make([]byte, inBufSize)
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			outBufs.Put(large)
+		}
+	}()
+	buf := small
 	ptyOK := true
 	for {
 		n, err := conn.Read(buf)
@@ -615,6 +635,14 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 			if ptyOK {
 				ptyOK = s.writeInput(conn, buf[:n])
 			}
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = outBufs.Get().(*[]byte)
+			buf = *large
+		case large != nil && n < len(small):
+			outBufs.Put(large)
+			large, buf = nil, small
 		}
 		if err != nil {
 			if errors.Is(err, protocol.ErrLogout) {
