@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,4 +58,36 @@ func subcommandRequired(cmd *cobra.Command) {
 		}
 		return fmt.Errorf("unknown %s command %q; want %s", commandName(cmd), args[0], want)
 	}
+}
+
+// windowsMessageArgs marks where the text of Windows' -m ID "text" begins,
+// so that a text starting with '-' ("-5 minutes to the restart") is sent,
+// not read as flags: tlntadmn -m ID text... becomes tlntadmn -m ID -- text...
+// Only -m before any command is Windows' spelling; the message command's
+// own arguments are left to cobra.
+func windowsMessageArgs(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			return args
+		case a == "--socket" || a == "--config" || a == "-c" || a == "-k":
+			i++ // the flag's value
+		case a == "-m":
+			return insertEndOfFlags(args, i+2)
+		case strings.HasPrefix(a, "-m"): // -m=ID, -mID
+			return insertEndOfFlags(args, i+1)
+		case !strings.HasPrefix(a, "-"):
+			return args // a command, or -s's session ID
+		}
+	}
+	return args
+}
+
+// insertEndOfFlags puts "--" at args[i], unless it is there or args ends
+// before i (cobra then reports the missing value).
+func insertEndOfFlags(args []string, i int) []string {
+	if i > len(args) || i < len(args) && args[i] == "--" {
+		return args
+	}
+	return slices.Insert(slices.Clone(args), i, "--")
 }

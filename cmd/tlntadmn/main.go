@@ -23,6 +23,7 @@ func main() {
 		ReadPassword: readPasswordTTY,
 	}
 	cmd := NewCmdRoot(f)
+	cmd.SetArgs(windowsMessageArgs(os.Args[1:]))
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tlntadmn:", err)
 		if errors.Is(err, admin.ErrNotRunning) {
@@ -108,7 +109,7 @@ mode=console|stream.`,
 	root.Flags().StringVarP(&show, "s", "s", "", "list sessions (Windows spelling): -s, -s ID or -s all")
 	root.Flags().Lookup("s").NoOptDefVal = "all"
 	root.Flags().StringVarP(&killID, "k", "k", "", "end session ID or all (Windows spelling)")
-	root.Flags().StringVarP(&msgID, "m", "m", "", `send a message to session ID or all (Windows spelling): -m ID|all "text"`)
+	root.Flags().StringVarP(&msgID, "m", "m", "", `send a message to session ID or all (Windows spelling): -m ID|all "text"; all that follows ID is the text`)
 	root.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	root.AddCommand(
 		NewCmdSessions(f, nil),

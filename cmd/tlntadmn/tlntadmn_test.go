@@ -29,8 +29,9 @@ func testFactory(t *testing.T) (*Factory, *bytes.Buffer) {
 	}, out
 }
 
+// execute runs cmd with args as main does.
 func execute(cmd *cobra.Command, args ...string) error {
-	cmd.SetArgs(args)
+	cmd.SetArgs(windowsMessageArgs(args))
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
 	return cmd.Execute()
@@ -230,6 +231,10 @@ func TestWindowsSpellings(t *testing.T) {
 		{[]string{"kill", "7"}, `POST /v1/sessions/kill {"target":"7"}`, "Ended 1 session"},
 		{[]string{"-m", "all", "hi", "there"}, `POST /v1/sessions/message {"target":"all","text":"hi there"}`, "Message sent"},
 		{[]string{"message", "all", "hi there"}, `POST /v1/sessions/message {"target":"all","text":"hi there"}`, "Message sent"},
+		// Windows' text may start with '-': it is text, not flags.
+		{[]string{"-m", "all", "-5 min", "--json"}, `POST /v1/sessions/message {"target":"all","text":"-5 min --json"}`, "Message sent"},
+		{[]string{"-m=7", "-x"}, `POST /v1/sessions/message {"target":"7","text":"-x"}`, "Message sent"},
+		{[]string{"-m", "all", "--", "-5 min"}, `POST /v1/sessions/message {"target":"all","text":"-5 min"}`, "Message sent"},
 		{nil, "GET /v1/config ", "The following are the settings on localhost"},
 		{[]string{"pause"}, "POST /v1/pause ", "Paused"},
 	} {
