@@ -477,7 +477,7 @@ func concurrency(o *options, res *results, s *server) *concResult {
 		if c.DaemonProcs == 0 {
 			res.fail(s.Name, fmt.Errorf("no process named %v in the tree of PID %d", s.Daemon, s.PID))
 		}
-		lat, err := sessions[0].echoLatency(max(o.echo/4, 100), time.Minute)
+		lat, err := sessions[0].echoLatency(o.echo, time.Minute)
 		if err != nil {
 			res.fail(s.Name, fmt.Errorf("echo with %d open: %w", c.OK, err))
 		} else {
