@@ -49,7 +49,7 @@ const (
 	// inBufSize is copyIn's own buffer, held for the session's whole
 	// life: typing fits it many times over. Bulk input (a paste, a file
 	// sent with a client's send command) gets a bufSize buffer from
-	// outBufs while it lasts (see copyIn).
+	// bulkBufs while it lasts (see copyIn).
 	inBufSize = 4 << 10
 )
 
@@ -502,11 +502,11 @@ func (s *Session) drain(outDone <-chan struct{}) {
 	}
 }
 
-// outBufs holds copyOut's read buffers, and copyIn's during bulk input. A
+// bulkBufs holds copyOut's read buffers, and copyIn's during bulk input. A
 // buffer is taken when the PTY has output to read (or a read of input
 // filled copyIn's small buffer) and given back when the flow stops, so an
-// idle session holds none.
-var outBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+// idle session holds none of them.
+var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // copyOut forwards PTY output to the client: large reads, and one write
 // for what they bring. It reports whether it stopped because writing to
@@ -519,7 +519,7 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 	var buf *[]byte
 	defer func() {
 		if buf != nil {
-			outBufs.Put(buf)
+			bulkBufs.Put(buf)
 		}
 	}()
 	for {
@@ -531,11 +531,11 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 		// master.
 		err := rc.Read(func(fd uintptr) bool {
 			if buf == nil {
-				buf = outBufs.Get().(*[]byte)
+				buf = bulkBufs.Get().(*[]byte)
 			}
 			n, status, rerr = s.readOutput(int(fd), *buf)
 			if n == 0 && status == 0 && rerr == nil {
-				outBufs.Put(buf) // nothing ready: wait without a buffer
+				bulkBufs.Put(buf) // nothing ready: wait without a buffer
 				buf = nil
 				return false
 			}
@@ -613,7 +613,7 @@ func flowControl(t *unix.Termios) bool {
 // is gone, so the connection is drained until the client closes it.
 //
 // It reads into a small buffer of its own, and into a large one from
-// outBufs from a read that fills the small one until one that would have
+// bulkBufs from a read that fills the small one until one that would have
 // fitted it: an idle session keeps 4 KiB, bulk input still moves in large
 // reads, and as much of it is held here as before, which matters to a
 // Synch sent behind it (see writeInput).
@@ -622,7 +622,7 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 	var large *[]byte
 	defer func() {
 		if large != nil {
-			outBufs.Put(large)
+			bulkBufs.Put(large)
 		}
 	}()
 	buf := small
@@ -638,10 +638,10 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 		}
 		switch {
 		case large == nil && n == len(small):
-			large = outBufs.Get().(*[]byte)
+			large = bulkBufs.Get().(*[]byte)
 			buf = *large
 		case large != nil && n < len(small):
-			outBufs.Put(large)
+			bulkBufs.Put(large)
 			large, buf = nil, small
 		}
 		if err != nil {
