@@ -183,6 +183,39 @@ func TestLogout(t *testing.T) {
 	}
 }
 
+// A paste larger than copyIn's own buffer moves through a large one and
+// back (see copyIn): every byte reaches the program, each doubled IAC as
+// one 0xFF, and what is typed after the paste too.
+func TestBulkInputArrivesWhole(t *testing.T) {
+	p, s := session(t, Spec{})
+	file := t.TempDir() + "/in"
+	p.send(t, "stty -echo; cat > "+file+"; echo GOT$((6*7))\n")
+	waitForChild(t, s, "cat")
+	var want, wire []byte
+	for i := range 3000 {
+		line := fmt.Sprintf("%05d %s\xff\n", i, strings.Repeat("x", 60))
+		want = append(want, line...)
+		wire = append(wire, bytes.ReplaceAll([]byte(line), []byte{iac}, []byte{iac, iac})...)
+	}
+	if _, err := p.nc.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	p.send(t, "typed after\n", 4) // ^D at the start of a line: cat's end of input
+	want = append(want, "typed after\n"...)
+	p.waitOutput(t, "GOT42")
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("the program got %d bytes, want %d; first difference at byte %d", len(got), len(want), i)
+	}
+}
+
 // The Synch: a program that does not read has the terminal's input full
 // and our write to it blocked, with more queued on the socket behind it.
 // An Interrupt Process followed by a Synch (BSD telnet's autosynch) cuts

@@ -613,10 +613,11 @@ func flowControl(t *unix.Termios) bool {
 // is gone, so the connection is drained until the client closes it.
 //
 // It reads into a small buffer of its own, and into a large one from
-// bulkBufs from a read that fills the small one until one that would have
-// fitted it: an idle session keeps 4 KiB, bulk input still moves in large
-// reads, and as much of it is held here as before, which matters to a
-// Synch sent behind it (see writeInput).
+// bulkBufs while reads bring at least half the small one's size (a full
+// read less its doubled IACs; typing never does): an idle session keeps
+// 4 KiB, bulk input still moves in large reads, and as much of it is held
+// here as before, which matters to a Synch sent behind it (see
+// writeInput).
 func (s *Session) copyIn(conn *protocol.Conn) {
 	small := make([]byte, inBufSize)
 	var large *[]byte
@@ -636,11 +637,11 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 				ptyOK = s.writeInput(conn, buf[:n])
 			}
 		}
-		switch {
-		case large == nil && n == len(small):
+		switch bulk := n >= len(small)/2; {
+		case bulk && large == nil:
 			large = bulkBufs.Get().(*[]byte)
 			buf = *large
-		case large != nil && n < len(small):
+		case !bulk && large != nil:
 			bulkBufs.Put(large)
 			large, buf = nil, small
 		}
