@@ -613,11 +613,11 @@ func flowControl(t *unix.Termios) bool {
 // is gone, so the connection is drained until the client closes it.
 //
 // It reads into a small buffer of its own, and into a large one from
-// bulkBufs while reads bring at least half the small one's size (a full
-// read less its doubled IACs; typing never does): an idle session keeps
-// 4 KiB, bulk input still moves in large reads, and as much of it is held
-// here as before, which matters to a Synch sent behind it (see
-// writeInput).
+// bulkBufs while reads bring at least half the small one's size, as a
+// read that filled it does even if every byte came as a doubled IAC
+// (typing never does): an idle session keeps 4 KiB, bulk input still
+// moves in large reads, and as much of it is held here as before, which
+// matters to a Synch sent behind it (see writeInput).
 func (s *Session) copyIn(conn *protocol.Conn) {
 	small := make([]byte, inBufSize)
 	var large *[]byte
