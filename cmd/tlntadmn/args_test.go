@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
 
 // runRoot runs tlntadmn with args against a fake daemon and returns the
@@ -201,15 +202,15 @@ func TestEveryCommandSaysWhatItTakes(t *testing.T) {
 	walk(NewCmdRoot(f))
 }
 
-// A message longer than maxMessageBytes is refused before the daemon is
+// A message longer than admin.MaxMessageBytes is refused before the daemon is
 // asked; so is a kill --message.
 func TestMessageSizeCap(t *testing.T) {
-	long := strings.Repeat("x", maxMessageBytes+1)
-	longUTF8 := strings.Repeat("é", maxMessageBytes/2) + "x" // 4097 bytes, 2049 characters
+	long := strings.Repeat("x", admin.MaxMessageBytes+1)
+	longUTF8 := strings.Repeat("é", admin.MaxMessageBytes/2) + "x" // 4097 bytes, 2049 characters
 	for _, args := range [][]string{
 		{"message", "all", long},
 		{"message", "all", longUTF8},
-		{"message", "all", long[:maxMessageBytes/2], long[:maxMessageBytes/2]}, // joined with a space
+		{"message", "all", long[:admin.MaxMessageBytes/2], long[:admin.MaxMessageBytes/2]}, // joined with a space
 		{"-m", "7", long},
 		{"kill", "7", "--message", long},
 	} {
@@ -222,8 +223,8 @@ func TestMessageSizeCap(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{
-		{"message", "all", long[:maxMessageBytes]},
-		{"kill", "7", "--message", long[:maxMessageBytes]},
+		{"message", "all", long[:admin.MaxMessageBytes]},
+		{"kill", "7", "--message", long[:admin.MaxMessageBytes]},
 	} {
 		if err, _, reqs := runRoot(t, args...); err != nil || len(reqs) != 1 {
 			t.Errorf("%.40q: %v, %d requests; want it sent", args, err, len(reqs))

@@ -30,7 +30,7 @@ func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			if err := checkMessageSize("--message", opts.Message); err != nil {
+			if err := admin.CheckMessage("--message", opts.Message, true); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -47,7 +47,7 @@ func killRun(o *KillOptions) error {
 	if err := checkTarget(o.Target); err != nil {
 		return err
 	}
-	if err := checkMessageSize("--message", o.Message); err != nil {
+	if err := admin.CheckMessage("--message", o.Message, true); err != nil {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {

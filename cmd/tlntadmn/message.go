@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -16,10 +15,6 @@ type MessageOptions struct {
 	Target string
 	Text   string
 }
-
-// maxMessageBytes caps the text of a message (and of kill --message),
-// checked here too so that it is refused before the daemon is asked.
-const maxMessageBytes = admin.MaxMessageBytes
 
 // NewCmdMessage builds "tlntadmn message ID|all TEXT...".
 func NewCmdMessage(f *Factory, runF func(*MessageOptions) error) *cobra.Command {
@@ -42,7 +37,7 @@ the session ID: everything after it is the text, even when it starts with "-".`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args = messageArgs(cmd, args)
 			opts.Target, opts.Text = args[0], strings.Join(args[1:], " ")
-			if err := checkMessageText(opts.Text); err != nil {
+			if err := admin.CheckMessage("the message text", opts.Text, false); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -66,26 +61,11 @@ func messageArgs(cmd *cobra.Command, args []string) []string {
 	return args
 }
 
-// checkMessageText refuses an empty message and one over maxMessageBytes.
-func checkMessageText(text string) error {
-	if strings.TrimSpace(text) == "" {
-		return errors.New("the message text is empty")
-	}
-	return checkMessageSize("the message", text)
-}
-
-func checkMessageSize(what, text string) error {
-	if len(text) > maxMessageBytes {
-		return fmt.Errorf("%s is %d bytes; the limit is %d bytes (4 KiB)", what, len(text), maxMessageBytes)
-	}
-	return nil
-}
-
 func messageRun(o *MessageOptions) error {
 	if err := checkTarget(o.Target); err != nil {
 		return err
 	}
-	if err := checkMessageText(o.Text); err != nil {
+	if err := admin.CheckMessage("the message text", o.Text, false); err != nil {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {

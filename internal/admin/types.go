@@ -4,7 +4,11 @@
 // works as well as tlntadmn.
 package admin
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // API paths.
 const (
@@ -74,6 +78,19 @@ type CountResponse struct {
 // a full screen of text is under 2 KiB, and more scrolls past unread in
 // every session it goes to. docs/decisions.md.
 const MaxMessageBytes = 4 << 10
+
+// CheckMessage refuses a message (what names it in the error) over
+// MaxMessageBytes, and an empty one unless it may be. tlntadmn checks
+// before it asks the daemon; the daemon checks what it is asked.
+func CheckMessage(what, text string, mayBeEmpty bool) error {
+	if !mayBeEmpty && strings.TrimSpace(text) == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if len(text) > MaxMessageBytes {
+		return fmt.Errorf("%s is %d bytes; the limit is %d bytes (4 KiB)", what, len(text), MaxMessageBytes)
+	}
+	return nil
+}
 
 // Setting is one configuration key and its value as YAML would write it.
 type Setting struct {

@@ -236,7 +236,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		id, err = parseTarget(req.Target)
 	}
 	if err == nil {
-		err = checkMessage("message text", req.Text, false)
+		err = admin.CheckMessage("message text", req.Text, false)
 	}
 	var found int
 	if err == nil {
@@ -254,18 +254,6 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n, Unreached: found - n})
-}
-
-// checkMessage refuses a message over admin.MaxMessageBytes, and an empty
-// one unless it may be.
-func checkMessage(what, text string, mayBeEmpty bool) error {
-	if !mayBeEmpty && strings.TrimSpace(text) == "" {
-		return fmt.Errorf("%s is empty", what)
-	}
-	if len(text) > admin.MaxMessageBytes {
-		return fmt.Errorf("%s is %d bytes; the limit is %d", what, len(text), admin.MaxMessageBytes)
-	}
-	return nil
 }
 
 // messageText frames an admin's message as Windows does, and keeps it to
@@ -291,7 +279,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 		id, err = parseTarget(req.Target)
 	}
 	if err == nil {
-		err = checkMessage("kill message", req.Message, true)
+		err = admin.CheckMessage("kill message", req.Message, true)
 	}
 	if err == nil {
 		why := "Your session was ended by the Telnet server administrator."
