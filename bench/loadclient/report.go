@@ -149,6 +149,10 @@ func report(w io.Writer, r *results) {
 		for _, srv := range ours {
 			v := val(srv)
 			toPeer, toPTY := ratio(v, best), ratio(v, ceil)
+			// Rows measured per round also say in how many rounds the
+			// target held: on a shared machine a median can sit on
+			// either side of a target that holds in some rounds only.
+			heldRounds, judgedRounds := 0, 0
 			if rw.values == nil { // per round: the median of the rounds' ratios
 				toPeer, toPTY = -1, -1
 				var peerRatios, ptyRatios series
@@ -163,19 +167,30 @@ func report(w io.Writer, r *results) {
 							b = s[round]
 						}
 					}
-					peerRatios = append(peerRatios, ratio(mine[round], b))
+					peer, pty := ratio(mine[round], b), -1.0
+					peerRatios = append(peerRatios, peer)
 					if c := r.Ceiling[rw.metric]; rw.ceiling && round < len(c) {
-						ptyRatios = append(ptyRatios, ratio(mine[round], c[round]))
+						pty = ratio(mine[round], c[round])
+						ptyRatios = append(ptyRatios, pty)
+					}
+					if rw.judgeable(mine[round], peer, pty) {
+						judgedRounds++
+						if rw.holds(mine[round], peer, pty) {
+							heldRounds++
+						}
 					}
 				}
 				toPeer, toPTY = peerRatios.median(), ptyRatios.median()
 			}
 			verdict := ""
-			if rw.holds != nil && v >= 0 && (toPeer >= 0 || !strings.Contains(rw.target, "peer")) && (toPTY >= 0 || !strings.Contains(rw.target, "PTY")) {
+			if rw.judgeable(v, toPeer, toPTY) {
 				if rw.holds(v, toPeer, toPTY) {
 					verdict = "yes"
 				} else {
 					verdict = "**no**"
+				}
+				if judgedRounds > 0 {
+					verdict += fmt.Sprintf(" (%d of %d rounds)", heldRounds, judgedRounds)
 				}
 			}
 			cells = append(cells, cell("%.2f", toPeer), cell("%.2f", toPTY), verdict)
@@ -207,6 +222,14 @@ func report(w io.Writer, r *results) {
 			fmt.Fprintf(w, "\n%s: %d errors, first: %s\n", srv, n, strings.Join(r.Errors[srv], "; "))
 		}
 	}
+}
+
+// judgeable reports whether the row has a target and the figures its
+// verdict needs: our value, and the ratios the target speaks of.
+func (rw row) judgeable(v, toPeer, toPTY float64) bool {
+	return rw.holds != nil && v >= 0 &&
+		(toPeer >= 0 || !strings.Contains(rw.target, "peer")) &&
+		(toPTY >= 0 || !strings.Contains(rw.target, "PTY"))
 }
 
 func cell(format string, v float64) string {
