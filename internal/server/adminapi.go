@@ -243,9 +243,9 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		found, n = s.sessions.Message(id, messageText(req.Text))
 		switch {
 		case found == 0 && id != 0:
-			err = fmt.Errorf("no session %d", id)
+			err = fmt.Errorf("%w %d", errNoSession, id)
 		case n == 0 && id != 0:
-			err = fmt.Errorf("session %d did not take the message within %v: its client is not reading (it gets the message if it reads again)", id, noticeTimeout)
+			err = fmt.Errorf("session %d %w within %v: its client is not reading (it gets the message if it reads again)", id, errNotTaken, noticeTimeout)
 		}
 	}
 	s.auditAdmin(r, "message", err, "target", req.Target, "sessions", n, "unreached", found-n)
@@ -288,7 +288,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 		}
 		n = s.sessions.End(id, why, session.ErrKilled) // every process, whatever end_tasks_on_disconnect says
 		if n == 0 && id != 0 {
-			err = fmt.Errorf("no session %d", id)
+			err = fmt.Errorf("%w %d", errNoSession, id)
 		}
 	}
 	s.auditAdmin(r, "kill", err, "target", req.Target, "sessions", n)
@@ -299,11 +299,21 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n})
 }
 
+// errNoSession and errNotTaken mark the message and kill errors that are
+// not the request's fault, so that statusFor can tell them from bad input
+// by what they are rather than by their words (a target is the client's
+// text, and can contain any words).
+var (
+	errNoSession = errors.New("no session")
+	errNotTaken  = errors.New("did not take the message")
+)
+
+// statusFor is the HTTP status of a message or kill request that failed.
 func statusFor(err error) int {
-	if strings.HasPrefix(err.Error(), "no session") {
+	switch {
+	case errors.Is(err, errNoSession):
 		return http.StatusNotFound
-	}
-	if strings.Contains(err.Error(), "did not take the message") {
+	case errors.Is(err, errNotTaken):
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
