@@ -347,7 +347,11 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Identi
 	if err != nil {
 		return Identity{}, err
 	}
-	if !ok || !known {
+	// An empty password never logs on, even where a line made by hand or
+	// by another tool holds its hash (tlntadmn refuses to write one), as
+	// sshd's PermitEmptyPasswords no and pam_unix without nullok do. It is
+	// refused after the comparison, at the cost any wrong password has.
+	if !ok || !known || password == "" {
 		return Identity{}, ErrBadCredentials
 	}
 	admin := st.groups.IsMember(st.opts.AdminsGroup, user.Name)

@@ -110,8 +110,9 @@ func TestAuthenticate(t *testing.T) {
 		userLine(t, "root", "rootpw") +
 		userLine(t, "both", "bothpw") +
 		userLine(t, "outsider", "outsiderpw") +
-		userLine(t, "josé", "josépw")
-	groups := "telnet-clients: alice bob both josé\nadministrators: root both\nother: outsider\n"
+		userLine(t, "josé", "josépw") +
+		userLine(t, "nopw", "")
+	groups := "telnet-clients: alice bob both josé nopw\nadministrators: root both\nother: outsider\n"
 	f := newFixture(t, users, groups, Options{})
 
 	tests := []struct {
@@ -126,6 +127,7 @@ func TestAuthenticate(t *testing.T) {
 		{"non-ASCII name", "josé", "josépw", Identity{User: "josé", OSAccount: "josé"}, nil},
 		{"wrong password", "alice", "bobpw", Identity{}, ErrBadCredentials},
 		{"empty password", "alice", "", Identity{}, ErrBadCredentials},
+		{"hash of the empty password in the file", "nopw", "", Identity{}, ErrBadCredentials},
 		{"password prefix", "alice", "alicep", Identity{}, ErrBadCredentials},
 		{"unknown user", "mallory", "alicepw", Identity{}, ErrBadCredentials},
 		{"case matters", "Alice", "alicepw", Identity{}, ErrBadCredentials},
