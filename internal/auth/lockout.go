@@ -68,11 +68,13 @@ func NewLockout(p LockoutPolicy) *Lockout {
 	return &Lockout{policy: p, entries: map[lockKey]*lockEntry{}, now: time.Now}
 }
 
-// SetPolicy changes the policy; records kept so far stay.
+// SetPolicy changes the policy; records kept so far stay. Logons waiting
+// for their turn are served, or refused, by the new policy at once.
 func (l *Lockout) SetPolicy(p LockoutPolicy) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.policy = p
-	l.mu.Unlock()
+	l.serveWaiters()
 }
 
 // Locked reports whether attempts from address or at account are refused
@@ -127,6 +129,14 @@ func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.T
 		e := l.entries[k]
 		switch {
 		case e == nil:
+		case !now.Before(e.lockedUntil) && e.recent(now, p.Window) >= p.Attempts:
+			// Failures at the limit lock when the last of them is
+			// recorded, so this many unlocked ones were recorded under
+			// a higher limit. They lock now: waiting for an attempt in
+			// flight to end, as below, could wait for none.
+			e.lockedUntil = now.Add(p.Duration)
+			e.failures = e.failures[:0]
+			fallthrough
 		case now.Before(e.lockedUntil):
 			if e.lockedUntil.After(until) {
 				until = e.lockedUntil

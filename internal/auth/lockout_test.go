@@ -317,3 +317,53 @@ func TestLockoutBeginWaitInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestLockoutPolicyLowered: failures recorded under a higher limit, now at
+// or over a lowered one, lock at once; they must not leave a logon waiting
+// for a turn that nothing in flight will ever give back. A waiter queued
+// under the old policy is served or refused by the new one.
+func TestLockoutPolicyLowered(t *testing.T) {
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 10, Window: 10 * time.Minute, Duration: 5 * time.Minute})
+	for range 5 {
+		l.Failure("10.0.0.1", "alice")
+	}
+	l.SetPolicy(LockoutPolicy{Attempts: 3, Window: 10 * time.Minute, Duration: 5 * time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, until, err := l.BeginWait(ctx, "10.0.0.2", "alice")
+	if !errors.Is(err, ErrLockedOut) || !until.Equal(clock.now().Add(5*time.Minute)) {
+		t.Fatalf("account over the lowered limit: BeginWait = %v until %v; want ErrLockedOut until %v", err, until, clock.now().Add(5*time.Minute))
+	}
+	if _, until, ok := l.Begin("10.0.0.1", "carol"); ok || until.IsZero() {
+		t.Fatalf("address over the lowered limit: Begin = %v until %v; want refused, locked", ok, until)
+	}
+
+	// One in flight fills a limit of 1; raising the limit serves the waiter.
+	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	first, _, ok := l.Begin("10.0.1.1", "bob")
+	if !ok {
+		t.Fatal("first attempt refused")
+	}
+	got := make(chan error, 1)
+	go func() {
+		a, _, err := l.BeginWait(ctx, "10.0.1.2", "bob")
+		if err == nil {
+			a.Release()
+		}
+		got <- err
+	}()
+	for {
+		l.mu.Lock()
+		n := len(l.waiters)
+		l.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l.SetPolicy(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Minute})
+	if err := <-got; err != nil {
+		t.Fatalf("waiter after the limit was raised: %v", err)
+	}
+	first.Release()
+}
