@@ -370,7 +370,8 @@ func keys(address, account string) []lockKey {
 }
 
 // makeRoom drops expired entries when the table is full, and if that is
-// not enough, unlocked ones: a full table must never stop recording.
+// not enough, the unlocked ones touched longest ago: a full table must
+// never stop recording.
 func (l *Lockout) makeRoom(now time.Time) {
 	if len(l.entries) < maxLockoutEntries {
 		return
@@ -382,12 +383,20 @@ func (l *Lockout) makeRoom(now time.Time) {
 			delete(l.entries, k)
 		}
 	}
+	if len(l.entries) < maxLockoutEntries*9/10 {
+		return
+	}
+	// Still full of failures inside the window: drop the unlocked entries
+	// touched longest ago, down to nine tenths, so that a spray from many
+	// addresses does not wipe the record of the one being attacked now.
+	var old []lockKey
 	for k, e := range l.entries {
-		if len(l.entries) < maxLockoutEntries*9/10 {
-			break
-		}
 		if e.inFlight == 0 && !now.Before(e.lockedUntil) {
-			delete(l.entries, k)
+			old = append(old, k)
 		}
+	}
+	slices.SortFunc(old, func(a, b lockKey) int { return l.entries[a].touched.Compare(l.entries[b].touched) })
+	for _, k := range old[:min(len(old), len(l.entries)-maxLockoutEntries*9/10)] {
+		delete(l.entries, k)
 	}
 }

@@ -99,6 +99,41 @@ func TestLockoutBoundedMemory(t *testing.T) {
 	}
 }
 
+// TestLockoutEvictsOldestFirst: when the table is full of failures still
+// inside the window, the entries touched longest ago go first, and an
+// account being attacked now keeps its count.
+func TestLockoutEvictsOldestFirst(t *testing.T) {
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Hour, Duration: time.Minute})
+	for i := range maxLockoutEntries - 1 {
+		l.Failure(fmt.Sprint("addr", i), "")
+		if i%1000 == 0 {
+			clock.advance(time.Second)
+		}
+	}
+	clock.advance(time.Second)
+	for range 4 {
+		l.Failure("", "alice") // one short of the lock
+	}
+	clock.advance(time.Second)
+	if n := len(l.entries); n != maxLockoutEntries {
+		t.Fatalf("%d entries; want the table full, %d", n, maxLockoutEntries)
+	}
+	l.Failure("sprayer", "") // makes room for itself
+	if n := len(l.entries); n != maxLockoutEntries*9/10+1 {
+		t.Fatalf("%d entries after making room; want %d", n, maxLockoutEntries*9/10+1)
+	}
+	if _, ok := l.entries[lockKey{"address", "addr0"}]; ok {
+		t.Error("the entry touched first is still there")
+	}
+	if _, ok := l.entries[lockKey{"address", fmt.Sprint("addr", maxLockoutEntries-2)}]; !ok {
+		t.Error("a recent entry was dropped")
+	}
+	locked := l.Failure("", "alice")
+	if !slices.Equal(locked, []string{"account"}) {
+		t.Fatalf("alice's fifth failure locked %v; want [account]: her four were dropped", locked)
+	}
+}
+
 // Attempts in flight count toward the limit, so parallel attempts cannot
 // all pass before the first failure is recorded.
 func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
