@@ -450,16 +450,24 @@ func printable(s string) string {
 // it ends.
 func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string) {
 	log = log.With("user", id.User, "os_account", id.OSAccount)
+	// refuse ends a logon whose password was right but whose session
+	// cannot start: the audit trail records every refused logon, and the
+	// client is told within a second (the login deadline no longer holds,
+	// and a client that stopped reading must not keep this goroutine).
+	refuse := func(reason error) {
+		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", reason.Error())
+		conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+		conn.Write([]byte(msgCannotStart + "\r\n"))
+	}
 	acct, err := session.LookupAccount(id.OSAccount)
 	if err != nil {
 		log.Error("cannot start session: OS account lookup failed", "err", err)
-		conn.Write([]byte(msgCannotStart + "\r\n"))
+		refuse(err)
 		return
 	}
 	if err := session.CheckAccount(acct); err != nil {
 		log.Warn("logon refused", "err", err)
-		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", err.Error())
-		conn.Write([]byte(msgCannotStart + "\r\n"))
+		refuse(err)
 		return
 	}
 	term := conn.Term()
@@ -486,7 +494,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		} else {
 			log.Error("cannot start session", "err", err)
 		}
-		conn.Write([]byte(msgCannotStart + "\r\n"))
+		refuse(fmt.Errorf("cannot start session: %w", err))
 		return
 	}
 	e := &entry{
