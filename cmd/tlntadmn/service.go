@@ -51,8 +51,15 @@ func NewCmdStop(f *Factory, runF func(*ServiceOptions) error) *cobra.Command {
 	return newServiceCmd(f, runF, "stop", "Stop the tlntsvr service (through systemd); every session ends")
 }
 
-// unitPaths are where an installed tlntsvr.service can be.
-var unitPaths = []string{"/etc/systemd/system/tlntsvr.service", "/lib/systemd/system/tlntsvr.service", "/usr/lib/systemd/system/tlntsvr.service"}
+// unitPaths are where an installed tlntsvr.service can be: where
+// tlntsvr install, make install (PREFIX /usr/local or /usr) and the
+// package put it (tlntsvr's unitDirs).
+var unitPaths = []string{
+	"/etc/systemd/system/tlntsvr.service",
+	"/usr/local/lib/systemd/system/tlntsvr.service",
+	"/lib/systemd/system/tlntsvr.service",
+	"/usr/lib/systemd/system/tlntsvr.service",
+}
 
 func serviceRun(o *ServiceOptions) error {
 	switch o.Action {
