@@ -363,3 +363,58 @@ func stalledSession(t *testing.T, d *daemon) {
 		return blocked
 	})
 }
+
+// Stream mode (for scripts) carries nothing but the program's own bytes:
+// no banner, no echo, TERM=dumb, and none of the daemon's notices (an
+// admin's message, a kill's reason, the idle warning and disconnect),
+// which would land in the middle of a script's data.
+func TestStreamModeCarriesOnlyProgramBytes(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "mode: stream\nbanner: \"WELCOME-BANNER\"\nidle_timeout: 6s\nidle_warning: 5s\n"})
+	r := dialRaw(t, d, "")
+	r.logon()
+	r.sendString("echo T=$TERM=\r\n")
+	r.expect("T=dumb=")
+
+	list := d.sessions(t)
+	if len(list) != 1 {
+		t.Fatalf("sessions = %+v, want 1", list)
+	}
+	id := strconv.Itoa(list[0].ID)
+	out, err := d.admin(t, "", "", "message", id, "NOTICE-ONE")
+	if err == nil || !strings.Contains(out, "session "+id+" is in stream mode") {
+		t.Errorf("message to a stream-mode session: %v\n%s", err, out)
+	}
+	out = d.mustAdmin(t, "message", "all", "NOTICE-TWO")
+	if !strings.Contains(out, "Message sent to 0 sessions") || !strings.Contains(out, "Not sent to 1 session in stream mode") {
+		t.Errorf("message all with one stream-mode session:\n%s", out)
+	}
+
+	// A kill ends a stream-mode session without words.
+	k := dialRaw(t, d, "")
+	k.logon()
+	var kid string
+	for _, s := range d.sessions(t) {
+		if strconv.Itoa(s.ID) != id {
+			kid = strconv.Itoa(s.ID)
+		}
+	}
+	d.mustAdmin(t, "kill", kid, "--message", "KILL-REASON")
+	k.waitClosed()
+	if got := string(k.received()); strings.Contains(got, "KILL-REASON") || strings.Contains(got, "administrator") {
+		t.Errorf("a killed stream-mode session was sent the daemon's words: %q", got)
+	}
+
+	// The idle warning (at 1 s idle) is not sent; the disconnect (6 s) is
+	// silent.
+	r.waitClosed()
+	got := string(r.received())
+	for _, daemonText := range []string{"WELCOME-BANNER", "NOTICE-", "idle", "administrator", "echo "} {
+		if strings.Contains(got, daemonText) {
+			t.Errorf("the stream-mode client got %q: %q", daemonText, got)
+		}
+	}
+	if !strings.Contains(auditLog(t, d), `"event":"idle_timeout"`) {
+		t.Error("no idle_timeout record: the session ended for another reason")
+	}
+}

@@ -24,7 +24,9 @@ func NewCmdMessage(f *Factory, runF func(*MessageOptions) error) *cobra.Command 
 		Aliases: []string{"m"},
 		Short:   "Show a message on the terminals of one session or all",
 		Long: `Show a message on the terminals of one session or all. Flags go before
-the session ID: everything after it is the text, even when it starts with "-".`,
+the session ID: everything after it is the text, even when it starts with "-".
+Sessions in stream mode (mode: stream) are sent no messages: their clients get
+nothing but their programs' output.`,
 		Example: `  tlntadmn message all "The server restarts at 18:00."
   tlntadmn message all "-5 min to reboot"`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -69,11 +71,14 @@ func messageRun(o *MessageOptions) error {
 		return err
 	}
 	return o.F.callDaemon(func(ctx context.Context, c *admin.Client) error {
-		n, unreached, err := c.Message(ctx, o.Target, o.Text)
+		r, err := c.Message(ctx, o.Target, o.Text)
 		if err == nil {
-			fmt.Fprintf(o.F.Out, "Message sent to %s.\n", plural(n, "session"))
-			if unreached > 0 {
-				fmt.Fprintf(o.F.Out, "%s did not take it within 2 s: the client is not reading (it gets the message if it reads again).\n", plural(unreached, "session"))
+			fmt.Fprintf(o.F.Out, "Message sent to %s.\n", plural(r.Count, "session"))
+			if r.Unreached > 0 {
+				fmt.Fprintf(o.F.Out, "%s did not take it within 2 s: the client is not reading (it gets the message if it reads again).\n", plural(r.Unreached, "session"))
+			}
+			if r.StreamMode > 0 {
+				fmt.Fprintf(o.F.Out, "Not sent to %s in stream mode: a stream-mode client gets nothing but its program's output.\n", plural(r.StreamMode, "session"))
 			}
 		}
 		return err

@@ -100,12 +100,13 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 }
 
 // Message sends text to the sessions named by target; it returns how many
-// took it, and how many did not in time (their clients are not reading;
-// each still gets it if its client reads again).
-func (c *Client) Message(ctx context.Context, target Target, text string) (sent, unreached int, err error) {
+// took it (Count), how many did not in time (Unreached: their clients are
+// not reading; each still gets it if its client reads again) and how many
+// are in stream mode and were not sent it (StreamMode).
+func (c *Client) Message(ctx context.Context, target Target, text string) (CountResponse, error) {
 	var r CountResponse
-	err = c.do(ctx, http.MethodPost, PathMessage, MessageRequest{Target: target, Text: text}, &r)
-	return r.Count, r.Unreached, err
+	err := c.do(ctx, http.MethodPost, PathMessage, MessageRequest{Target: target, Text: text}, &r)
+	return r, err
 }
 
 // Kill ends the sessions named by target, telling them message first.

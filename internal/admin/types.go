@@ -72,6 +72,10 @@ type CountResponse struct {
 	// Unreached counts the sessions a message was for that did not take
 	// it in time: their clients are not reading (see MessageResult).
 	Unreached int `json:"unreached,omitempty"`
+	// StreamMode counts the sessions a message was for that run in
+	// stream mode: their clients get nothing but their programs' output,
+	// so they are sent no message.
+	StreamMode int `json:"stream_mode,omitempty"`
 }
 
 // MaxMessageBytes caps an administrator's message (and a kill's reason):

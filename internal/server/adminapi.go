@@ -238,22 +238,24 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = admin.CheckMessage("message text", req.Text, false)
 	}
-	var found int
+	var found, stream int
 	if err == nil {
-		found, n = s.sessions.Message(id, messageText(req.Text))
+		found, n, stream = s.sessions.Message(id, messageText(req.Text))
 		switch {
 		case found == 0 && id != 0:
 			err = fmt.Errorf("%w %d", errNoSession, id)
+		case stream > 0 && id != 0:
+			err = fmt.Errorf("session %d %w: its client gets nothing but its program's output", id, errStreamMode)
 		case n == 0 && id != 0:
 			err = fmt.Errorf("session %d %w within %v: its client is not reading (it gets the message if it reads again)", id, errNotTaken, noticeTimeout)
 		}
 	}
-	s.auditAdmin(r, "message", err, "target", req.Target, "sessions", n, "unreached", found-n)
+	s.auditAdmin(r, "message", err, "target", req.Target, "sessions", n, "unreached", found-n-stream, "stream_mode", stream)
 	if err != nil {
 		writeError(w, statusFor(err), err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n, Unreached: found - n})
+	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n, Unreached: found - n - stream, StreamMode: stream})
 }
 
 // messageText frames an admin's message as Windows does, and keeps it to
@@ -299,13 +301,14 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, admin.CountResponse{Count: n})
 }
 
-// errNoSession and errNotTaken mark the message and kill errors that are
-// not the request's fault, so that statusFor can tell them from bad input
-// by what they are rather than by their words (a target is the client's
-// text, and can contain any words).
+// errNoSession, errNotTaken and errStreamMode mark the message and kill
+// errors that are not the request's fault, so that statusFor can tell
+// them from bad input by what they are rather than by their words (a
+// target is the client's text, and can contain any words).
 var (
-	errNoSession = errors.New("no session")
-	errNotTaken  = errors.New("did not take the message")
+	errNoSession  = errors.New("no session")
+	errNotTaken   = errors.New("did not take the message")
+	errStreamMode = errors.New("is in stream mode and is sent no messages")
 )
 
 // statusFor is the HTTP status of a message or kill request that failed.
@@ -315,6 +318,8 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errNotTaken):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, errStreamMode):
+		return http.StatusConflict
 	}
 	return http.StatusBadRequest
 }

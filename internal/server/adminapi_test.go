@@ -19,6 +19,7 @@ func TestStatusFor(t *testing.T) {
 	}{
 		{"unknown session", fmt.Errorf("%w %d", errNoSession, 4), http.StatusNotFound},
 		{"client not reading", fmt.Errorf("session 4 %w within 1s", errNotTaken), http.StatusGatewayTimeout},
+		{"stream-mode session", fmt.Errorf("session 4 %w", errStreamMode), http.StatusConflict},
 		{"target with the words of a timeout", badTarget, http.StatusBadRequest},
 		{"target with the words of an unknown session", noSessionTarget, http.StatusBadRequest},
 		{"empty message", errors.New("message text: empty"), http.StatusBadRequest},

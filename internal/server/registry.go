@@ -30,6 +30,10 @@ type entry struct {
 	sess   *session.Session
 	conn   *protocol.Conn
 	cancel context.CancelCauseFunc
+	// stream: the session runs in stream mode, whose client gets nothing
+	// but its program's bytes (design.md), so it is given no notices:
+	// they would land in the middle of a script's data.
+	stream bool
 	// noticing: a notice to this session is still being written. One at
 	// a time: to a client that is not reading, more would only pile up.
 	noticing atomic.Bool
@@ -109,11 +113,16 @@ func (r *Registry) lookup(id int) []*entry {
 }
 
 // Message writes text to the terminals of session id (0 = all), on lines
-// of its own, and returns how many sessions there were and how many took
-// it within noticeTimeout.
-func (r *Registry) Message(id int, text string) (found, reached int) {
+// of its own, and returns how many sessions there were, how many took it
+// within noticeTimeout, and how many were in stream mode and not sent it.
+func (r *Registry) Message(id int, text string) (found, reached, stream int) {
 	es := r.lookup(id)
-	return len(es), notify(es, text)
+	for _, e := range es {
+		if e.stream {
+			stream++
+		}
+	}
+	return len(es), notify(es, text), stream
 }
 
 // End tells session id (0 = all) why, then ends it, with cause as its
@@ -137,15 +146,15 @@ func (r *Registry) End(id int, why string, cause error) int {
 // shutdown.
 const noticeTimeout = 2 * time.Second
 
-// notify gives text to every session in es at once and returns how many
-// took it within noticeTimeout. A notice still blocked then finishes or
-// fails by itself: the session's end unblocks it. A session with a notice
-// still blocked does not get another.
+// notify gives text to every session in es at once, stream-mode ones
+// apart, and returns how many took it within noticeTimeout. A notice still
+// blocked then finishes or fails by itself: the session's end unblocks
+// it. A session with a notice still blocked does not get another.
 func notify(es []*entry, text string) int {
 	var reached atomic.Int64
 	var wg sync.WaitGroup
 	for _, e := range es {
-		if !e.noticing.CompareAndSwap(false, true) {
+		if e.stream || !e.noticing.CompareAndSwap(false, true) {
 			continue
 		}
 		wg.Add(1)

@@ -502,7 +502,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 			User: id.User, OSAccount: acct.Name, Remote: remote,
 			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
 		},
-		sess: sess, conn: conn,
+		sess: sess, conn: conn, stream: cfg.Mode == "stream",
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
