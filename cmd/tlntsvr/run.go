@@ -58,7 +58,7 @@ func run(opts *runOptions) error {
 	}
 	cfg, err := config.Load(opts.configPath)
 	if err == nil {
-		err = server.CheckOSGroup(cfg)
+		err = server.CheckHost(cfg)
 	}
 	if err != nil {
 		return &exitError{exitConfig, err}
@@ -83,7 +83,10 @@ func run(opts *runOptions) error {
 		return listenError(err, os.Geteuid())
 	}
 	if err := srv.ServeAdmin(); err != nil {
-		return err
+		// What CheckHost cannot see before (another daemon on the
+		// socket, a path too long for a socket) a restart would meet
+		// again.
+		return &exitError{exitConfig, err}
 	}
 	log.Info("tlntsvr started", "version", version, "config", cfg.Path, "pid", os.Getpid(), "uid", os.Geteuid())
 
@@ -217,7 +220,7 @@ func reopenAudit(f *auditFile, log *slog.Logger) {
 func checkConfig(out io.Writer, path string) error {
 	cfg, err := config.Load(path)
 	if err == nil {
-		err = server.CheckOSGroup(cfg)
+		err = server.CheckHost(cfg)
 	}
 	if err != nil {
 		return &exitError{1, err}

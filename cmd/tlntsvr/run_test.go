@@ -38,7 +38,7 @@ func TestCheckConfigAdminOSGroup(t *testing.T) {
 	p := write("tlntsvr-no-such-group")
 	err := checkConfig(&out, p)
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), p+": admin_os_group:") || !strings.Contains(err.Error(), "groupadd") {
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), p+":3: admin_os_group:") || !strings.Contains(err.Error(), "groupadd") {
 		t.Errorf("check-config with an unknown admin_os_group: %v", err)
 	}
 	if err := checkConfig(&out, write("root")); err != nil {
@@ -70,6 +70,17 @@ func TestRunConfigErrorsExit78(t *testing.T) {
 		return p
 	}
 	base := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nadmin_socket: " + filepath.Join(dir, "admin.sock") + "\n"
+	socketAt := func(name, path string) string {
+		return write(name, strings.Replace(base, filepath.Join(dir, "admin.sock"), path, 1))
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	notSocket := write("not-a-socket", "")
 	tests := []struct {
 		name, configPath, logLevel, want string
 	}{
@@ -78,6 +89,10 @@ func TestRunConfigErrorsExit78(t *testing.T) {
 		{"config missing", filepath.Join(dir, "absent.yaml"), "info", "absent.yaml"},
 		{"users file", write("nousers.yaml", strings.Replace(base, "users_file: users", "users_file: absent-users", 1)), "info", "absent-users"},
 		{"audit log", write("audit.yaml", base+"audit_log: "+filepath.Join(dir, "absent", "audit.log")+"\n"), "info", "audit log"},
+		// systemd restarted these every 5 s for ever (exit status 1).
+		{"admin socket in a directory others can write", socketAt("open.yaml", filepath.Join(open, "admin.sock")), "info", "open.yaml:4: admin_socket: " + filepath.Join(open, "admin.sock")},
+		{"admin socket to be made in a directory others can write", socketAt("open2.yaml", filepath.Join(open, "sub", "admin.sock")), "info", "writable by group or others"},
+		{"admin socket path is a file", socketAt("file.yaml", notSocket), "info", "is not a socket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,25 @@ type Config struct {
 	Path                 string        `yaml:"-"`              // file it was loaded from ("" for Default())
 }
 
+// KeyError reports a problem with key's value that is found after the
+// file is parsed (a group this host does not have, a directory others can
+// write), in the parser's form, FILE:LINE: KEY: MSG, with the line on
+// which the file sets key: the file is read again for it (an error is
+// rare, and a Config carries no lines). No line when the file does not
+// set key (a default) or cannot be read now.
+func (c *Config) KeyError(key, format string, args ...any) error {
+	line := 0
+	if data, err := os.ReadFile(c.Path); err == nil && len(data) <= MaxFileSize {
+		d := newDecoder(c.Path, resolveDir(c.Path))
+		scratch := Default()
+		if root := d.document(data); root != nil {
+			d.mapping("", root, fields, &scratch)
+		}
+		line = d.present[key]
+	}
+	return FieldError{File: c.Path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
 // The values of Config.Mode.
 const (
 	ModeConsole = "console" // a terminal session

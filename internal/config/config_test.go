@@ -803,3 +803,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// KeyError names the line on which the file sets the key, as the parser's
+// own errors do, and no line for a key the file leaves at its default.
+func TestKeyError(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tlntsvr.yaml")
+	if err := os.WriteFile(p, []byte("# c\nbanner: hi\nlockout:\n  attempts: 3\n  window: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ key, want string }{
+		{"banner", p + ":2: banner: bad 7"},
+		{"lockout.window", p + ":5: lockout.window: bad 7"},
+		{"admin_os_group", p + ": admin_os_group: bad 7"},
+	} {
+		if got := c.KeyError(tt.key, "bad %d", 7).Error(); got != tt.want {
+			t.Errorf("KeyError(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}

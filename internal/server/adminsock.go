@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tlntsvr/tlntsvr/internal/config"
 )
 
 // peer is the process on the other end of an admin socket connection, as
@@ -145,6 +147,30 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 		os.Lchown(dir, -1, gid)
 	}
 	return ln, nil
+}
+
+// checkAdminSocket checks, creating nothing, what listenAdmin will refuse
+// of admin_socket's place: a directory (or, where it is missing, the
+// directory it will be made in) that others than root can change, and
+// something other than a socket at the path. The error names the file,
+// the line and the key.
+func checkAdminSocket(cfg *config.Config) error {
+	path := cfg.AdminSocket
+	dir := filepath.Dir(path)
+	for {
+		if _, err := os.Lstat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir) // listenAdmin makes it, in the one above
+	}
+	if err := trustedDir(dir); err != nil {
+		return cfg.KeyError("admin_socket", "%s: directory %s: %v; put admin_socket in a directory only root can write, such as /run/tlntsvr",
+			path, dir, err)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
+		return cfg.KeyError("admin_socket", "%s exists and is not a socket; remove it or choose another path", path)
+	}
+	return nil
 }
 
 // makeDir creates dir 0750 (and its parents as need be), reporting
