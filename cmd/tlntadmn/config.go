@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
 )
 
@@ -104,8 +105,8 @@ func configRun(o *ConfigOptions) error {
 			return nil
 		}
 		if !running {
-			if _, err := config.EditFile(cur.Path, toConfigSettings(changes)); err != nil {
-				return err
+			if _, err := config.EditFile(cur.Path, toConfigSettings(changes), startable); err != nil {
+				return fmt.Errorf("not changed: %w", err)
 			}
 			fmt.Fprintf(o.F.Out, "tlntsvr is not running: written to %s; it takes effect when tlntsvr starts.\n", cur.Path)
 			return nil
@@ -253,4 +254,18 @@ func withPort(listen, port string) (string, error) {
 		addrs = []string{strconv.Quote(":" + port)}
 	}
 	return "[" + strings.Join(addrs, ", ") + "]", nil
+}
+
+// startable refuses, as the daemon's own edits over the socket do, new
+// settings that tlntsvr could not start with: a group or a socket
+// directory this host does not have, users or groups files it cannot
+// read. Written while tlntsvr is stopped, they would only show at its next
+// start, which then fails (and systemd does not retry a config error).
+func startable(next *config.Config) error {
+	if err := next.CheckHost(); err != nil {
+		return err
+	}
+	_, err := auth.NewStore(auth.Options{UsersFile: next.UsersFile, GroupsFile: next.GroupsFile,
+		ClientsGroup: next.ClientsGroup, AdminsGroup: next.AdminsGroup})
+	return err
 }

@@ -365,3 +365,41 @@ func TestListWhileEditing(t *testing.T) {
 		}
 	}
 }
+
+// With tlntsvr stopped, a change it could not start with (users file
+// missing, no such group) is refused and the file left as it was, as the
+// running daemon refuses it; a good change is written.
+func TestConfigOfflineCheckedBeforeWrite(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"users": "", "groups": "telnet-clients:\nadministrators:\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, "tlntsvr.yaml")
+	orig := "users_file: users\ngroups_file: groups\nadmin_socket: " + filepath.Join(dir, "admin.sock") + "\n"
+	if err := os.WriteFile(cfgPath, []byte(orig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(dir, "none.sock")
+	for _, tc := range []struct{ change, want string }{
+		{"users_file=absent-users", "absent-users"},
+		{"admin_os_group=tlntsvr-no-such-group", "admin_os_group: \"tlntsvr-no-such-group\" is not a group of this host"},
+	} {
+		f, _ := testFactory(t)
+		err := execute(NewCmdRoot(f), "--config", cfgPath, "--socket", none, "config", tc.change)
+		if err == nil || !strings.Contains(err.Error(), "not changed") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config %s with tlntsvr stopped: %v; want not changed, naming %q", tc.change, err, tc.want)
+		}
+		if got, _ := os.ReadFile(cfgPath); string(got) != orig {
+			t.Errorf("config %s with tlntsvr stopped changed the file:\n%s", tc.change, got)
+		}
+	}
+	f, out := testFactory(t)
+	if err := execute(NewCmdRoot(f), "--config", cfgPath, "--socket", none, "config", "maxconn=5"); err != nil {
+		t.Fatalf("config maxconn=5 with tlntsvr stopped: %v", err)
+	}
+	if got, _ := os.ReadFile(cfgPath); !strings.Contains(string(got), "max_connections: 5") || !strings.Contains(out.String(), "tlntsvr is not running: written") {
+		t.Errorf("config maxconn=5 with tlntsvr stopped: output %q, file:\n%s", out, got)
+	}
+}

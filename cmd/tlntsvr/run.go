@@ -58,7 +58,7 @@ func run(opts *runOptions) error {
 	}
 	cfg, err := config.Load(opts.configPath)
 	if err == nil {
-		err = server.CheckHost(cfg)
+		err = cfg.CheckHost()
 	}
 	if err != nil {
 		return &exitError{exitConfig, err}
@@ -220,7 +220,7 @@ func reopenAudit(f *auditFile, log *slog.Logger) {
 func checkConfig(out io.Writer, path string) error {
 	cfg, err := config.Load(path)
 	if err == nil {
-		err = server.CheckHost(cfg)
+		err = cfg.CheckHost()
 	}
 	if err != nil {
 		return &exitError{1, err}

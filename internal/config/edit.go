@@ -87,8 +87,10 @@ func setMapValue(m *yaml.Node, key string, v *yaml.Node) {
 }
 
 // EditFile applies changes to the config file at path (see Edit) and
-// replaces it atomically, keeping its mode. It returns the new settings.
-func EditFile(path string, changes []Setting) (*Config, error) {
+// replaces it atomically, keeping its mode. check (if not nil) sees the
+// new settings first, and its error leaves the file as it was. It returns
+// the new settings.
+func EditFile(path string, changes []Setting, check func(*Config) error) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -96,6 +98,11 @@ func EditFile(path string, changes []Setting) (*Config, error) {
 	out, cfg, err := Edit(data, path, changes)
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := WriteFileAtomic(path, out); err != nil {
 		return nil, err

@@ -60,7 +60,7 @@ func TestEditFileAtomicKeepsMode(t *testing.T) {
 	if err := os.WriteFile(p, nil, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := EditFile(p, []Setting{{Key: "max_failed_logons", Value: "7"}})
+	cfg, err := EditFile(p, []Setting{{Key: "max_failed_logons", Value: "7"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/user"
 	"runtime"
 	"slices"
 	"strconv"
@@ -40,33 +39,6 @@ func withStartSettings(next, cur *config.Config) *config.Config {
 	c := next.Clone()
 	c.Listen, c.AdminSocket, c.AuditLog, c.AdminOSGroup = cur.Listen, cur.AdminSocket, cur.AuditLog, cur.AdminOSGroup
 	return c
-}
-
-// CheckHost checks what of cfg depends on this host and would stop the
-// daemon at start: the admin_os_group (CheckOSGroup) and the admin
-// socket's place (checkAdminSocket). The daemon runs it before it starts
-// (a failure is a configuration error, which systemd does not restart
-// into), check-config runs it, and so does every change over the socket
-// before it is written.
-func CheckHost(cfg *config.Config) error {
-	if err := CheckOSGroup(cfg); err != nil {
-		return err
-	}
-	return checkAdminSocket(cfg)
-}
-
-// CheckOSGroup checks that admin_os_group names a group of this host: the
-// admin socket is given to it at start, and without it the daemon could
-// not start. The error names the file, the line and the key.
-func CheckOSGroup(cfg *config.Config) error {
-	if cfg.AdminOSGroup == "" {
-		return nil
-	}
-	if _, err := user.LookupGroup(cfg.AdminOSGroup); err != nil {
-		return cfg.KeyError("admin_os_group", "%q is not a group of this host (%v); create it (groupadd %s) or set \"\" to let only root use tlntadmn",
-			cfg.AdminOSGroup, err, cfg.AdminOSGroup)
-	}
-	return nil
 }
 
 // checkRootOnly refuses, for a peer other than root, changes to the
@@ -392,7 +364,7 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	if err != nil {
 		return admin.ConfigChangeResponse{}, err
 	}
-	if err := CheckHost(next); err != nil {
+	if err := next.CheckHost(); err != nil {
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
 	inForce := withStartSettings(next, old)

@@ -90,7 +90,7 @@ func authorized(p peer, adminGroup string, daemonUID int) bool {
 // peer check on every request is the second wall.
 //
 // The directory, and every directory above it, must be one that only root
-// or the daemon's own user can change (see trustedDir): whoever can write
+// or the daemon's own user can change (see config.TrustedDir): whoever can write
 // there could put their own socket where tlntadmn connects, and be told
 // the passwords `tlntadmn user passwd` sends.
 func listenAdmin(path, adminGroup string) (net.Listener, error) {
@@ -99,7 +99,7 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin socket directory %s: %w", dir, err)
 	}
-	if err := trustedDir(dir); err != nil {
+	if err := config.TrustedDir(dir); err != nil {
 		return nil, fmt.Errorf("admin socket directory %s: %w; put admin_socket in a directory only root can write, such as /run/tlntsvr", dir, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {
@@ -149,30 +149,6 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 	return ln, nil
 }
 
-// checkAdminSocket checks, creating nothing, what listenAdmin will refuse
-// of admin_socket's place: a directory (or, where it is missing, the
-// directory it will be made in) that others than root can change, and
-// something other than a socket at the path. The error names the file,
-// the line and the key.
-func checkAdminSocket(cfg *config.Config) error {
-	path := cfg.AdminSocket
-	dir := filepath.Dir(path)
-	for {
-		if _, err := os.Lstat(dir); err == nil || filepath.Dir(dir) == dir {
-			break
-		}
-		dir = filepath.Dir(dir) // listenAdmin makes it, in the one above
-	}
-	if err := trustedDir(dir); err != nil {
-		return cfg.KeyError("admin_socket", "%s: directory %s: %v; put admin_socket in a directory only root can write, such as /run/tlntsvr",
-			path, dir, err)
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
-		return cfg.KeyError("admin_socket", "%s exists and is not a socket; remove it or choose another path", path)
-	}
-	return nil
-}
-
 // makeDir creates dir 0750 (and its parents as need be), reporting
 // whether it made dir itself.
 func makeDir(dir string) (created bool, err error) {
@@ -184,46 +160,6 @@ func makeDir(dir string) (created bool, err error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// trustedDir checks that nobody but root and the daemon's user can change
-// what dir holds: dir and each directory above it, as written and with
-// symlinks resolved, belongs to one of them and is not writable by group
-// or others (unless sticky, like /tmp: others cannot rename or remove
-// what is not theirs there); a symlink on the way belongs to one of them
-// too, since its owner could point it elsewhere.
-func trustedDir(dir string) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return err
-	}
-	euid := uint32(os.Geteuid())
-	for _, path := range []string{abs, real} {
-		for p := path; ; p = filepath.Dir(p) {
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return err
-			}
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if !ok {
-				return fmt.Errorf("%s: no owner", p)
-			}
-			if st.Uid != 0 && st.Uid != euid {
-				return fmt.Errorf("%s belongs to uid %d, not root", p, st.Uid)
-			}
-			if fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-				return fmt.Errorf("%s is writable by group or others (mode %v)", p, fi.Mode().Perm())
-			}
-			if p == "/" || p == "." {
-				break
-			}
-		}
-	}
-	return nil
 }
 
 // onlyEntry reports whether name is all that dir holds.
