@@ -38,6 +38,12 @@ const (
 	drainLimit = 30 * time.Second
 	// killGrace is how long processes get between SIGHUP and SIGKILL.
 	killGrace = 2 * time.Second
+	// exitWait bounds the wait for a killed shell to be reaped. SIGKILL
+	// takes effect at once unless the process sleeps uninterruptibly (a
+	// hung NFS or FUSE mount, a stuck device); such a shell must not hold
+	// its connection, registry entry and max_connections slot until then:
+	// the goroutine waiting on it reaps it whenever it ends.
+	exitWait = 10 * time.Second
 	// closeTimeout bounds waiting for the client to close its side after
 	// we closed ours, so the last output is not lost to a reset.
 	closeTimeout = time.Second
@@ -456,10 +462,17 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	s.closeConn(conn)
 	<-inDone
 	conn.Close()
-	if endAll {
-		<-s.exited
-	}
 	status := "still running (end_tasks_on_disconnect is off)"
+	if endAll {
+		status = "not gone after SIGKILL (in uninterruptible sleep: a hung file system or device?); reaped when it ends"
+		t := time.NewTimer(exitWait)
+		select {
+		case <-s.exited:
+		case <-t.C:
+			s.log.Warn("session ended, but its shell did not exit after SIGKILL", "pid", s.pid, "waited", exitWait)
+		}
+		t.Stop()
+	}
 	select {
 	case <-s.exited:
 		status = fmt.Sprint(s.status)
