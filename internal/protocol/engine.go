@@ -421,7 +421,9 @@ func (e *engine) feed(p []byte) (n, used int) {
 					e.state = stNAWSFull
 				}
 			case SE:
-				if !e.sbOver {
+				if e.sbOver {
+					e.subnegotiationDropped(e.sbOpt, e.sb)
+				} else {
 					e.subnegotiation(e.sbOpt, e.sb)
 				}
 				e.state = stData
@@ -467,7 +469,12 @@ func (e *engine) sbAppend(b []byte) {
 	}
 	if len(e.sb)+len(b) > MaxSubnegotiation {
 		e.sbOver = true
-		e.sb = e.sb[:0]
+		// Only the payload's first byte is kept (IS, SEND, INFO): an
+		// answer dropped for its size still answers (subnegotiationDropped).
+		if len(e.sb) == 0 && len(b) > 0 {
+			e.sb = append(e.sb, b[0])
+		}
+		e.sb = e.sb[:min(len(e.sb), 1)]
 		return
 	}
 	e.sb = append(e.sb, b...)
@@ -499,6 +506,23 @@ func (e *engine) negotiate(verb, opt byte) {
 		e.applyUs(e.us[opt].receivePositive(e.pol.us[opt], WILL, WONT), opt)
 	case DONT:
 		e.applyUs(e.us[opt].receiveNegative(WILL, WONT), opt)
+	}
+}
+
+// subnegotiationDropped takes what is left of a subnegotiation dropped
+// for its size, its first byte. An environment IS too long to keep (a
+// client exporting many variables) is still the answer to our SEND: its
+// variables are lost, but negotiation does not wait out its timeout for
+// another answer, which would not come.
+func (e *engine) subnegotiationDropped(opt byte, first []byte) {
+	if len(first) == 0 || first[0] != sbIS {
+		return
+	}
+	switch {
+	case opt == OptNewEnviron && e.him[OptNewEnviron].state == qYes:
+		e.envDone = true
+	case opt == OptOldEnviron && e.him[OptOldEnviron].state == qYes:
+		e.oldEnvDone = true
 	}
 }
 

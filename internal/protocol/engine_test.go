@@ -620,6 +620,35 @@ func TestNewEnvironState(t *testing.T) {
 	}
 }
 
+// An environment answer too long to keep still ends negotiation's wait for
+// it: the client will not send another.
+func TestOversizedEnvironAnswers(t *testing.T) {
+	for _, opt := range []string{"NEW-ENVIRON", "OLD-ENVIRON"} {
+		e := startedEngine(Config{EnvAllowed: func(string) bool { return true }})
+		feedAll(e, wire(t, `IAC DO ECHO IAC DO SGA IAC WONT TTYPE IAC WONT NAWS`))
+		if opt == "OLD-ENVIRON" {
+			feedAll(e, wire(t, `IAC WONT NEW-ENVIRON IAC WILL OLD-ENVIRON`))
+		} else {
+			feedAll(e, wire(t, `IAC WILL NEW-ENVIRON`))
+		}
+		if !e.negotiating() {
+			t.Fatalf("%s: not waiting for the environment", opt)
+		}
+		// An oversized INFO is not the answer.
+		feedAll(e, wire(t, `IAC SB `+opt+` INFO VAR "A" VALUE "x"*1100 IAC SE`))
+		if !e.negotiating() {
+			t.Errorf("%s: an oversized INFO ended negotiation", opt)
+		}
+		data, _ := feedAll(e, wire(t, `IAC SB `+opt+` IS VAR "LANG" VALUE "C" VAR "B" VALUE "y"*1100 IAC SE "d"`))
+		if e.negotiating() {
+			t.Errorf("%s: still negotiating after an oversized IS", opt)
+		}
+		if string(data) != "d" || len(e.env) != 0 {
+			t.Errorf("%s: after an oversized IS: data %s, env %q", opt, formatWire(data), e.env)
+		}
+	}
+}
+
 func TestMaxEnvVars(t *testing.T) {
 	cfg := Config{EnvAllowed: func(string) bool { return true }}
 	e := startedEngine(cfg)
