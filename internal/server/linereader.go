@@ -27,10 +27,11 @@ type lineReader struct {
 	lastCR  bool // the previous line ended in CR: a following LF is part of it
 }
 
-// readLine reads one line. echo says whether to show what is typed (when
-// the client left echoing to us).
-func (lr *lineReader) readLine(echo bool) (string, error) {
-	echo = echo && lr.conn.Echoing()
+// readLine reads one line. echoWanted says whether to show what is typed,
+// which is done while the client leaves echoing to us: that is asked
+// again for every byte, since on a slow link the client's DO ECHO can
+// arrive after negotiation's deadline, while the user is typing.
+func (lr *lineReader) readLine(echoWanted bool) (string, error) {
 	var line []byte
 	for {
 		if len(lr.pending) == 0 {
@@ -41,6 +42,7 @@ func (lr *lineReader) readLine(echo bool) (string, error) {
 			lr.pending = lr.buf[:n]
 		}
 		for len(lr.pending) > 0 {
+			echo := echoWanted && lr.conn.Echoing()
 			b := lr.pending[0]
 			lr.pending = lr.pending[1:]
 			wasCR := lr.lastCR

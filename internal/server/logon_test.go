@@ -159,3 +159,17 @@ func wrongPasswordsAtOnce(t *testing.T, srv *Server, n, basePort int, from, user
 	close(start)
 	finished.Wait()
 }
+
+// A client whose DO ECHO comes after negotiation's deadline (a slow link)
+// gets its login name echoed from then on, not typed blind.
+func TestLateDoEchoEchoesLoginName(t *testing.T) {
+	srv, _ := newTestServer(t, "", "telnet-clients:\n", "")
+	tc, done := connect(srv, "192.0.2.3", 1000)
+	defer func() { tc.Close(); <-done }()
+	tc.waitFor(t, "login: ")      // after the negotiation deadline: the test client answers nothing
+	tc.Write([]byte{255, 253, 1}) // IAC DO ECHO
+	tc.Write([]byte("bob\r\n"))
+	if got := tc.waitFor(t, "login: bob", "password: "); got != "login: bob" {
+		t.Errorf("login name not echoed after a late DO ECHO")
+	}
+}
