@@ -112,9 +112,10 @@ func EditFile(path string, changes []Setting, check func(*Config) error) (*Confi
 
 // WriteFileAtomic replaces the file at path with data: written to a
 // temporary file beside it, synced, given the old file's mode and owner,
-// and renamed over it, so a reader sees the old file or the new, never a
-// half-written one. A symbolic link is written through, as an editor or
-// htpasswd would: the file it points to is replaced and the link stays
+// and renamed over it (the directory synced after), so a reader sees the
+// old file or the new, never a half-written one, and a crash after it
+// returns keeps the new. A symbolic link is written through, as an editor
+// or htpasswd would: the file it points to is replaced and the link stays
 // (config management often keeps the real file elsewhere).
 func WriteFileAtomic(path string, data []byte) error {
 	path, err := filepath.EvalSymlinks(path)
@@ -148,5 +149,15 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is in the directory: until that is on disk, a power
+	// failure can bring the old file back after the change was reported.
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
