@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -120,6 +121,11 @@ func configRun(o *ConfigOptions) error {
 		}
 		if len(resp.RestartNeeded) > 0 {
 			fmt.Fprintf(o.F.Out, "Written to %s; takes effect when tlntsvr restarts: %s\n", resp.Path, strings.Join(resp.RestartNeeded, ", "))
+		}
+		if slices.Contains(resp.RestartNeeded, "admin_socket") && o.F.SocketFlag == "" {
+			// tlntadmn finds the daemon by the file's admin_socket, which
+			// now names where the daemon will listen, not where it does.
+			fmt.Fprintf(o.F.Out, "Until it restarts, tlntsvr listens on %s: reach it with tlntadmn --socket %s\n", c.Socket, c.Socket)
 		}
 		return nil
 	})

@@ -66,7 +66,7 @@ func (f *Factory) Socket() (string, error) {
 	if f.ConfigFlag == "" && os.Getenv("TLNTSVR_CONFIG") == "" && errors.Is(err, fs.ErrNotExist) {
 		return DefaultSocket, nil
 	}
-	return "", fmt.Errorf("find the admin socket: %w", err)
+	return "", fmt.Errorf("find the admin socket: %w; name it with --socket (the daemon's default is %s)", err, DefaultSocket)
 }
 
 // Client returns a client for the daemon's admin socket.

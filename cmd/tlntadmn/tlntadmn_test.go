@@ -204,6 +204,19 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 			v = admin.Status{Sessions: 1}
 		case admin.PathConfig:
 			v = admin.ConfigResponse{Path: "/etc/tlntsvr/tlntsvr.yaml", Settings: []admin.Setting{{Key: "max_connections", Value: "64"}, {Key: "idle_timeout", Value: "1h"}}}
+			if r.Method == http.MethodPost { // as the daemon answers: admin_socket waits for a restart
+				var req admin.ConfigChangeRequest
+				json.Unmarshal(body, &req)
+				resp := admin.ConfigChangeResponse{Path: "/etc/tlntsvr/tlntsvr.yaml"}
+				for _, c := range req.Changes {
+					if c.Key == "admin_socket" {
+						resp.RestartNeeded = append(resp.RestartNeeded, c.Key)
+					} else {
+						resp.Applied = append(resp.Applied, c.Key)
+					}
+				}
+				v = resp
+			}
 		}
 		json.NewEncoder(w).Encode(v)
 	})}
@@ -401,5 +414,29 @@ func TestConfigOfflineCheckedBeforeWrite(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(cfgPath); !strings.Contains(string(got), "max_connections: 5") || !strings.Contains(out.String(), "tlntsvr is not running: written") {
 		t.Errorf("config maxconn=5 with tlntsvr stopped: output %q, file:\n%s", out, got)
+	}
+}
+
+// After admin_socket is changed, tlntadmn (which finds the daemon by the
+// file) says where the daemon still listens until it restarts.
+func TestConfigAdminSocketSaysWhereUntilRestart(t *testing.T) {
+	fd := startFakeDaemon(t)
+	cfgPath := filepath.Join(t.TempDir(), "tlntsvr.yaml")
+	if err := os.WriteFile(cfgPath, []byte("admin_socket: "+fd.socket+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, out := testFactory(t)
+	if err := execute(NewCmdRoot(f), "--config", cfgPath, "config", "admin_socket=/run/other/admin.sock"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "reach it with tlntadmn --socket " + fd.socket; !strings.Contains(out.String(), want) {
+		t.Errorf("output %q lacks %q", out, want)
+	}
+	f, out = testFactory(t)
+	if err := execute(NewCmdRoot(f), "--config", cfgPath, "config", "maxconn=5"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "--socket") {
+		t.Errorf("a change of another key mentions --socket: %q", out)
 	}
 }
