@@ -60,6 +60,13 @@ func (s *Server) Reload() (ReloadResult, error) {
 	}
 	s.SetConfig(inForce)
 	res.Applied, res.RestartNeeded = changedKeys(old, next)
+	if err != nil && len(res.Applied)+len(res.RestartNeeded) > 0 {
+		// The config file went in while a users or groups file did
+		// not: an error that said only the latter would read as if
+		// nothing had changed.
+		err = fmt.Errorf("the config file's changes are in force (%s), but:\n%w",
+			strings.Join(slices.Concat(res.Applied, res.RestartNeeded), ", "), err)
+	}
 	s.logReload(res, err)
 	return res, err
 }
