@@ -122,6 +122,9 @@ func configRun(o *ConfigOptions) error {
 		if len(resp.RestartNeeded) > 0 {
 			fmt.Fprintf(o.F.Out, "Written to %s; takes effect when tlntsvr restarts: %s\n", resp.Path, strings.Join(resp.RestartNeeded, ", "))
 		}
+		if len(resp.AlsoApplied) > 0 {
+			fmt.Fprintf(o.F.Out, "Also in force now, edited in %s since tlntsvr last read it: %s\n", resp.Path, strings.Join(resp.AlsoApplied, ", "))
+		}
 		if slices.Contains(resp.RestartNeeded, "admin_socket") && o.F.SocketFlag == "" {
 			// tlntadmn finds the daemon by the file's admin_socket, which
 			// now names where the daemon will listen, not where it does.

@@ -119,6 +119,10 @@ type ConfigChangeResponse struct {
 	Path          string   `json:"path"`           // the file written
 	Applied       []string `json:"applied"`        // keys in force now
 	RestartNeeded []string `json:"restart_needed"` // keys that take effect at the next start
+	// AlsoApplied are keys that were not asked for but went in with the
+	// change: they had been edited in the file since the daemon last read
+	// it (the whole file is put in force, as a reload would).
+	AlsoApplied []string `json:"also_applied,omitempty"`
 }
 
 // ReloadRequest asks the daemon to re-read its config, users and groups

@@ -332,7 +332,7 @@ func (s *Server) handleSetConfig(w http.ResponseWriter, r *http.Request) {
 	for _, c := range req.Changes {
 		keys = append(keys, c.Key+"="+c.Value)
 	}
-	s.auditAdmin(r, "config", err, "changes", keys)
+	s.auditAdmin(r, "config", err, "changes", keys, "also_applied", resp.AlsoApplied)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -390,6 +390,14 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 			}
 		} else if !slices.Contains(resp.Applied, c.Key) {
 			resp.Applied = append(resp.Applied, c.Key)
+		}
+	}
+	// The whole file went in: edits made to it by hand since the last
+	// reload are in force now too, and the admin must be told which.
+	changed, _ := changedKeys(old, next)
+	for _, k := range changed {
+		if !slices.Contains(resp.Applied, k) {
+			resp.AlsoApplied = append(resp.AlsoApplied, k)
 		}
 	}
 	return resp, nil

@@ -2,8 +2,11 @@ package server
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 )
 
 // A reload whose config file goes in while the users file is refused says
@@ -24,5 +27,26 @@ func TestReloadSaysWhatWentIn(t *testing.T) {
 	}
 	if got := srv.Config().Banner; got != "new banner" {
 		t.Errorf("banner in force %q, want the new one", got)
+	}
+}
+
+// A change through tlntadmn puts the whole file in force, so an edit made
+// by hand since the last reload goes in with it: the answer names it.
+func TestChangeConfigNamesPendingEdits(t *testing.T) {
+	srv, _ := newTestServer(t, "", "telnet-clients:\n", "")
+	cfg := srv.Config()
+	yaml := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nbanner: \"edited by hand\"\n"
+	if err := os.WriteFile(cfg.Path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.ChangeConfig([]admin.Setting{{Key: "max_connections", Value: "5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(resp.Applied, []string{"max_connections"}) || !slices.Equal(resp.AlsoApplied, []string{"banner"}) {
+		t.Errorf("ChangeConfig = %+v; want max_connections applied, banner also applied", resp)
+	}
+	if got := srv.Config(); got.MaxConnections != 5 || got.Banner != "edited by hand" {
+		t.Errorf("in force: max_connections %d, banner %q", got.MaxConnections, got.Banner)
 	}
 }
