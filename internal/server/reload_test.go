@@ -7,17 +7,27 @@ import (
 	"testing"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/config"
 )
+
+// writeConfigFile writes the test server's config file (newTestServer only
+// parses its settings) with extra settings after its own, as an admin's
+// edit the daemon has not read yet; it returns the settings in force.
+func writeConfigFile(t *testing.T, srv *Server, extra string) *config.Config {
+	t.Helper()
+	cfg := srv.Config()
+	yaml := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\n" + extra
+	if err := os.WriteFile(cfg.Path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
 
 // A reload whose config file goes in while the users file is refused says
 // both: an error naming only the users file read as if nothing changed.
 func TestReloadSaysWhatWentIn(t *testing.T) {
 	srv, _ := newTestServer(t, "", "telnet-clients:\n", "")
-	cfg := srv.Config()
-	yaml := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nbanner: \"new banner\"\n"
-	if err := os.WriteFile(cfg.Path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfigFile(t, srv, "banner: \"new banner\"\n")
 	if err := os.WriteFile(cfg.UsersFile, []byte("not a users line\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -34,11 +44,7 @@ func TestReloadSaysWhatWentIn(t *testing.T) {
 // by hand since the last reload goes in with it: the answer names it.
 func TestChangeConfigNamesPendingEdits(t *testing.T) {
 	srv, _ := newTestServer(t, "", "telnet-clients:\n", "")
-	cfg := srv.Config()
-	yaml := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nbanner: \"edited by hand\"\n"
-	if err := os.WriteFile(cfg.Path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfigFile(t, srv, "banner: \"edited by hand\"\n")
 	resp, err := srv.ChangeConfig([]admin.Setting{{Key: "max_connections", Value: "5"}})
 	if err != nil {
 		t.Fatal(err)
