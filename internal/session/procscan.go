@@ -90,13 +90,41 @@ func scanSessions() map[int][]int {
 	return bySID
 }
 
-// signalAll sends sig to each of pids still in session sid: checked again
-// just before, since a process may have ended, and its PID been reused,
-// since the scan that found it. It returns how many it signalled.
-func signalAll(sid int, pids []int, sig syscall.Signal) int {
+// Leader names a session's Unix session: its ID, the PID of the shell
+// that leads it, and when that shell started (clock ticks after boot, as
+// /proc/PID/stat has it). Once the shell is reaped its PID is free, and
+// the number can come to lead another session (an sshd login, a
+// service): the start time tells that one from ours, so root never
+// signals it in our session's name.
+type Leader struct {
+	SID   int
+	Start uint64
+}
+
+// reused reports whether l's session ID now belongs to another session:
+// a live process with that PID leads a session of that ID but is not
+// our shell. (While our shell lives, or once it is gone and the number is
+// free or taken by a process outside any such session, the processes with
+// that session ID are ours.)
+func (l Leader) reused() bool {
+	if l.Start == 0 {
+		return false // start time unknown: judged by session ID alone
+	}
+	st, ok := readStat(l.SID)
+	return ok && st.state != 'Z' && st.sid == l.SID && st.start != l.Start
+}
+
+// signalAll sends sig to each of pids still in l's session: checked
+// again just before, since a process may have ended, and its PID been
+// reused, since the scan that found it; and nothing at all once l's
+// session ID leads another session. It returns how many it signalled.
+func signalAll(l Leader, pids []int, sig syscall.Signal) int {
+	if l.reused() {
+		return 0
+	}
 	n := 0
 	for _, pid := range pids {
-		if psid, state, ok := procSession(pid); ok && psid == sid && state != 'Z' {
+		if psid, state, ok := procSession(pid); ok && psid == l.SID && state != 'Z' {
 			if syscall.Kill(pid, sig) == nil {
 				n++
 			}
@@ -105,42 +133,61 @@ func signalAll(sid int, pids []int, sig syscall.Signal) int {
 	return n
 }
 
-// KillSessions sends SIGKILL to every live process whose session ID is
-// one of sids (the PIDs of sessions' shells), found with one scan of /proc,
-// and returns how many it signalled. It is for the end of a shutdown, so
-// that nothing of the sessions outlives the daemon.
-func KillSessions(sids []int) int {
+// KillSessions sends SIGKILL to every live process of the sessions
+// leaders, found with one scan of /proc, and returns how many it
+// signalled. It is for the end of a shutdown, so that nothing of the
+// sessions outlives the daemon.
+func KillSessions(leaders []Leader) int {
 	bySID := scanSessions()
 	n := 0
-	for _, sid := range sids {
-		if sid > 1 {
-			n += signalAll(sid, bySID[sid], syscall.SIGKILL)
+	for _, l := range leaders {
+		if l.SID > 1 {
+			n += signalAll(l, bySID[l.SID], syscall.SIGKILL)
 		}
 	}
 	return n
 }
 
-// procSession reads a process's session ID and state from /proc/PID/stat.
-func procSession(pid int) (sid int, state byte, ok bool) {
+// procStat is what the daemon reads of /proc/PID/stat.
+type procStat struct {
+	state byte
+	sid   int
+	start uint64 // clock ticks after boot
+}
+
+// readStat reads a process's state, session ID and start time.
+func readStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	// The command name is in parentheses and may contain anything; the
-	// fields after the last ')' are: state ppid pgrp session ...
+	// fields after the last ')' are: state ppid pgrp session tty_nr tpgid
+	// flags minflt cminflt majflt cmajflt utime stime cutime cstime
+	// priority nice num_threads itrealvalue starttime ...
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 4 {
-		return 0, 0, false
+	if len(f) < 20 {
+		return procStat{}, false
 	}
-	sid, err = strconv.Atoi(f[3])
+	sid, err := strconv.Atoi(f[3])
 	if err != nil {
-		return 0, 0, false
+		return procStat{}, false
 	}
-	return sid, f[0][0], true
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return procStat{}, false
+	}
+	return procStat{state: f[0][0], sid: sid, start: start}, true
+}
+
+// procSession reads a process's session ID and state from /proc/PID/stat.
+func procSession(pid int) (sid int, state byte, ok bool) {
+	st, ok := readStat(pid)
+	return st.sid, st.state, ok
 }
 
 // heedsHangup reports whether a process does not ignore SIGHUP: it is

@@ -100,10 +100,13 @@ var ErrKilled = errors.New("session killed by an administrator")
 
 // Session is a running shell on a PTY.
 type Session struct {
-	spec   Spec
-	log    *slog.Logger
-	pid    int // the shell's
-	master *os.File
+	spec Spec
+	log  *slog.Logger
+	pid  int // the shell's
+	// shellStart is when the shell started (clock ticks after boot; 0 if
+	// unknown): with pid, it names the session's Unix session (Leader).
+	shellStart uint64
+	master     *os.File
 	// packet: the master is in packet mode (pty.SetPacketMode), so each
 	// read starts with a status byte.
 	packet bool
@@ -241,6 +244,9 @@ func Start(spec Spec) (*Session, error) {
 		spec: spec, log: log, pid: cmd.Process.Pid, master: master, packet: packet,
 		exited: make(chan struct{}), started: time.Now(),
 	}
+	// Our child, unreaped until waitExit: its PID cannot be reused yet.
+	st, _ := readStat(s.pid)
+	s.shellStart = st.start
 	s.lastIn.Store(s.started.UnixNano())
 	// The one place the shell is waited for, whatever ends the session.
 	go func() {
@@ -369,6 +375,9 @@ func disableEcho(tty *os.File) error {
 
 // PID returns the shell's process ID (also its process group and session).
 func (s *Session) PID() int { return s.pid }
+
+// Leader names the session's Unix session (see Leader).
+func (s *Session) Leader() Leader { return Leader{SID: s.pid, Start: s.shellStart} }
 
 // Started returns when the session started.
 func (s *Session) Started() time.Time { return s.started }
@@ -797,10 +806,10 @@ func (s *Session) endTasks() {
 		// none can appear now.
 		return
 	}
-	signalAll(sid, pids, syscall.SIGHUP)
+	signalAll(s.Leader(), pids, syscall.SIGHUP)
 	// A stopped job must run to see SIGHUP; each PID, since jobs have
 	// process groups of their own.
-	signalAll(sid, pids, syscall.SIGCONT)
+	signalAll(s.Leader(), pids, syscall.SIGCONT)
 	graceEnd := time.Now().Add(killGrace)
 	t := time.NewTimer(killGrace)
 	select {
@@ -825,7 +834,7 @@ func (s *Session) endTasks() {
 		if len(left) == 0 || time.Now().After(deadline) {
 			return
 		}
-		signalAll(sid, left, syscall.SIGKILL)
+		signalAll(s.Leader(), left, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
