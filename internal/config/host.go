@@ -36,11 +36,11 @@ func (cfg *Config) checkOSGroup() error {
 	return nil
 }
 
-// checkAdminSocket checks, creating nothing, what the daemon's admin socket will refuse
-// of admin_socket's place: a directory (or, where it is missing, the
-// directory it will be made in) that others than root can change, and
-// something other than a socket at the path. The error names the file,
-// the line and the key.
+// checkAdminSocket checks, creating nothing, what the daemon will refuse
+// of admin_socket's place when it opens the socket: a directory (or,
+// where it is missing, the directory it will be made in) that others than
+// root can change, and something other than a socket at the path. The
+// error names the file, the line and the key.
 func (cfg *Config) checkAdminSocket() error {
 	path := cfg.AdminSocket
 	dir := filepath.Dir(path)
