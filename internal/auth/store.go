@@ -83,7 +83,7 @@ type Store struct {
 	groupsID  fileID
 	lastCheck time.Time
 
-	dummyKey []byte // picks an unknown name's dummy cost; random per Store
+	dummyKey []byte // picks an unknown name's dummy cost; kept beside the users file
 
 	// Set by NewStore, replaced by tests before any concurrent use.
 	compare func(hash, password []byte) error
@@ -117,11 +117,12 @@ func idOf(fi fs.FileInfo) fileID {
 // NewStore loads both files now; an error names the file and, for a
 // syntax error, the line.
 func NewStore(opts Options) (*Store, error) {
-	s := &Store{compare: bcrypt.CompareHashAndPassword, now: time.Now, dummyKey: newDummyKey()}
+	s := &Store{compare: bcrypt.CompareHashAndPassword, now: time.Now}
 	opts, err := opts.normalise()
 	if err != nil {
 		return nil, err
 	}
+	s.dummyKey = loadDummyKey(dummyKeyFile(opts.UsersFile), opts.Logger)
 	st := &state{opts: opts, sem: make(chan struct{}, opts.MaxConcurrentChecks)}
 	if err := s.loadAll(st); err != nil {
 		return nil, err

@@ -612,3 +612,57 @@ func TestConcurrentReload(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// An unknown name costs the same after a restart (a new Store over the same
+// files): its cost comes from a key kept beside the users file, 0600. With
+// a per-process key, a name whose cost changed across restarts was known
+// not to be a user's, whose cost is their hash's.
+func TestUnknownNameCostSurvivesRestart(t *testing.T) {
+	users := userLine(t, "alice", "pw") + strings.Join([]string{"bob", testHash(t, "pw", 5)}, ":") + "\n"
+	f := newFixture(t, users, "telnet-clients: alice bob\n", Options{})
+	keyFile := dummyKeyFile(f.users)
+	fi, err := os.Stat(keyFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want one of mode 0600", fi, err)
+	}
+	again, err := NewStore(Options{UsersFile: f.users, GroupsFile: f.groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after := f.store.state.Load().dummy, again.state.Load().dummy
+	for i := range 200 {
+		name := fmt.Sprintf("nobody%d", i)
+		if b, a := before.costFor(name), after.costFor(name); b != a {
+			t.Fatalf("%q costs %d, and %d after a restart", name, b, a)
+		}
+	}
+
+	// A key others could read is not used.
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readDummyKey(keyFile); err == nil || !strings.Contains(err.Error(), "others may read it") {
+		t.Errorf("a key of mode 0644: %v; want it refused", err)
+	}
+}
+
+// Adding a user moves only the unknown names near a cut between costs to
+// another cost; a mapping that took the hash modulo the count of users
+// moved about half of them.
+func TestUnknownNameCostStableWhenUserAdded(t *testing.T) {
+	key := newDummyKey()
+	before := &dummies{costs: []int{5, 10}, counts: []int{50, 50}, total: 100, key: key}
+	after := &dummies{costs: []int{5, 10}, counts: []int{50, 51}, total: 101, key: key}
+	moved := 0
+	const names = 10000
+	for i := range names {
+		name := fmt.Sprintf("nobody%d", i)
+		if before.costFor(name) != after.costFor(name) {
+			moved++
+		}
+	}
+	// The cut moves from 0.5 to 50/101 ≈ 0.495: about 0.5 % of the names.
+	if moved > names/50 {
+		t.Errorf("%d of %d unknown names changed cost when one user was added; want about 50", moved, names)
+	}
+}
