@@ -26,8 +26,8 @@ import (
 // name whose answer time matches no other name's would stand out. So each
 // unknown name gets one of the file's costs, in the proportions the real
 // accounts have them, chosen by a keyed hash of the name: the same name
-// always costs the same, and without the per-process key nobody can tell in
-// advance which cost a name gets. The key is kept beside the users file
+// always costs the same, and without the key nobody can tell in advance
+// which cost a name gets. The key is kept beside the users file
 // (loadDummyKey), so a name also costs the same after a restart, and a
 // name's place among the costs follows their shares of the users, so that
 // adding a user moves few names to another cost: a real user's cost never
