@@ -133,6 +133,9 @@ type daemonOpts struct {
 	// ignoreSignals starts the daemon with SIGINT and SIGQUIT ignored, as
 	// a daemon started with '&' from a script is.
 	ignoreSignals bool
+	// blockSignals starts the daemon with SIGINT, SIGQUIT and SIGUSR2
+	// blocked, as a supervisor may start it.
+	blockSignals bool
 	// noRace runs the binary built without the race detector (load tests:
 	// the detector multiplies memory and CPU).
 	noRace bool
@@ -173,11 +176,18 @@ audit_log: audit.log
 		args = append([]string{"prlimit", fmt.Sprintf("--nofile=%d", o.maxFiles), "--"}, args...)
 	}
 	var cmd *exec.Cmd
-	if o.ignoreSignals {
+	switch {
+	case o.ignoreSignals:
 		// The shell's trap "" makes the signals ignored, and ignored
 		// signals survive exec into the daemon.
 		cmd = exec.Command("/bin/sh", append([]string{"-c", `trap "" INT QUIT; exec "$@"`, "sh"}, args...)...)
-	} else {
+	case o.blockSignals:
+		// So does a blocked signal mask; the shell cannot block one.
+		block := `import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGQUIT, signal.SIGUSR2})
+os.execv(sys.argv[1], sys.argv[1:])`
+		cmd = exec.Command("python3", append([]string{"-c", block}, args...)...)
+	default:
 		cmd = exec.Command(args[0], args[1:]...)
 	}
 	d := &daemon{t: t, cmd: cmd, dir: dir, exited: make(chan struct{})}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,34 @@ func TestCtrlCWithDaemonIgnoringSignals(t *testing.T) {
 	c.send("\x03")
 	c.send("echo STATUS$?\r")
 	c.expect(`STATUS130`) // 128 + SIGINT
+}
+
+// A daemon started with signals blocked (by a supervisor) runs the login
+// script and the shell with none blocked or ignored: Ctrl-C works in both.
+func TestLoginScriptWithDaemonBlockingSignals(t *testing.T) {
+	needRoot(t)
+	dir, err := os.MkdirTemp("", "tlnte2e-script-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755) // the script runs as the session's account
+	script := filepath.Join(dir, "login.sh")
+	writeFile(t, script, "#!/bin/sh\ngrep -E '^Sig(Ign|Blk)' /proc/self/status | tr -s '\\t' ' ' | sed 's/^/SCRIPT-/'\n")
+	os.Chmod(script, 0o755)
+	d := startDaemon(t, daemonOpts{blockSignals: true, extraConfig: "login_script: " + script + "\n"})
+	c := telnet(t, d, 80, 24)
+	c.expect(`login: `)
+	c.send("alice\r")
+	c.expect(`password: `)
+	c.send(alicePass + "\r")
+	if m := c.expect(`SCRIPT-SigBlk: (\S+)\r\nSCRIPT-SigIgn: (\S+)`); m[1] != "0000000000000000" || m[2] != "0000000000000000" {
+		t.Errorf("the login script runs with SigBlk %s, SigIgn %s; want nothing blocked or ignored", m[1], m[2])
+	}
+	c.shellReady()
+	if got := c.run("grep -E '^Sig(Ign|Blk)' /proc/self/status | tr -s '\\t' ' '"); got != "SigBlk: 0000000000000000\r\nSigIgn: 0000000000000000" {
+		t.Errorf("a command in the session has signal state %q, want nothing blocked or ignored", got)
+	}
 }
 
 // When the connection goes, the session's processes end, background jobs
