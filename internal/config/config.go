@@ -75,11 +75,7 @@ type Config struct {
 func (c *Config) KeyError(key, format string, args ...any) error {
 	line := 0
 	if data, err := os.ReadFile(c.Path); err == nil && len(data) <= MaxFileSize {
-		d := newDecoder(c.Path, resolveDir(c.Path))
-		scratch := Default()
-		if root := d.document(data); root != nil {
-			d.mapping("", root, fields, &scratch)
-		}
+		_, d := decode(data, c.Path)
 		line = d.present[key]
 	}
 	return FieldError{File: c.Path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -143,17 +139,24 @@ func Parse(data []byte, path string) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d bytes; is this the right file?", MaxFileSize)}}
 	}
+	c, d := decode(data, path)
+	d.crossCheck(&c)
+	if len(d.errs) > 0 {
+		return nil, d.sorted()
+	}
+	return &c, nil
+}
+
+// decode reads the settings of a file's contents over the defaults; the
+// decoder holds the problems found and the line of each key set.
+func decode(data []byte, path string) (Config, *decoder) {
 	c := Default()
 	c.Path = path
 	d := newDecoder(path, resolveDir(path))
 	if root := d.document(data); root != nil {
 		d.mapping("", root, fields, &c)
 	}
-	d.crossCheck(&c)
-	if len(d.errs) > 0 {
-		return nil, d.sorted()
-	}
-	return &c, nil
+	return c, d
 }
 
 func resolveDir(path string) string {

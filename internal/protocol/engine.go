@@ -471,10 +471,11 @@ func (e *engine) sbAppend(b []byte) {
 		e.sbOver = true
 		// Only the payload's first byte is kept (IS, SEND, INFO): an
 		// answer dropped for its size still answers (subnegotiationDropped).
-		if len(e.sb) == 0 && len(b) > 0 {
+		// (b is not empty: the bytes before it were within the cap.)
+		if len(e.sb) == 0 {
 			e.sb = append(e.sb, b[0])
 		}
-		e.sb = e.sb[:min(len(e.sb), 1)]
+		e.sb = e.sb[:1]
 		return
 	}
 	e.sb = append(e.sb, b...)
