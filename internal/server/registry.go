@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/session"
 )
 
@@ -28,7 +27,6 @@ type SessionInfo struct {
 type entry struct {
 	info   SessionInfo // the fixed fields
 	sess   *session.Session
-	conn   *protocol.Conn
 	cancel context.CancelCauseFunc
 	// stream: the session runs in stream mode, whose client gets nothing
 	// but its program's bytes (design.md), so it is given no notices:
@@ -84,7 +82,7 @@ func (r *Registry) List() []SessionInfo {
 func (e *entry) snapshot() SessionInfo {
 	si := e.info
 	si.LastActivity = e.sess.LastInput()
-	si.Cols, si.Rows, _ = e.conn.WindowSize()
+	si.Cols, si.Rows, _ = e.sess.WindowSize()
 	return si
 }
 
@@ -161,7 +159,7 @@ func notify(es []*entry, text string) int {
 		go func() {
 			defer wg.Done()
 			defer e.noticing.Store(false)
-			if e.sess.Notice(e.conn, text) == nil {
+			if e.sess.Notice(text) == nil {
 				reached.Add(1)
 			}
 		}()

@@ -481,7 +481,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	for k, v := range conn.Env() {
 		clientEnv = append(clientEnv, k+"="+v)
 	}
-	sess, err := session.Start(session.Spec{
+	sess, err := session.Start(conn, session.Spec{
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == "stream",
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
@@ -502,7 +502,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 			User: id.User, OSAccount: acct.Name, Remote: remote,
 			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
 		},
-		sess: sess, conn: conn, stream: cfg.Mode == "stream",
+		sess: sess, stream: cfg.Mode == "stream",
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -513,7 +513,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	s.audit.Info("logon", "event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term)
 
-	reason := sess.Run(sctx, conn, typeahead)
+	reason := sess.Run(sctx, typeahead)
 
 	in, out := sess.Bytes()
 	s.audit.Info("session ended", "event", "session_end", "session", sid, "user", id.User,

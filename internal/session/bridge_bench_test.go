@@ -85,7 +85,7 @@ func BenchmarkBridge(b *testing.B) {
 			master, slave := openPTY(b)
 			cc, sc := tcpPair(b)
 			conn := protocol.NewConn(sc, protocol.Config{})
-			s := &Session{master: master}
+			s := &Session{master: master, conn: conn}
 
 			got := make(chan int64, 1)
 			rbuf := make([]byte, 64<<10)
@@ -106,7 +106,7 @@ func BenchmarkBridge(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			close(start)
-			if s.copyOut(conn) {
+			if s.copyOut() {
 				b.Fatal("copyOut: the client went away")
 			}
 			sc.(*net.TCPConn).CloseWrite()

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"time"
 	"unicode/utf8"
-
-	"github.com/tlntsvr/tlntsvr/internal/protocol"
 )
 
 // A notice (an admin's message, the idle warning, the reason a session is
@@ -38,13 +36,13 @@ const (
 // Notice writes text to the client on lines of its own, at a point where
 // the shell's output is not in the middle of an escape sequence or a
 // UTF-8 character (waiting up to noticeWait for one).
-func (s *Session) Notice(conn *protocol.Conn, text string) error {
+func (s *Session) Notice(text string) error {
 	msg := []byte("\r\n" + text + "\r\n")
 	deadline := time.Now().Add(noticeWait)
 	for {
 		s.outMu.Lock()
 		if len(s.outTail) == 0 || time.Now().After(deadline) {
-			_, err := conn.Write(msg)
+			_, err := s.conn.Write(msg)
 			s.outTail = s.outTail[:0]
 			s.outMu.Unlock()
 			return err
@@ -56,10 +54,10 @@ func (s *Session) Notice(conn *protocol.Conn, text string) error {
 
 // writeOutput writes shell output to the client and records its
 // incomplete tail for Notice.
-func (s *Session) writeOutput(conn *protocol.Conn, p []byte) error {
+func (s *Session) writeOutput(p []byte) error {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
-	_, err := conn.Write(p)
+	_, err := s.conn.Write(p)
 	s.outTail = incompleteTail(s.outTail, p)
 	return err
 }

@@ -140,11 +140,11 @@ func TestNoticeWaitsForEscapeSequence(t *testing.T) {
 	defer func(w time.Duration) { noticeWait = w }(noticeWait)
 	noticeWait = 10 * time.Second
 	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
-	done := runAsync(s, context.Background(), conn,
+	s := start(t, conn, Spec{EndTasks: true})
+	done := runAsync(s, context.Background(),
 		[]byte("printf '\\033[1;3'; sleep 0.15; printf '1mRED\\033[0m\\n'; sleep 5; exit\n"))
 	p.waitOutput(t, "\x1b[1;3")
-	if err := s.Notice(conn, "NOTICE from the admin"); err != nil {
+	if err := s.Notice("NOTICE from the admin"); err != nil {
 		t.Fatal(err)
 	}
 	p.waitOutput(t, "NOTICE from the admin")

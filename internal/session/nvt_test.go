@@ -29,8 +29,8 @@ func session(t *testing.T, spec Spec) (*peer, *Session) {
 	t.Helper()
 	conn, p := connPair(t)
 	spec.EndTasks = true
-	s := start(t, spec)
-	done := runAsync(s, context.Background(), conn, []byte("echo UP$((40+2))\n"))
+	s := start(t, conn, spec)
+	done := runAsync(s, context.Background(), []byte("echo UP$((40+2))\n"))
 	p.waitOutput(t, "UP42")
 	t.Cleanup(func() {
 		p.nc.Close()
@@ -170,8 +170,8 @@ func TestSpeedAndCharset(t *testing.T) {
 // DO LOGOUT: we agree and the session ends with reason logout.
 func TestLogout(t *testing.T) {
 	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
-	done := runAsync(s, context.Background(), conn, []byte("echo UP$((40+2))\n"))
+	s := start(t, conn, Spec{EndTasks: true})
+	done := runAsync(s, context.Background(), []byte("echo UP$((40+2))\n"))
 	p.waitOutput(t, "UP42")
 	p.send(t, iac, do, 18)
 	if r := waitReason(t, done); r != ReasonLogout {
@@ -268,8 +268,8 @@ func TestSynchThroughFullSocket(t *testing.T) {
 	conn, p := connPair(t)
 	src, _ := conn.NetConn().(*net.TCPConn).SyscallConn()
 	src.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	s := start(t, Spec{EndTasks: true})
-	done := runAsync(s, context.Background(), conn, []byte("stty -icanon -echo min 1; sleep 60\n"))
+	s := start(t, conn, Spec{EndTasks: true})
+	done := runAsync(s, context.Background(), []byte("stty -icanon -echo min 1; sleep 60\n"))
 	t.Cleanup(func() {
 		p.nc.Close()
 		waitReason(t, done)

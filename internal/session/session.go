@@ -102,6 +102,8 @@ var ErrKilled = errors.New("session killed by an administrator")
 type Session struct {
 	spec Spec
 	log  *slog.Logger
+	// conn is the client's connection, given to Start; Run closes it.
+	conn *protocol.Conn
 	pid  int // the shell's
 	// shellStart is when the shell started (clock ticks after boot; 0 if
 	// unknown): with pid, it names the session's Unix session (Leader).
@@ -133,8 +135,8 @@ type Session struct {
 }
 
 // Start opens a PTY and starts the incubator, which becomes the account
-// and execs the shell.
-func Start(spec Spec) (*Session, error) {
+// and execs the shell, for the client on conn.
+func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 	log := spec.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -241,7 +243,7 @@ func Start(spec Spec) (*Session, error) {
 	}
 
 	s := &Session{
-		spec: spec, log: log, pid: cmd.Process.Pid, master: master, packet: packet,
+		spec: spec, log: log, conn: conn, pid: cmd.Process.Pid, master: master, packet: packet,
 		exited: make(chan struct{}), started: time.Now(),
 	}
 	// Our child, unreaped until waitExit: its PID cannot be reused yet.
@@ -391,27 +393,31 @@ func (s *Session) Bytes() (in, out int64) { return s.bytesIn.Load(), s.bytesOut.
 // Resize sets the terminal's window size.
 func (s *Session) Resize(cols, rows int) error { return pty.SetSize(s.master, cols, rows) }
 
+// WindowSize returns the window size the client last reported (NAWS); ok
+// is false if it has reported none.
+func (s *Session) WindowSize() (cols, rows int, ok bool) { return s.conn.WindowSize() }
+
 // Run bridges the PTY and the connection until the shell exits, the client
 // goes, or ctx is cancelled; then it ends the session's processes (when
 // EndTasks is set, or ctx was cancelled with ErrKilled), closes the
 // connection and returns why it ended.
 // typeahead is client data that arrived before the shell started.
-func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte) Reason {
-	conn.SetCommandHandler(func(cmd byte) { s.command(conn, cmd) }, protocol.NVTCommands()...)
+func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
+	s.conn.SetCommandHandler(s.command, protocol.NVTCommands()...)
 	// A Synch: stop waiting on a terminal whose program does not read, so
 	// copyIn gets to the data to be discarded (see writeInput).
-	conn.SetUrgentHandler(func() { s.master.SetWriteDeadline(time.Now()) })
-	defer conn.SetUrgentHandler(nil)
+	s.conn.SetUrgentHandler(func() { s.master.SetWriteDeadline(time.Now()) })
+	defer s.conn.SetUrgentHandler(nil)
 	if t, err := pty.Termios(s.master); err == nil {
-		conn.SetFlowControl(flowControl(t))
+		s.conn.SetFlowControl(flowControl(t))
 	}
-	conn.SetResizeHandler(func(cols, rows int) {
+	s.conn.SetResizeHandler(func(cols, rows int) {
 		if err := s.Resize(cols, rows); err != nil {
 			s.log.Warn("resize failed", "err", err)
 		}
 	})
 	if len(typeahead) > 0 {
-		s.writeInput(conn, typeahead)
+		s.writeInput(typeahead)
 	}
 
 	outDone := make(chan struct{})
@@ -419,13 +425,13 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	go func() {
 		defer close(outDone)
 		defer s.recoverPanic("output")
-		clientGone = s.copyOut(conn)
+		clientGone = s.copyOut()
 	}()
 	inDone := make(chan struct{})
 	go func() {
 		defer close(inDone)
 		defer s.recoverPanic("input")
-		s.copyIn(conn)
+		s.copyIn()
 	}()
 
 	var reason Reason
@@ -466,11 +472,11 @@ func (s *Session) Run(ctx context.Context, conn *protocol.Conn, typeahead []byte
 	// done: a client that has stopped reading gets lastWriteTimeout to
 	// take it, so the session still ends.
 	s.master.Close()
-	conn.NetConn().SetWriteDeadline(time.Now().Add(lastWriteTimeout))
+	s.conn.NetConn().SetWriteDeadline(time.Now().Add(lastWriteTimeout))
 	<-outDone
-	s.closeConn(conn)
+	s.closeConn()
 	<-inDone
-	conn.Close()
+	s.conn.Close()
 	status := "still running (end_tasks_on_disconnect is off)"
 	if endAll {
 		status = "not gone after SIGKILL (in uninterruptible sleep: a hung file system or device?); reaped when it ends"
@@ -533,7 +539,7 @@ var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b
 // copyOut forwards PTY output to the client: large reads, and one write
 // for what they bring. It reports whether it stopped because writing to
 // the client failed.
-func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
+func (s *Session) copyOut() (clientGone bool) {
 	rc, err := s.master.SyscallConn()
 	if err != nil {
 		return false
@@ -565,7 +571,7 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 		})
 		if n > 0 {
 			s.writing.Store(true)
-			werr := s.writeOutput(conn, (*buf)[:n])
+			werr := s.writeOutput((*buf)[:n])
 			// lastOut first, so drain sees at least one of the two.
 			s.lastOut.Store(time.Now().UnixNano())
 			s.writing.Store(false)
@@ -575,7 +581,7 @@ func (s *Session) copyOut(conn *protocol.Conn) (clientGone bool) {
 			s.bytesOut.Add(int64(n))
 		}
 		if status != 0 {
-			s.ptyStatus(conn, status)
+			s.ptyStatus(status)
 		}
 		if err != nil || rerr != nil {
 			return false // EIO: every process closed the terminal; or closed by Run
@@ -616,12 +622,12 @@ func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error)
 // ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
 // flow control on or off, so the client is told to handle ^S and ^Q itself
 // or to send them on (LFLOW, if it agreed to be told).
-func (s *Session) ptyStatus(conn *protocol.Conn, status byte) {
+func (s *Session) ptyStatus(status byte) {
 	switch {
 	case status&unix.TIOCPKT_DOSTOP != 0:
-		conn.SetFlowControl(true)
+		s.conn.SetFlowControl(true)
 	case status&unix.TIOCPKT_NOSTOP != 0:
-		conn.SetFlowControl(false)
+		s.conn.SetFlowControl(false)
 	}
 }
 
@@ -640,7 +646,7 @@ func flowControl(t *unix.Termios) bool {
 // (typing never does): an idle session keeps 4 KiB, bulk input still
 // moves in large reads, and as much of it is held here as before, which
 // matters to a Synch sent behind it (see writeInput).
-func (s *Session) copyIn(conn *protocol.Conn) {
+func (s *Session) copyIn() {
 	small := make([]byte, inBufSize)
 	var large *[]byte
 	defer func() {
@@ -651,12 +657,12 @@ func (s *Session) copyIn(conn *protocol.Conn) {
 	buf := small
 	ptyOK := true
 	for {
-		n, err := conn.Read(buf)
+		n, err := s.conn.Read(buf)
 		if n > 0 {
 			s.lastIn.Store(time.Now().UnixNano())
 			s.bytesIn.Add(int64(n))
 			if ptyOK {
-				ptyOK = s.writeInput(conn, buf[:n])
+				ptyOK = s.writeInput(buf[:n])
 			}
 		}
 		switch bulk := n >= len(small)/2; {
@@ -688,7 +694,7 @@ const blockedInput = 250 * time.Millisecond
 // the kernel cannot announce yet. If urgent data is then ahead of us, what
 // is left of the write came before the mark and is discarded (RFC 854),
 // as Read discards the rest up to the DM; else the write goes on.
-func (s *Session) writeInput(conn *protocol.Conn, p []byte) bool {
+func (s *Session) writeInput(p []byte) bool {
 	for len(p) > 0 {
 		s.master.SetWriteDeadline(time.Now().Add(blockedInput))
 		n, err := s.master.Write(p)
@@ -699,7 +705,7 @@ func (s *Session) writeInput(conn *protocol.Conn, p []byte) bool {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return false
 		}
-		if conn.UrgentPending() {
+		if s.conn.UrgentPending() {
 			return true
 		}
 	}
@@ -709,8 +715,8 @@ func (s *Session) writeInput(conn *protocol.Conn, p []byte) bool {
 // closeConn closes our side first and waits (bounded) for the client to
 // close its side: closing a socket with unread input makes the kernel send
 // a reset, which can destroy the last output in flight.
-func (s *Session) closeConn(conn *protocol.Conn) {
-	nc := conn.NetConn()
+func (s *Session) closeConn() {
+	nc := s.conn.NetConn()
 	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 		nc.SetReadDeadline(time.Now().Add(closeTimeout))
@@ -725,27 +731,27 @@ func (s *Session) closeConn(conn *protocol.Conn) {
 // foreground process group; Abort Output discards pending output;
 // Erase Character, Erase Line and End of File are the terminal's own
 // characters for them, so the line discipline acts as if they were typed.
-func (s *Session) command(conn *protocol.Conn, cmd byte) {
+func (s *Session) command(cmd byte) {
 	switch cmd {
 	case protocol.IP:
-		s.interrupt(conn, unix.SIGINT, unix.VINTR)
+		s.interrupt(unix.SIGINT, unix.VINTR)
 	case protocol.BRK, protocol.ABORT:
-		s.interrupt(conn, unix.SIGQUIT, unix.VQUIT)
+		s.interrupt(unix.SIGQUIT, unix.VQUIT)
 	case protocol.SUSP:
-		s.interrupt(conn, unix.SIGTSTP, unix.VSUSP)
+		s.interrupt(unix.SIGTSTP, unix.VSUSP)
 	case protocol.AO:
 		// What the program wrote and we have not sent is dropped here; the
 		// Synch makes the client drop what is already on its way.
 		if err := pty.FlushOutput(s.master); err != nil {
 			s.log.Debug("abort output: flush", "err", err)
 		}
-		conn.SendSynch()
+		s.conn.SendSynch()
 	case protocol.EC:
-		s.typeChar(conn, unix.VERASE)
+		s.typeChar(unix.VERASE)
 	case protocol.EL:
-		s.typeChar(conn, unix.VKILL)
+		s.typeChar(unix.VKILL)
 	case protocol.EOF:
-		s.typeChar(conn, unix.VEOF)
+		s.typeChar(unix.VEOF)
 	}
 }
 
@@ -754,14 +760,14 @@ func (s *Session) command(conn *protocol.Conn, cmd byte) {
 // discipline does for a typed interrupt character. A program that turned
 // ISIG off reads the keyboard raw (an editor, ssh, tmux, a nested telnet)
 // and gets the character instead: what the key would have done.
-func (s *Session) interrupt(conn *protocol.Conn, sig unix.Signal, cc int) {
+func (s *Session) interrupt(sig unix.Signal, cc int) {
 	t, err := pty.Termios(s.master)
 	if err != nil {
 		s.log.Debug("interrupt: terminal attributes", "err", err)
 		return
 	}
 	if t.Lflag&unix.ISIG == 0 {
-		s.typeChar(conn, cc)
+		s.typeChar(cc)
 		return
 	}
 	if t.Lflag&unix.NOFLSH == 0 {
@@ -775,13 +781,13 @@ func (s *Session) interrupt(conn *protocol.Conn, sig unix.Signal, cc int) {
 
 // typeChar writes the terminal's character cc (read now: programs change
 // them), unless it is disabled.
-func (s *Session) typeChar(conn *protocol.Conn, cc int) {
+func (s *Session) typeChar(cc int) {
 	t, err := pty.Termios(s.master)
 	if err != nil {
 		return
 	}
 	if c := t.Cc[cc]; c != 0 { // 0 is _POSIX_VDISABLE on Linux
-		s.writeInput(conn, []byte{c})
+		s.writeInput([]byte{c})
 	}
 }
 

@@ -115,7 +115,7 @@ func (p *peer) waitOutput(t *testing.T, s string) {
 	}
 }
 
-func start(t *testing.T, spec Spec) *Session {
+func start(t *testing.T, conn *protocol.Conn, spec Spec) *Session {
 	t.Helper()
 	if spec.Account.Name == "" {
 		spec.Account = self(t)
@@ -123,16 +123,16 @@ func start(t *testing.T, spec Spec) *Session {
 	if spec.Shell == "" {
 		spec.Shell = "/bin/sh"
 	}
-	s, err := Start(spec)
+	s, err := Start(conn, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func runAsync(s *Session, ctx context.Context, conn *protocol.Conn, typeahead []byte) <-chan Reason {
+func runAsync(s *Session, ctx context.Context, typeahead []byte) <-chan Reason {
 	ch := make(chan Reason, 1)
-	go func() { ch <- s.Run(ctx, conn, typeahead) }()
+	go func() { ch <- s.Run(ctx, typeahead) }()
 	return ch
 }
 
@@ -151,8 +151,8 @@ func waitReason(t *testing.T, ch <-chan Reason) Reason {
 // and every byte it writes before exiting reaches the client.
 func TestShellSeesTermSizeAndEnv(t *testing.T) {
 	conn, p := connPair(t)
-	s := start(t, Spec{Term: "vt100", Cols: 50, Rows: 20, ClientEnv: []string{"LANG=C.UTF-8", "TERM=evil"}})
-	done := runAsync(s, context.Background(), conn,
+	s := start(t, conn, Spec{Term: "vt100", Cols: 50, Rows: 20, ClientEnv: []string{"LANG=C.UTF-8", "TERM=evil"}})
+	done := runAsync(s, context.Background(),
 		[]byte("stty size; echo T=$TERM; env | sort | tr '\\n' ' '; echo; seq 1 5000; exit\n"))
 	if r := waitReason(t, done); r != ReasonExit {
 		t.Errorf("reason = %q, want exit", r)
@@ -181,8 +181,8 @@ func TestLoginScriptRunsFirst(t *testing.T) {
 	}
 	os.Chmod(dir, 0o755)
 	conn, p := connPair(t)
-	s := start(t, Spec{LoginScript: script})
-	done := runAsync(s, context.Background(), conn, []byte("echo SHELL$((1+1)); exit\n"))
+	s := start(t, conn, Spec{LoginScript: script})
+	done := runAsync(s, context.Background(), []byte("echo SHELL$((1+1)); exit\n"))
 	waitReason(t, done)
 	<-p.eof
 	out := p.output()
@@ -206,9 +206,9 @@ func TestDisconnectEndsSessionProcesses(t *testing.T) {
 // Cancelling the context (an admin kill, shutdown) ends the session.
 func TestCancelEndsSession(t *testing.T) {
 	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
+	s := start(t, conn, Spec{EndTasks: true})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := runAsync(s, ctx, conn, []byte("echo UP$((3+3)); sleep 1000\n"))
+	done := runAsync(s, ctx, []byte("echo UP$((3+3)); sleep 1000\n"))
 	p.waitOutput(t, "UP6")
 	cancel()
 	if r := waitReason(t, done); r != ReasonEnded {
@@ -229,10 +229,10 @@ func TestKillEndsTasksWithoutEndTasks(t *testing.T) {
 		wantLeft bool
 	}{{ErrKilled, false}, {nil, true}} {
 		conn, p := connPair(t)
-		s := start(t, Spec{EndTasks: false})
+		s := start(t, conn, Spec{EndTasks: false})
 		killLeftovers(t, s.PID())
 		ctx, cancel := context.WithCancelCause(context.Background())
-		done := runAsync(s, ctx, conn, []byte("(trap '' HUP; echo IGNORING$((4+5)); exec sleep 787) &\n"))
+		done := runAsync(s, ctx, []byte("(trap '' HUP; echo IGNORING$((4+5)); exec sleep 787) &\n"))
 		p.waitOutput(t, "IGNORING9") // the trap is set
 		cancel(c.cause)
 		if r := waitReason(t, done); r != ReasonEnded {
@@ -271,8 +271,8 @@ func TestSignalsResetForShell(t *testing.T) {
 	unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&ign)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
 	defer unix.RawSyscall6(unix.SYS_RT_SIGACTION, 32, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	conn, p := connPair(t)
-	s := start(t, Spec{})
-	done := runAsync(s, context.Background(), conn,
+	s := start(t, conn, Spec{})
+	done := runAsync(s, context.Background(),
 		[]byte("grep -E '^Sig(Ign|Blk)' /proc/self/status | tr -d '\\t'; exit\n"))
 	waitReason(t, done)
 	<-p.eof
@@ -287,8 +287,8 @@ func TestSignalsResetForShell(t *testing.T) {
 // Stream mode: the terminal does not echo what the client sends.
 func TestStreamModeNoEcho(t *testing.T) {
 	conn, p := connPair(t)
-	s := start(t, Spec{Stream: true})
-	done := runAsync(s, context.Background(), conn, nil)
+	s := start(t, conn, Spec{Stream: true})
+	done := runAsync(s, context.Background(), nil)
 	io.WriteString(p.nc, "echo OUT$((7*6)); exit\n")
 	waitReason(t, done)
 	<-p.eof
@@ -332,8 +332,8 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 	})
 
 	var logs testutil.LockedBuffer
-	s := start(t, Spec{EndTasks: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	done := runAsync(s, context.Background(), conn, []byte("sleep 300 & echo BO''OM; sleep 300\n"))
+	s := start(t, conn, Spec{EndTasks: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	done := runAsync(s, context.Background(), []byte("sleep 300 & echo BO''OM; sleep 300\n"))
 	if r := waitReason(t, done); r != ReasonError {
 		t.Fatalf("reason %q, want %q", r, ReasonError)
 	}
@@ -345,8 +345,8 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 	}
 
 	conn2, p := connPair(t)
-	s2 := start(t, Spec{EndTasks: true})
-	done2 := runAsync(s2, context.Background(), conn2, []byte("echo still$((1+1))here; exit\n"))
+	s2 := start(t, conn2, Spec{EndTasks: true})
+	done2 := runAsync(s2, context.Background(), []byte("echo still$((1+1))here; exit\n"))
 	p.waitOutput(t, "still2here")
 	if r := waitReason(t, done2); r != ReasonExit {
 		t.Fatalf("next session: reason %q, want %q", r, ReasonExit)
@@ -359,9 +359,9 @@ func TestPanicInDataPathEndsOnlyThatSession(t *testing.T) {
 func TestEndWhileClientDoesNotRead(t *testing.T) {
 	_, sc := tcpPair(t) // the client end is never read
 	conn := protocol.NewConn(sc, protocol.Config{})
-	s := start(t, Spec{EndTasks: true})
+	s := start(t, conn, Spec{EndTasks: true})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := runAsync(s, ctx, conn, []byte("yes\n"))
+	done := runAsync(s, ctx, []byte("yes\n"))
 
 	// Wait until the output has filled the socket and stopped.
 	var last int64 = -1
@@ -376,7 +376,7 @@ func TestEndWhileClientDoesNotRead(t *testing.T) {
 		last = out
 	}
 	noticed := make(chan error, 1)
-	go func() { noticed <- s.Notice(conn, "you are being disconnected") }()
+	go func() { noticed <- s.Notice("you are being disconnected") }()
 	cancel()
 	select {
 	case r := <-done:
@@ -420,9 +420,9 @@ func TestDisconnectEndsReparentedProcesses(t *testing.T) {
 func disconnectAfter(t *testing.T, input, marker string) (*Session, string) {
 	t.Helper()
 	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
+	s := start(t, conn, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte(input))
+	done := runAsync(s, context.Background(), []byte(input))
 	p.waitOutput(t, marker)
 	out := p.output()
 	p.nc.Close()
@@ -477,9 +477,9 @@ while [ "$(sid $(cut -d' ' -f4 /proc/$$/stat))" = "$(sid $$)" ]; do sleep 0.01; 
 kill -STOP $$
 `)
 	conn, p := connPair(t)
-	s := start(t, Spec{EndTasks: true})
+	s := start(t, conn, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
-	done := runAsync(s, context.Background(), conn, []byte("(sh "+job+" "+flag+" &); echo STARTED$((3+4))\n"))
+	done := runAsync(s, context.Background(), []byte("(sh "+job+" "+flag+" &); echo STARTED$((3+4))\n"))
 	p.waitOutput(t, "STARTED7")
 	for deadline := time.Now().Add(10 * time.Second); !hasStopped(s.PID()); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -585,12 +585,12 @@ func TestSlowClientGetsOutputAfterExit(t *testing.T) {
 	cc.(*net.TCPConn).SetReadBuffer(4096)
 	sc.(*net.TCPConn).SetWriteBuffer(4096)
 	conn := protocol.NewConn(sc, protocol.Config{})
-	s := start(t, Spec{EndTasks: true})
+	s := start(t, conn, Spec{EndTasks: true})
 	killLeftovers(t, s.PID())
 	const n = 128 << 10
 	// The output comes from a job that outlives the shell, so the shell
 	// exits while the client has not read anything yet.
-	done := runAsync(s, context.Background(), conn,
+	done := runAsync(s, context.Background(),
 		[]byte("(sleep 0.2; head -c "+strconv.Itoa(n)+" /dev/zero | tr '\\0' x; echo THE$((1+1))END) & exit\n"))
 	select {
 	case <-s.exited:
@@ -624,8 +624,8 @@ func TestTerminalBelongsToAccount(t *testing.T) {
 		gid = uint32(id)
 	}
 	conn, p := connPair(t)
-	s := start(t, Spec{Account: acct, EndTasks: true})
-	done := runAsync(s, context.Background(), conn, []byte("stat -c TTY=%u:%g:%a \"$(tty)\"; exit\n"))
+	s := start(t, conn, Spec{Account: acct, EndTasks: true})
+	done := runAsync(s, context.Background(), []byte("stat -c TTY=%u:%g:%a \"$(tty)\"; exit\n"))
 	waitReason(t, done)
 	<-p.eof
 	want := "TTY=" + strconv.Itoa(int(acct.UID)) + ":" + strconv.Itoa(int(gid)) + ":620"
