@@ -1,0 +1,205 @@
+package session
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
+	"golang.org/x/sys/unix"
+)
+
+// Buffers of the bridge.
+const (
+	// bufSize is copyOut's batch: several PTY reads for one socket write.
+	bufSize = 32 << 10
+	// inBufSize is copyIn's own buffer, held for the session's whole
+	// life: typing fits it many times over. Bulk input (a paste, a file
+	// sent with a client's send command) gets a bufSize buffer from
+	// bulkBufs while it lasts (see copyIn).
+	inBufSize = 4 << 10
+)
+
+// bulkBufs holds copyOut's read buffers, and copyIn's during bulk input. A
+// buffer is taken when the PTY has output to read (or a read of input
+// filled copyIn's small buffer) and given back when the flow stops, so an
+// idle session holds none of them.
+var bulkBufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// copyOut forwards PTY output to the client: large reads, and one write
+// for what they bring. It reports whether it stopped because writing to
+// the client failed.
+func (s *Session) copyOut() (clientGone bool) {
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			bulkBufs.Put(buf)
+		}
+	}()
+	for {
+		var n int
+		var status byte
+		var rerr error
+		// rc.Read calls the function again each time the PTY becomes
+		// readable, until it returns true; it fails once Run closes the
+		// master.
+		err := rc.Read(func(fd uintptr) bool {
+			if buf == nil {
+				buf = bulkBufs.Get().(*[]byte)
+			}
+			n, status, rerr = s.readOutput(int(fd), *buf)
+			if n == 0 && status == 0 && rerr == nil {
+				bulkBufs.Put(buf) // nothing ready: wait without a buffer
+				buf = nil
+				return false
+			}
+			return true
+		})
+		if n > 0 {
+			s.writing.Store(true)
+			werr := s.writeOutput((*buf)[:n])
+			// lastOut first, so drain sees at least one of the two.
+			s.lastOut.Store(time.Now().UnixNano())
+			s.writing.Store(false)
+			if werr != nil {
+				return true
+			}
+			s.bytesOut.Add(int64(n))
+		}
+		if status != 0 {
+			s.ptyStatus(status)
+		}
+		if err != nil || rerr != nil {
+			return false // EIO: every process closed the terminal; or closed by Run
+		}
+	}
+}
+
+// readOutput reads what the terminal has ready into buf, in several reads
+// if need be (it hands out at most about 4 KiB a read), so that one socket
+// write carries it all. In packet mode every read starts with a status
+// byte: 0 before data, and dropped; else a status, which ends the batch and
+// is returned. n == 0 with no status and no error: nothing was ready.
+func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error) {
+	for len(buf)-n >= 4096 {
+		m, err := unix.Read(fd, buf[n:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return n, 0, nil
+		case err != nil:
+			return n, 0, err
+		case m == 0:
+			return n, 0, io.EOF
+		}
+		if s.packet {
+			if buf[n] != 0 {
+				return n, buf[n], nil
+			}
+			copy(buf[n:], buf[n+1:n+m])
+			m--
+		}
+		n += m
+	}
+	return n, 0, nil
+}
+
+// ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
+// flow control on or off, so the client is told to handle ^S and ^Q itself
+// or to send them on (LFLOW, if it agreed to be told).
+func (s *Session) ptyStatus(status byte) {
+	switch {
+	case status&unix.TIOCPKT_DOSTOP != 0:
+		s.conn.SetFlowControl(true)
+	case status&unix.TIOCPKT_NOSTOP != 0:
+		s.conn.SetFlowControl(false)
+	}
+}
+
+// flowControl reports whether the terminal does XON/XOFF flow control with
+// ^S and ^Q, the kernel's own test for TIOCPKT_DOSTOP.
+func flowControl(t *unix.Termios) bool {
+	return t.Iflag&unix.IXON != 0 && t.Cc[unix.VSTOP] == 0x13 && t.Cc[unix.VSTART] == 0x11
+}
+
+// copyIn forwards client data to the PTY. It keeps reading after the PTY
+// is gone, so the connection is drained until the client closes it.
+//
+// It reads into a small buffer of its own, and into a large one from
+// bulkBufs while reads bring at least half the small one's size, as a
+// read that filled it does even if every byte came as a doubled IAC
+// (typing never does): an idle session keeps 4 KiB, bulk input still
+// moves in large reads, and as much of it is held here as before, which
+// matters to a Synch sent behind it (see writeInput).
+func (s *Session) copyIn() {
+	small := make([]byte, inBufSize)
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			bulkBufs.Put(large)
+		}
+	}()
+	buf := small
+	ptyOK := true
+	for {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.lastIn.Store(time.Now().UnixNano())
+			s.bytesIn.Add(int64(n))
+			if ptyOK {
+				ptyOK = s.writeInput(buf[:n])
+			}
+		}
+		switch bulk := n >= len(small)/2; {
+		case bulk && large == nil:
+			large = bulkBufs.Get().(*[]byte)
+			buf = *large
+		case !bulk && large != nil:
+			bulkBufs.Put(large)
+			large, buf = nil, small
+		}
+		if err != nil {
+			if errors.Is(err, protocol.ErrLogout) {
+				s.loggedOut.Store(true)
+			}
+			return
+		}
+	}
+}
+
+// blockedInput is how long a write of client data to the terminal may
+// block before we check for a Synch the kernel could not announce (its
+// urgent byte waits behind the data we are not reading).
+const blockedInput = 250 * time.Millisecond
+
+// writeInput writes client data to the terminal and reports whether the
+// terminal is still there. A write blocked behind a program that does not
+// read is cut short when the client sends a Synch: Conn's urgent handler
+// sets a past deadline, and the blockedInput deadline catches the Synchs
+// the kernel cannot announce yet. If urgent data is then ahead of us, what
+// is left of the write came before the mark and is discarded (RFC 854),
+// as Read discards the rest up to the DM; else the write goes on.
+func (s *Session) writeInput(p []byte) bool {
+	for len(p) > 0 {
+		s.master.SetWriteDeadline(time.Now().Add(blockedInput))
+		n, err := s.master.Write(p)
+		p = p[n:]
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return false
+		}
+		if s.conn.UrgentPending() {
+			return true
+		}
+	}
+	return true
+}
