@@ -210,17 +210,6 @@ func (d *decoder) mapping(prefix string, m *yaml.Node, fs []field, c *Config) {
 	}
 }
 
-// windowsNames maps tlntadmn's setting names, which users will try, to keys.
-var windowsNames = map[string]string{
-	"maxconn":       "max_connections",
-	"maxfail":       "max_failed_logons",
-	"timeout":       "idle_timeout",
-	"timeoutactive": "idle_timeout",
-	"port":          "listen",
-	"loginscript":   "login_script",
-	"defaultshell":  "shell",
-}
-
 func unknownKeyMsg(name string, fs []field, prefix string) string {
 	var b strings.Builder
 	if name == "<<" {
@@ -249,9 +238,11 @@ func suggest(name string, fs []field, prefix string) string {
 		return ""
 	}
 	norm := strings.ReplaceAll(strings.ToLower(name), "-", "_")
-	if prefix == "" {
-		if k, ok := windowsNames[norm]; ok {
-			return k
+	for _, f := range fs {
+		for _, w := range f.aliases {
+			if w.name == norm {
+				return f.key
+			}
 		}
 	}
 	best, bestDist := "", 3
@@ -711,9 +702,10 @@ func showDuration(d time.Duration) string {
 	return s
 }
 
-// valueNode turns Set's text into the node the file would hold.
-func valueNode(kind valueKind, value string) (*yaml.Node, error) {
-	switch kind {
+// valueNode turns Set's text for the setting key, of field f, into the
+// node the file would hold.
+func valueNode(f field, key, value string) (*yaml.Node, error) {
+	switch f.kind {
 	case kindString:
 		if strings.HasPrefix(value, `"`) || strings.HasPrefix(value, `'`) {
 			n, err := yamlFragment(value)
@@ -742,11 +734,16 @@ func valueNode(kind valueKind, value string) (*yaml.Node, error) {
 	case kindMap:
 		v := strings.TrimSpace(value)
 		if !strings.HasPrefix(v, "{") {
-			return nil, fmt.Errorf("must be a flow mapping such as {attempts: 10, window: 10m, duration: 15m}; or set lockout.attempts, lockout.window and lockout.duration one at a time")
+			keys := make([]string, len(f.sub))
+			for i, s := range f.sub {
+				keys[i] = key + "." + s.key
+			}
+			last := len(keys) - 1
+			return nil, fmt.Errorf("must be a flow mapping such as %s; or set %s and %s one at a time", f.def, strings.Join(keys[:last], ", "), keys[last])
 		}
 		n, err := yamlFragment(v)
 		if err != nil {
-			return nil, fmt.Errorf("must be a flow mapping such as {attempts: 10, window: 10m, duration: 15m}: %w", err)
+			return nil, fmt.Errorf("must be a flow mapping such as %s: %w", f.def, err)
 		}
 		return n, nil
 	default:

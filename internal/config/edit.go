@@ -33,7 +33,7 @@ func Edit(data []byte, path string, changes []Setting) (out []byte, cfg *Config,
 			return nil, nil, err
 		}
 		f, _, _ := lookupFlat(ch.Key)
-		n, err := valueNode(f.kind, ch.Value)
+		n, err := valueNode(f, ch.Key, ch.Value)
 		if err != nil {
 			return nil, nil, Errors{{Key: ch.Key, Msg: err.Error()}}
 		}

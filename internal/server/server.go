@@ -287,7 +287,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 // closed; the client has been told why.
 func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Config, log *slog.Logger, remote string) (id auth.Identity, typeahead []byte, ok bool) {
 	say := func(line string) { conn.Write([]byte(line + "\r\n")) }
-	if cfg.Mode != "stream" && cfg.Banner != "" {
+	if cfg.Mode != config.ModeStream && cfg.Banner != "" {
 		say(strings.ReplaceAll(cfg.Banner, "\n", "\r\n"))
 		say("")
 	}
@@ -471,7 +471,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		return
 	}
 	term := conn.Term()
-	if cfg.Mode == "stream" {
+	if cfg.Mode == config.ModeStream {
 		term = "dumb"
 	}
 	cols, rows, _ := conn.WindowSize()
@@ -483,7 +483,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	}
 	sess, err := session.Start(session.Spec{
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
-		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == "stream",
+		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
 		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),
 	})
@@ -502,7 +502,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 			User: id.User, OSAccount: acct.Name, Remote: remote,
 			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
 		},
-		sess: sess, conn: conn, stream: cfg.Mode == "stream",
+		sess: sess, conn: conn, stream: cfg.Mode == config.ModeStream,
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
