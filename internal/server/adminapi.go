@@ -18,6 +18,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/session"
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 )
 
 // checkRootOnly refuses, for a peer other than root, changes to the
@@ -352,7 +353,7 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	if err := s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
-	if err := config.WriteFileAtomic(old.Path, out); err != nil {
+	if err := trustedfile.WriteAtomic(old.Path, out); err != nil {
 		if rerr := s.store.SetOptions(AuthOptions(old, s.log)); rerr != nil {
 			s.log.Error("config change: the users and groups settings could not be restored", "err", rerr)
 		}
