@@ -1,11 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"reflect"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -153,173 +148,51 @@ func readAdminSocket(d *decoder, key string, n *yaml.Node) (string, bool) {
 	return v, ok
 }
 
-// rule says when a setting applies and who may change it.
-type rule int
-
-const (
-	live     rule = 0      // applies to the next connection and logon
-	restart  rule = 1 << 0 // bound at start: the daemon keeps its start value until a restart
-	rootOnly rule = 1 << 1 // only root may change it over the admin socket
-)
-
-// valueKind tells Set how to turn its text into a YAML node.
-type valueKind int
-
-const (
-	kindString valueKind = iota
-	kindScalar           // int, duration, bool: read as a plain YAML scalar
-	kindList
-	kindMap
-)
-
-// field is one key of the file. parse decodes and checks n (the value node)
-// and stores it in c only when it is valid; show formats the current value;
-// copy sets dst's value to src's (unshared).
-type field struct {
-	key     string
-	def     string // the default, as the file writes it
-	rules   rule
-	kind    valueKind
-	aliases []windowsName
-	parse   func(d *decoder, c *Config, key string, n *yaml.Node)
-	show    func(c *Config) string
-	copy    func(dst, src *Config)
-	sub     []field // for a mapping (lockout): its keys; show and copy are unused
-}
-
-// value makes the field of a key whose value read decodes and checks
-// (reporting what is wrong through d) and at locates in Config. The value
-// is stored only when read accepts it. How Set reads the key's text and
-// how Settings writes its value follow from T.
-func value[T any](key, def string, rules rule, read func(d *decoder, key string, n *yaml.Node) (T, bool), at func(*Config) *T) field {
-	kind := kindScalar
-	switch reflect.TypeFor[T]().Kind() {
-	case reflect.String:
-		kind = kindString
-	case reflect.Slice:
-		kind = kindList
+func (d *decoder) listen(key string, n *yaml.Node) ([]string, bool) {
+	es, ok := d.list(key, n, `a list of host:port addresses, such as [":23"] or ["0.0.0.0:23", "[::]:23"]`)
+	if !ok {
+		return nil, false
 	}
-	return field{key: key, def: def, rules: rules, kind: kind,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := read(d, key, n); ok {
-				*at(c) = v
-			}
-		},
-		show: func(c *Config) string { return showValue(*at(c)) },
-		copy: func(dst, src *Config) { *at(dst) = cloneValue(*at(src)) },
+	if len(es) == 0 {
+		d.errorf(n.Line, key, `must list at least one host:port address, such as [":23"]`)
+		return nil, false
 	}
-}
-
-// mapping makes the field of a key whose value is a mapping of the keys
-// subs (lockout: {attempts: 10, ...}). Each key of it is a setting of its
-// own ("lockout.attempts"), with the rules of the mapping besides its own;
-// the mapping's default is that of its keys.
-func mapping(key string, rules rule, subs ...field) field {
-	defs := make([]string, len(subs))
-	for i := range subs {
-		subs[i].rules |= rules
-		defs[i] = subs[i].key + ": " + subs[i].def
-	}
-	f := field{key: key, def: "{" + strings.Join(defs, ", ") + "}", rules: rules, kind: kindMap, sub: subs}
-	f.parse = func(d *decoder, c *Config, key string, n *yaml.Node) {
-		m := deref(n)
-		if m.Kind != yaml.MappingNode {
-			d.errorf(n.Line, key, "must be a mapping such as %s; got %s", f.def, describe(n))
-			return
-		}
-		d.mapping(key+".", m, subs, c)
-	}
-	return f
-}
-
-// windows adds the names Windows' Tlntadmn.exe gives the key.
-func (f field) windows(names ...windowsName) field {
-	f.aliases = append(slices.Clip(f.aliases), names...)
-	return f
-}
-
-// showValue writes a value as it would be after "key: " in the file.
-func showValue(v any) string {
-	switch v := v.(type) {
-	case []string:
-		return showList(v)
-	case int:
-		return strconv.Itoa(v)
-	case bool:
-		return strconv.FormatBool(v)
-	case time.Duration:
-		return showDuration(v)
-	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
-		return showString(rv.String())
-	}
-	panic(fmt.Sprintf("config: no way to write a %T in the file; add it to showValue", v))
-}
-
-// cloneValue returns v with nothing shared with it.
-func cloneValue[T any](v T) T {
-	if s, ok := any(v).([]string); ok {
-		return any(slices.Clone(s)).(T)
-	}
-	return v
-}
-
-// eachField calls fn for every key of Settings with its field, in file
-// order: a mapping's keys, not the mapping.
-func eachField(fn func(key string, f *field)) {
-	for i := range fields {
-		f := &fields[i]
-		if f.sub == nil {
-			fn(f.key, f)
+	seen := map[string]int{}
+	for i, e := range es {
+		if !e.ok {
+			ok = false
 			continue
 		}
-		for j := range f.sub {
-			fn(f.key+"."+f.sub[j].key, &f.sub[j])
+		norm, msg := checkListen(e.v)
+		if msg != "" {
+			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
+			ok = false
+			continue
+		}
+		if first, dup := seen[norm]; dup {
+			d.errorf(e.n.Line, key, "entry %d: %q is the same address as entry %d", i+1, e.v, first)
+			ok = false
+			continue
+		}
+		seen[norm] = i + 1
+	}
+	return values(es), ok
+}
+
+func (d *decoder) acceptEnv(key string, n *yaml.Node) ([]string, bool) {
+	es, ok := d.list(key, n, `a list of variable names, such as [TERM, LANG, "LC_*"]`)
+	if !ok {
+		return nil, false
+	}
+	for i, e := range es {
+		if !e.ok {
+			ok = false
+			continue
+		}
+		if !validEnvPattern(e.v) {
+			d.errorf(e.n.Line, key, "entry %d must be a variable name ([A-Za-z_][A-Za-z0-9_]*), optionally ending in * to match a prefix as in LC_*; got %s", i+1, describe(e.n))
+			ok = false
 		}
 	}
-}
-
-// lookupFlat finds the field for a key of Settings ("lockout.window"), or
-// for a mapping ("lockout").
-func lookupFlat(key string) (field, string, bool) {
-	fs, name := fields, key
-	if parent, sub, ok := strings.Cut(key, "."); ok {
-		i := slices.IndexFunc(fields, func(f field) bool { return f.key == parent && f.sub != nil })
-		if i < 0 {
-			return field{}, "", false
-		}
-		fs, name = fields[i].sub, sub
-	}
-	if i := slices.IndexFunc(fs, func(f field) bool { return f.key == name }); i >= 0 {
-		return fs[i], key, true
-	}
-	return field{}, "", false
-}
-
-// NeedsRestart reports whether the setting key (a key of Settings, or a
-// mapping such as lockout) is bound at start: the daemon keeps the value it
-// started with until it restarts.
-func NeedsRestart(key string) bool {
-	f, _, ok := lookupFlat(key)
-	return ok && f.rules&restart != 0
-}
-
-// RootOnly reports whether only root may change the setting key over the
-// admin socket (see fields).
-func RootOnly(key string) bool {
-	f, _, ok := lookupFlat(key)
-	return ok && f.rules&rootOnly != 0
-}
-
-// WithStartSettings is a copy of c with the settings that need a restart
-// as in started: they are bound into the sockets and files opened at
-// start, so they stay as they are until a restart.
-func (c *Config) WithStartSettings(started *Config) *Config {
-	n := c.Clone()
-	eachField(func(_ string, f *field) {
-		if f.rules&restart != 0 {
-			f.copy(n, started)
-		}
-	})
-	return n
+	return values(es), ok
 }
