@@ -152,10 +152,11 @@ deb:
 		$(NFPM) package --config nfpm.yaml --packager deb --target $(DIST)/
 	rm -rf $(DIST)/stage
 
-# Regenerates the man pages in docs/man from the cobra commands (a test
+# Regenerates the man pages in docs/man from the cobra commands, and the
+# settings table of docs/configuration.md from the config schema (a test
 # fails when they are out of date).
 docs:
-	$(GO) test ./cmd/tlntsvr ./cmd/tlntadmn -run '^TestManPages$$' -count=1 -args -update
+	$(GO) test ./cmd/tlntsvr ./cmd/tlntadmn ./internal/config -run '^(TestManPages|TestConfigurationDoc)$$' -count=1 -args -update
 
 # ---- performance (docs/performance.md) -------------------------------------
 # tlntsvr side by side with inetutils and busybox telnetd and the bare PTY,

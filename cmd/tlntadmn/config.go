@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
@@ -151,10 +148,22 @@ func toConfigSettings(in []admin.Setting) []config.Setting {
 	return out
 }
 
-// translateWindows turns Windows' tlntadmn config names into tlntsvr keys.
-// cur is the settings in force (port= and timeoutactive= depend on them).
+// windowsRefused are Windows' tlntadmn config names with no tlntsvr
+// equivalent.
+var windowsRefused = []string{"ctrlakeymap", "sec", "dom", "defaultdom"}
+
+// translateWindows turns Windows' tlntadmn config names into tlntsvr keys
+// (config.FromWindows). cur is the settings in force (port= and
+// timeoutactive= depend on them, and on changes earlier on the command
+// line).
 func translateWindows(in []admin.Setting, cur []admin.Setting) ([]admin.Setting, error) {
+	var out []admin.Setting
 	get := func(key string) string {
+		for i := len(out) - 1; i >= 0; i-- {
+			if out[i].Key == key {
+				return out[i].Value
+			}
+		}
 		for _, s := range cur {
 			if s.Key == key {
 				return s.Value
@@ -162,107 +171,22 @@ func translateWindows(in []admin.Setting, cur []admin.Setting) ([]admin.Setting,
 		}
 		return ""
 	}
-	var out []admin.Setting
 	for _, s := range in {
-		switch s.Key {
-		case "timeout":
-			d, err := parseHMS(s.Value)
-			if err != nil {
-				return nil, fmt.Errorf("timeout=%s: %w", s.Value, err)
-			}
-			out = append(out, admin.Setting{Key: "idle_timeout", Value: shortDuration(d)})
-		case "timeoutactive":
-			switch strings.ToLower(s.Value) {
-			case "no":
-				out = append(out, admin.Setting{Key: "idle_timeout", Value: "0"})
-			case "yes":
-				// On already (in force, or set earlier on this command
-				// line: timeout=00:30:00 timeoutactive=yes): nothing to do.
-				v := get("idle_timeout")
-				for _, o := range out {
-					if o.Key == "idle_timeout" {
-						v = o.Value
-					}
-				}
-				if v == "0" || v == "0s" {
-					out = append(out, admin.Setting{Key: "idle_timeout", Value: "1h"})
-				}
-			default:
-				return nil, fmt.Errorf("timeoutactive=%s: want yes or no", s.Value)
-			}
-		case "maxfail":
-			out = append(out, admin.Setting{Key: "max_failed_logons", Value: s.Value})
-		case "maxconn":
-			out = append(out, admin.Setting{Key: "max_connections", Value: s.Value})
-		case "mode":
-			out = append(out, admin.Setting{Key: "mode", Value: strings.ToLower(s.Value)})
-		case "port":
-			listen, err := withPort(get("listen"), s.Value)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, admin.Setting{Key: "listen", Value: listen})
-		case "ctrlakeymap", "sec", "dom", "defaultdom":
+		if slices.Contains(windowsRefused, s.Key) {
 			return nil, fmt.Errorf("%s: Windows setting with no tlntsvr equivalent (see docs/migrating-from-windows.md)", s.Key)
-		default:
+		}
+		cs, known, err := config.FromWindows(s.Key, s.Value, get)
+		if err != nil {
+			return nil, err
+		}
+		if !known {
 			out = append(out, s)
+		}
+		for _, c := range cs {
+			out = append(out, admin.Setting{Key: c.Key, Value: c.Value})
 		}
 	}
 	return out, nil
-}
-
-// parseHMS reads Windows' hh:mm:ss idle timeout.
-func parseHMS(v string) (time.Duration, error) {
-	parts := strings.Split(v, ":")
-	if len(parts) != 3 {
-		return 0, errors.New("want hh:mm:ss, for example 01:30:00")
-	}
-	var n [3]int
-	for i, p := range parts {
-		x, err := strconv.Atoi(p)
-		if err != nil || x < 0 || (i > 0 && x > 59) {
-			return 0, errors.New("want hh:mm:ss with minutes and seconds 0-59, for example 01:30:00")
-		}
-		n[i] = x
-	}
-	return time.Duration(n[0])*time.Hour + time.Duration(n[1])*time.Minute + time.Duration(n[2])*time.Second, nil
-}
-
-// shortDuration writes d as Go syntax without zero units: 30m, 1h30m.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// withPort gives every address of a listen value (YAML flow list) the new
-// port.
-func withPort(listen, port string) (string, error) {
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("port=%s: want a port number 1-65535", port)
-	}
-	var addrs []string
-	for _, a := range strings.Split(strings.Trim(listen, "[]"), ",") {
-		a = strings.Trim(strings.TrimSpace(a), `"'`)
-		if a == "" {
-			continue
-		}
-		host, _, err := net.SplitHostPort(a)
-		if err != nil {
-			return "", fmt.Errorf("port=%s: current listen address %q: %w", port, a, err)
-		}
-		addrs = append(addrs, strconv.Quote(net.JoinHostPort(host, port)))
-	}
-	if len(addrs) == 0 {
-		addrs = []string{strconv.Quote(":" + port)}
-	}
-	return "[" + strings.Join(addrs, ", ") + "]", nil
 }
 
 // startable refuses, as the daemon's own edits over the socket do, new

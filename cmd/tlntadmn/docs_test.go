@@ -21,9 +21,6 @@ var windowsNames = map[string][]string{
 	"mode":          {"console", "stream"},
 }
 
-// windowsRefused are Windows' config names with no tlntsvr equivalent.
-var windowsRefused = []string{"ctrlakeymap", "sec", "dom", "defaultdom"}
-
 func readDoc(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile("../../docs/" + name)
@@ -99,6 +96,16 @@ func TestMigrationDocWindowsNames(t *testing.T) {
 		_, err := translateWindows([]admin.Setting{{Key: n, Value: "x"}}, nil)
 		if err == nil || !strings.Contains(err.Error(), "migrating-from-windows.md") {
 			t.Errorf("tlntadmn config %s=x: %v; want a refusal that names the migration page", n, err)
+		}
+	}
+}
+
+// tlntadmn config --help lists every Windows name tlntadmn takes.
+func TestConfigHelpWindowsNames(t *testing.T) {
+	long := NewCmdConfig(&Factory{}, nil).Long
+	for n := range windowsNames {
+		if !strings.Contains(long, "\n  "+n+"=") {
+			t.Errorf("tlntadmn config --help lacks %s=", n)
 		}
 	}
 }

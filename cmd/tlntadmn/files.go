@@ -17,6 +17,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,7 +152,7 @@ func save(path string, newMode fs.FileMode, write func(io.Writer) error) error {
 		}
 		f.Close()
 	}
-	if err := config.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := trustedfile.WriteAtomic(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -7,19 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/systemdunit"
 	"golang.org/x/term"
 )
 
 func main() {
 	f := &Factory{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Now: time.Now,
-		Systemctl:    systemctl,
+		Systemctl:    systemdunit.Systemctl,
 		ReadPassword: readPasswordTTY,
 	}
 	cmd := NewCmdRoot(f)
@@ -125,12 +126,6 @@ mode=console|stream.`,
 		NewCmdGroup(f),
 	)
 	return root
-}
-
-func systemctl(args ...string) error {
-	cmd := exec.Command("systemctl", args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
 }
 
 // readPasswordTTY reads a password from the controlling terminal without

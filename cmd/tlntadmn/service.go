@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/systemdunit"
 )
 
 // ServiceOptions are the arguments of pause, continue, start and stop.
@@ -51,16 +51,6 @@ func NewCmdStop(f *Factory, runF func(*ServiceOptions) error) *cobra.Command {
 	return newServiceCmd(f, runF, "stop", "Stop the tlntsvr service (through systemd); every session ends")
 }
 
-// unitPaths are where an installed tlntsvr.service can be: where
-// tlntsvr install, make install (PREFIX /usr/local or /usr) and the
-// package put it (tlntsvr's unitDirs).
-var unitPaths = []string{
-	"/etc/systemd/system/tlntsvr.service",
-	"/usr/local/lib/systemd/system/tlntsvr.service",
-	"/lib/systemd/system/tlntsvr.service",
-	"/usr/lib/systemd/system/tlntsvr.service",
-}
-
 func serviceRun(o *ServiceOptions) error {
 	switch o.Action {
 	case "pause":
@@ -80,20 +70,14 @@ func serviceRun(o *ServiceOptions) error {
 			return err
 		})
 	}
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
+	if !systemdunit.ManagerRunning() {
 		return errors.New("no service manager: systemd is not running on this machine; run the daemon with tlntsvr run")
 	}
-	installed := false
-	for _, p := range unitPaths {
-		if _, err := os.Stat(p); err == nil {
-			installed = true
-		}
+	if path, _ := systemdunit.Installed(); path == "" {
+		return fmt.Errorf("tlntsvr is not installed as a service (no %s unit); install it with tlntsvr install, or run it with tlntsvr run", systemdunit.Name)
 	}
-	if !installed {
-		return errors.New("tlntsvr is not installed as a service (no tlntsvr.service unit); install it with tlntsvr install, or run it with tlntsvr run")
-	}
-	if err := o.F.Systemctl(o.Action, "tlntsvr.service"); err != nil {
-		return fmt.Errorf("systemctl %s tlntsvr.service: %w", o.Action, err)
+	if err := o.F.Systemctl(o.Action, systemdunit.Name); err != nil {
+		return fmt.Errorf("systemctl %s %s: %w", o.Action, systemdunit.Name, err)
 	}
 	return nil
 }

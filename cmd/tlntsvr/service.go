@@ -5,27 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/kardianos/service"
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/deploy"
+	"github.com/tlntsvr/tlntsvr/internal/systemdunit"
 )
-
-// unitName is the systemd unit tlntsvr is installed as.
-const unitName = "tlntsvr.service"
-
-// unitDirs are where a tlntsvr.service can be, with what put it there:
-// "tlntsvr install" writes the first (kardianos/service's place for system
-// units); the package and "make install" the others.
-var unitDirs = []struct{ dir, by string }{
-	{"/etc/systemd/system", "tlntsvr install"},
-	{"/usr/local/lib/systemd/system", "make install; remove it with make uninstall"},
-	{"/lib/systemd/system", "the tlntsvr package; remove it with apt remove tlntsvr"},
-	{"/usr/lib/systemd/system", "a package or make install PREFIX=/usr"},
-}
 
 // serviceEnv is what service control depends on. Tests replace it.
 type serviceEnv struct {
@@ -38,55 +25,20 @@ type serviceEnv struct {
 	// installed it, or "" when there is none.
 	installed func() (path, by string)
 	// unitState returns the unit's state as systemctl show gives it.
-	unitState func() (unitState, error)
+	unitState func() (systemdunit.State, error)
 	// logrotateDir is where logrotate's configs go (/etc/logrotate.d), or
 	// "" when logrotate is not installed.
 	logrotateDir string
 	out          io.Writer
 }
 
-// unitState is a unit's LoadState, ActiveState and SubState.
-type unitState struct{ load, active, sub string }
-
-// systemdUnitState asks systemd for tlntsvr.service's state. Not
-// kardianos' Status: it calls activating running, and a service that
-// systemd keeps restarting after a failure (a port taken, say) is
-// activating between the attempts.
-func systemdUnitState() (unitState, error) {
-	out, err := exec.Command("systemctl", "show", "-p", "LoadState", "-p", "ActiveState", "-p", "SubState", unitName).Output()
-	if err != nil {
-		return unitState{}, fmt.Errorf("systemctl show %s: %w", unitName, err)
-	}
-	return parseUnitState(string(out))
-}
-
-// parseUnitState reads systemctl show's Key=value lines.
-func parseUnitState(out string) (unitState, error) {
-	var st unitState
-	for _, line := range strings.Split(out, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
-		switch k {
-		case "LoadState":
-			st.load = v
-		case "ActiveState":
-			st.active = v
-		case "SubState":
-			st.sub = v
-		}
-	}
-	if st.active == "" {
-		return st, fmt.Errorf("systemctl show %s gave no ActiveState: %q", unitName, out)
-	}
-	return st, nil
-}
-
 // statusLine says what status prints for st, and whether that is running.
 // Running is what systemctl is-active calls active: active, reloading,
 // and refreshing (newer systemd's state while it refreshes a unit's mount
 // namespace); everything else exits 3 there as here.
-func statusLine(st unitState) (string, bool) {
+func statusLine(st systemdunit.State) (string, bool) {
 	const see = "; see: systemctl status tlntsvr, journalctl -u tlntsvr"
-	switch st.active {
+	switch st.Active {
 	case "active", "reloading", "refreshing":
 		return "running", true
 	case "inactive":
@@ -94,11 +46,11 @@ func statusLine(st unitState) (string, bool) {
 	case "failed":
 		return "failed" + see, false
 	}
-	state := st.active
-	if st.sub != "" {
-		state += " (" + st.sub + ")"
+	state := st.Active
+	if st.Sub != "" {
+		state += " (" + st.Sub + ")"
 	}
-	if strings.HasPrefix(st.sub, "auto-restart") {
+	if strings.HasPrefix(st.Sub, "auto-restart") {
 		return "not running: " + state + ", systemd starts it again after a failure" + see, false
 	}
 	return "not running: " + state + see, false
@@ -106,20 +58,12 @@ func statusLine(st unitState) (string, bool) {
 
 func defaultServiceEnv(out io.Writer) serviceEnv {
 	return serviceEnv{
-		euid:       os.Geteuid,
-		systemdDir: "/run/systemd/system",
-		executable: os.Executable,
-		newService: newKardianos,
-		unitState:  systemdUnitState,
-		installed: func() (string, string) {
-			for _, d := range unitDirs {
-				p := filepath.Join(d.dir, unitName)
-				if _, err := os.Lstat(p); err == nil {
-					return p, d.by
-				}
-			}
-			return "", ""
-		},
+		euid:         os.Geteuid,
+		systemdDir:   systemdunit.ManagerDir,
+		executable:   os.Executable,
+		newService:   newKardianos,
+		unitState:    systemdunit.Show,
+		installed:    systemdunit.Installed,
 		logrotateDir: existingDir("/etc/logrotate.d"),
 		out:          out,
 	}
@@ -150,7 +94,7 @@ func newKardianos(unit string) (service.Service, error) {
 		return nil, errNoServiceManager
 	}
 	return service.New(program{}, &service.Config{
-		Name:        strings.TrimSuffix(unitName, ".service"),
+		Name:        strings.TrimSuffix(systemdunit.Name, ".service"),
 		DisplayName: "tlntsvr Telnet server",
 		Description: "tlntsvr Telnet server",
 		Option:      service.KeyValue{"SystemdScript": unit},
@@ -265,7 +209,7 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 		if path == "" {
 			return errors.New("tlntsvr is not installed as a service (no tlntsvr.service unit)")
 		}
-		if by != unitDirs[0].by {
+		if by != systemdunit.Dirs[0].By {
 			return fmt.Errorf("%s was installed by %s", path, by)
 		}
 		// Remove first, stop last: the stop ends every session, and an
@@ -316,7 +260,7 @@ func serviceStatus(env serviceEnv) error {
 	switch {
 	case err != nil:
 		fmt.Fprintf(env.out, "tlntsvr: state unknown (%v); see: systemctl status tlntsvr\n", err)
-	case st.load == "not-found":
+	case st.Load == "not-found":
 		fmt.Fprintln(env.out, "tlntsvr: not installed")
 	default:
 		line, running := statusLine(st)
@@ -330,7 +274,7 @@ func serviceStatus(env serviceEnv) error {
 
 func serviceInstall(env serviceEnv, configPath string) error {
 	if path, by := env.installed(); path != "" {
-		if by == unitDirs[0].by {
+		if by == systemdunit.Dirs[0].By {
 			return fmt.Errorf("tlntsvr is already installed (%s); to replace the unit, run tlntsvr uninstall first", path)
 		}
 		return fmt.Errorf("tlntsvr.service is already installed at %s, by %s; enable that one: systemctl enable --now tlntsvr", path, by)
@@ -365,7 +309,7 @@ func serviceInstall(env serviceEnv, configPath string) error {
 	if err := svc.Install(); err != nil {
 		return fmt.Errorf("install tlntsvr.service: %w", err)
 	}
-	fmt.Fprintf(env.out, "Installed %s/%s (runs %s, enabled at boot, not started).\n", unitDirs[0].dir, unitName, exe)
+	fmt.Fprintf(env.out, "Installed %s/%s (runs %s, enabled at boot, not started).\n", systemdunit.Dirs[0].Path, systemdunit.Name, exe)
 	if hasUsers {
 		fmt.Fprintln(env.out, "Start it with: tlntsvr start")
 	} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kardianos/service"
 	"github.com/tlntsvr/tlntsvr/deploy"
+	"github.com/tlntsvr/tlntsvr/internal/systemdunit"
 )
 
 // The unit tlntsvr install writes is deploy/systemd/tlntsvr.service with
@@ -106,10 +107,15 @@ type serviceCase struct {
 	noSystemd bool
 	installed string // path of an installed unit
 	by        string
-	status    service.Status // what kardianos says (uninstall)
-	state     unitState      // what systemctl show says (status)
+	status    service.Status    // what kardianos says (uninstall)
+	state     systemdunit.State // what systemctl show says (status)
 	stateErr  error
 	logrotate string // logrotate's config directory; "" = no logrotate
+}
+
+// unitState is what systemctl show says of a unit.
+func unitState(load, active, sub string) systemdunit.State {
+	return systemdunit.State{Load: load, Active: active, Sub: sub}
 }
 
 func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeService, string, error) {
@@ -122,7 +128,7 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 		executable:   func() (string, error) { return "/usr/local/sbin/tlntsvr", nil },
 		newService:   func(unit string) (service.Service, error) { fake.unit = unit; return fake, nil },
 		installed:    func() (string, string) { return c.installed, c.by },
-		unitState:    func() (unitState, error) { return c.state, c.stateErr },
+		unitState:    func() (systemdunit.State, error) { return c.state, c.stateErr },
 		out:          &out,
 		logrotateDir: c.logrotate,
 	}
@@ -134,8 +140,8 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 }
 
 func TestServiceRun(t *testing.T) {
-	byInstall := unitDirs[0].by
-	running := unitState{"loaded", "active", "running"}
+	byInstall := systemdunit.Dirs[0].By
+	running := unitState("loaded", "active", "running")
 	etcUnit := "/etc/systemd/system/tlntsvr.service"
 	cfg := filepath.Join(t.TempDir(), "etc", "tlntsvr.yaml")
 	tests := []struct {
@@ -152,27 +158,27 @@ func TestServiceRun(t *testing.T) {
 		{"no systemd", serviceCase{noSystemd: true}, "start", "", "no service manager", "", 1},
 		{"install", serviceCase{}, "install", "install", "", "tlntadmn user add NAME", 0},
 		{"install twice", serviceCase{installed: etcUnit, by: byInstall}, "install", "", "already installed", "", 0},
-		{"install over the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "install", "", "systemctl enable --now tlntsvr", "", 0},
+		{"install over the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: systemdunit.Dirs[2].By}, "install", "", "systemctl enable --now tlntsvr", "", 0},
 		// The stop comes last: run from a session, it ends that session.
 		{"uninstall, then stop", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning}, "uninstall", "uninstall stop", "", "Removed", 0},
 		{"uninstall stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "uninstall", "uninstall", "", "Removed", 0},
-		{"uninstall the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: unitDirs[2].by}, "uninstall", "", "apt remove tlntsvr", "", 0},
+		{"uninstall the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: systemdunit.Dirs[2].By}, "uninstall", "", "apt remove tlntsvr", "", 0},
 		{"uninstall nothing", serviceCase{}, "uninstall", "", "not installed", "", 0},
 		{"start", serviceCase{installed: etcUnit, by: byInstall}, "start", "start", "", "", 0},
 		{"stop", serviceCase{installed: etcUnit, by: byInstall}, "stop", "stop", "", "", 0},
 		{"restart", serviceCase{installed: etcUnit, by: byInstall}, "restart", "restart", "", "", 0},
 		{"start not installed", serviceCase{}, "start", "", "install it with tlntsvr install", "", 0},
 		{"status running", serviceCase{installed: etcUnit, by: byInstall, state: running}, "status", "", "", "tlntsvr: running\n", 0},
-		{"status reloading", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "reloading", "reload"}}, "status", "", "", "tlntsvr: running\n", 0},
-		{"status stopped", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "inactive", "dead"}}, "status", "", "", "tlntsvr: stopped", 3},
+		{"status reloading", serviceCase{installed: etcUnit, by: byInstall, state: unitState("loaded", "reloading", "reload")}, "status", "", "", "tlntsvr: running\n", 0},
+		{"status stopped", serviceCase{installed: etcUnit, by: byInstall, state: unitState("loaded", "inactive", "dead")}, "status", "", "", "tlntsvr: stopped", 3},
 		{"status not installed", serviceCase{}, "status", "", "", "tlntsvr: not installed", 3},
-		{"status unit not found", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"not-found", "inactive", "dead"}}, "status", "", "", "tlntsvr: not installed", 3},
-		{"status failed", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "failed", "failed"}}, "status", "", "", "tlntsvr: failed; see: systemctl status tlntsvr", 3},
+		{"status unit not found", serviceCase{installed: etcUnit, by: byInstall, state: unitState("not-found", "inactive", "dead")}, "status", "", "", "tlntsvr: not installed", 3},
+		{"status failed", serviceCase{installed: etcUnit, by: byInstall, state: unitState("loaded", "failed", "failed")}, "status", "", "", "tlntsvr: failed; see: systemctl status tlntsvr", 3},
 		// Between the attempts of systemd's restart loop (port 23 taken,
 		// say): not running, as systemctl is-active says.
-		{"status auto-restart", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "activating", "auto-restart"}}, "status", "", "",
+		{"status auto-restart", serviceCase{installed: etcUnit, by: byInstall, state: unitState("loaded", "activating", "auto-restart")}, "status", "", "",
 			"tlntsvr: not running: activating (auto-restart), systemd starts it again after a failure; see: systemctl status tlntsvr", 3},
-		{"status deactivating", serviceCase{installed: etcUnit, by: byInstall, state: unitState{"loaded", "deactivating", "stop-sigterm"}}, "status", "", "",
+		{"status deactivating", serviceCase{installed: etcUnit, by: byInstall, state: unitState("loaded", "deactivating", "stop-sigterm")}, "status", "", "",
 			"tlntsvr: not running: deactivating (stop-sigterm); see:", 3},
 		{"status unknown", serviceCase{installed: etcUnit, by: byInstall, stateErr: errors.New("systemctl show tlntsvr.service: exit status 1")}, "status", "", "",
 			"tlntsvr: state unknown (systemctl show tlntsvr.service: exit status 1)", 3},
@@ -227,25 +233,6 @@ func TestServiceInstallUnitAndFiles(t *testing.T) {
 	}
 }
 
-func TestParseUnitState(t *testing.T) {
-	tests := []struct {
-		out     string
-		want    unitState
-		wantErr bool
-	}{
-		{"LoadState=loaded\nActiveState=activating\nSubState=auto-restart\n", unitState{"loaded", "activating", "auto-restart"}, false},
-		{"ActiveState=active\nSubState=running\nLoadState=loaded\n", unitState{"loaded", "active", "running"}, false},
-		{"LoadState=not-found\nActiveState=inactive\nSubState=dead\n", unitState{"not-found", "inactive", "dead"}, false},
-		{"", unitState{}, true},
-	}
-	for _, tt := range tests {
-		got, err := parseUnitState(tt.out)
-		if got != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("parseUnitState(%q) = %+v, %v; want %+v, error %v", tt.out, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 // install writes the logrotate file for the audit log its config names
 // (where logrotate is installed), never over the admin's; uninstall
 // removes it unless the admin changed it.
@@ -257,7 +244,7 @@ func TestInstallWritesLogrotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(lr, "tlntsvr")
-	etcUnit, byInstall := "/etc/systemd/system/tlntsvr.service", unitDirs[0].by
+	etcUnit, byInstall := "/etc/systemd/system/tlntsvr.service", systemdunit.Dirs[0].By
 	if _, out, err := runService(t, serviceCase{logrotate: lr}, "install", cfg); err != nil || !strings.Contains(out, "Created "+file) {
 		t.Fatalf("install: %v\n%s", err, out)
 	}

@@ -19,8 +19,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,84 +35,81 @@ const MaxFileSize = 1 << 20
 // and per account: Attempts failures within Window lock out for Duration.
 // Attempts 0 turns the lockout off.
 type Lockout struct {
-	Attempts int           `yaml:"attempts"`
-	Window   time.Duration `yaml:"window"`
-	Duration time.Duration `yaml:"duration"`
+	Attempts int
+	Window   time.Duration
+	Duration time.Duration
 }
 
-// Config is the daemon's configuration. The yaml tags name the keys of the
-// file; configs/tlntsvr.yaml documents each one.
+// Config is the daemon's configuration. Its keys, defaults and rules are
+// the schema's (fields, in schema.go); configs/tlntsvr.yaml documents each
+// one.
 type Config struct {
-	Listen               []string      `yaml:"listen"`
-	Banner               string        `yaml:"banner"`
-	MaxConnections       int           `yaml:"max_connections"`
-	MaxFailedLogons      int           `yaml:"max_failed_logons"`
-	LoginTimeout         time.Duration `yaml:"login_timeout"`
-	IdleTimeout          time.Duration `yaml:"idle_timeout"` // 0 = never
-	IdleWarning          time.Duration `yaml:"idle_warning"`
-	Mode                 string        `yaml:"mode"` // ModeConsole | ModeStream
-	UsersFile            string        `yaml:"users_file"`
-	GroupsFile           string        `yaml:"groups_file"`
-	ClientsGroup         string        `yaml:"clients_group"`
-	AdminsGroup          string        `yaml:"admins_group"`
-	Shell                string        `yaml:"shell"`        // "" = the account's login shell
-	LoginScript          string        `yaml:"login_script"` // "" = none
-	AcceptEnv            []string      `yaml:"accept_env"`   // names; a trailing "*" is a prefix pattern (LC_*)
-	EndTasksOnDisconnect bool          `yaml:"end_tasks_on_disconnect"`
-	Lockout              Lockout       `yaml:"lockout"`
-	AdminSocket          string        `yaml:"admin_socket"`
-	AdminOSGroup         string        `yaml:"admin_os_group"` // "" = root only
-	AuditLog             string        `yaml:"audit_log"`      // "" = stderr only
-	Path                 string        `yaml:"-"`              // file it was loaded from ("" for Default())
+	Listen               []string
+	Banner               string
+	MaxConnections       int
+	MaxFailedLogons      int
+	LoginTimeout         time.Duration
+	IdleTimeout          time.Duration // 0 = never
+	IdleWarning          time.Duration
+	Mode                 Mode
+	UsersFile            string
+	GroupsFile           string
+	ClientsGroup         string
+	AdminsGroup          string
+	Shell                string   // "" = the account's login shell
+	LoginScript          string   // "" = none
+	AcceptEnv            []string // names; a trailing "*" is a prefix pattern (LC_*)
+	EndTasksOnDisconnect bool
+	Lockout              Lockout
+	AdminSocket          string
+	AdminOSGroup         string // "" = root only
+	AuditLog             string // "" = stderr only
+
+	Path  string         // file it was loaded from ("" for Default())
+	lines map[string]int // key → line on which the file at Path sets it
 }
+
+// Mode is what a session's client gets: a terminal, or a program's bytes.
+type Mode string
+
+// The values of Config.Mode.
+const (
+	ModeConsole Mode = "console" // a terminal session
+	ModeStream  Mode = "stream"  // for scripts: TERM=dumb, nothing but the program's own bytes
+)
 
 // KeyError reports a problem with key's value that is found after the
 // file is parsed (a group this host does not have, a directory others can
 // write), in the parser's form, FILE:LINE: KEY: MSG, with the line on
-// which the file sets key: the file is read again for it (an error is
-// rare, and a Config carries no lines). No line when the file does not
-// set key (a default) or cannot be read now.
+// which the file sets key. No line when the file does not set key (a
+// default).
 func (c *Config) KeyError(key, format string, args ...any) error {
-	line := 0
-	if data, err := os.ReadFile(c.Path); err == nil && len(data) <= MaxFileSize {
-		_, d := decode(data, c.Path)
-		line = d.present[key]
-	}
-	return FieldError{File: c.Path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+	return FieldError{File: c.Path, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
 }
-
-// The values of Config.Mode.
-const (
-	ModeConsole = "console" // a terminal session
-	ModeStream  = "stream"  // for scripts: TERM=dumb, nothing but the program's own bytes
-)
 
 // Default returns the built-in configuration, used for every key a file
-// leaves out. configs/tlntsvr.yaml must match it (a test checks).
+// leaves out: the defaults of the schema's entries.
 func Default() Config {
-	return Config{
-		Listen:               []string{":23"},
-		Banner:               "Welcome to tlntsvr Telnet Server",
-		MaxConnections:       64,
-		MaxFailedLogons:      3,
-		LoginTimeout:         60 * time.Second,
-		IdleTimeout:          time.Hour,
-		IdleWarning:          time.Minute,
-		Mode:                 ModeConsole,
-		UsersFile:            "/etc/tlntsvr/users",
-		GroupsFile:           "/etc/tlntsvr/groups",
-		ClientsGroup:         "telnet-clients",
-		AdminsGroup:          "administrators",
-		Shell:                "",
-		LoginScript:          "",
-		AcceptEnv:            []string{"TERM", "LANG", "LC_*"},
-		EndTasksOnDisconnect: true,
-		Lockout:              Lockout{Attempts: 10, Window: 10 * time.Minute, Duration: 15 * time.Minute},
-		AdminSocket:          "/run/tlntsvr/admin.sock",
-		AdminOSGroup:         "",
-		AuditLog:             "",
-	}
+	return *defaults().Clone()
 }
+
+// defaults reads each entry's default as the file would hold it, once.
+var defaults = sync.OnceValue(func() *Config {
+	c := &Config{}
+	d := newDecoder("", "")
+	eachField(func(key string, f *field) {
+		n, err := valueNode(*f, key, f.def)
+		if err != nil {
+			panic(fmt.Sprintf("config: the default of %s, %s: %v", key, f.def, err))
+		}
+		f.parse(d, c, key, n)
+	})
+	d.crossCheck(c)
+	if len(d.errs) > 0 {
+		panic("config: the schema's defaults are refused: " + d.errs.Error())
+	}
+	return c
+})
 
 // Load reads and parses the configuration file at path. Problems with the
 // contents are returned as Errors; a file that cannot be read gives the
@@ -141,6 +138,7 @@ func Parse(data []byte, path string) (*Config, error) {
 	}
 	c, d := decode(data, path)
 	d.crossCheck(&c)
+	c.lines = d.present
 	if len(d.errs) > 0 {
 		return nil, d.sorted()
 	}
@@ -169,8 +167,7 @@ func resolveDir(path string) string {
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
 	n := *c
-	n.Listen = slices.Clone(c.Listen)
-	n.AcceptEnv = slices.Clone(c.AcceptEnv)
+	eachField(func(_ string, f *field) { f.copy(&n, c) })
 	return &n
 }
 
@@ -193,99 +190,4 @@ func (c *Config) EnvAllowed(name string) bool {
 		}
 	}
 	return false
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '_', 'A' <= ch && ch <= 'Z', 'a' <= ch && ch <= 'z':
-		case '0' <= ch && ch <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// Setting is one key of the configuration and its current value, written as
-// it would be after "key: " in the YAML file (strings quoted only when YAML
-// needs it, lists in flow style, durations such as 1h or 90s).
-type Setting struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-// Settings lists every key in file order with its current value; the lockout
-// mapping is flattened to lockout.attempts, lockout.window and
-// lockout.duration. Each value is accepted back by Set.
-func (c *Config) Settings() []Setting {
-	var out []Setting
-	for _, f := range fields {
-		if f.sub != nil {
-			for _, s := range f.sub {
-				out = append(out, Setting{Key: f.key + "." + s.key, Value: s.show(c)})
-			}
-			continue
-		}
-		out = append(out, Setting{Key: f.key, Value: f.show(c)})
-	}
-	return out
-}
-
-// Keys lists every key Set accepts, in file order (the keys of Settings).
-func Keys() []string {
-	var out []string
-	for _, f := range fields {
-		if f.sub != nil {
-			for _, s := range f.sub {
-				out = append(out, f.key+"."+s.key)
-			}
-			continue
-		}
-		out = append(out, f.key)
-	}
-	return out
-}
-
-// Set changes one setting, checked by the same rules as the file: key is a
-// key of Settings (lockout.attempts etc.; "lockout" takes a flow mapping such
-// as {attempts: 5}), value its new value:
-//   - strings are taken literally, unless the value starts with a quote, in
-//     which case it is read as a YAML quoted string (so "a\nb" is two lines
-//     and Settings' quoted values round-trip);
-//   - lists are a YAML flow list ([":23", "[::1]:23"]) or comma-separated
-//     (":23, [::1]:23");
-//   - numbers, durations (90s, 1h) and booleans (true, false, yes, no) as in
-//     the file.
-//
-// Relative paths are resolved against the directory of c.Path. On any problem
-// c is left unchanged and Errors is returned (without file or line). Set
-// does not write the file.
-func (c *Config) Set(key, value string) error {
-	f, name, ok := lookupFlat(key)
-	if !ok {
-		return Errors{{Key: key, Msg: unknownKeyMsg(key, fields, "")}}
-	}
-	n, err := valueNode(f.kind, value)
-	if err != nil {
-		return Errors{{Key: key, Msg: err.Error()}}
-	}
-	nc := c.Clone()
-	d := newDecoder("", resolveDir(c.Path))
-	d.present[name] = 0
-	f.parse(d, nc, name, n)
-	d.crossCheck(nc)
-	if len(d.errs) > 0 {
-		es := d.sorted()
-		for i := range es {
-			es[i].Line = 0 // lines of value, not of any file
-		}
-		return es
-	}
-	*c = *nc
-	return nil
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 )
 
 // Edit applies changes (keys and values as Set takes them) to the config
@@ -33,7 +34,7 @@ func Edit(data []byte, path string, changes []Setting) (out []byte, cfg *Config,
 			return nil, nil, err
 		}
 		f, _, _ := lookupFlat(ch.Key)
-		n, err := valueNode(f.kind, ch.Value)
+		n, err := valueNode(f, ch.Key, ch.Value)
 		if err != nil {
 			return nil, nil, Errors{{Key: ch.Key, Msg: err.Error()}}
 		}
@@ -104,60 +105,8 @@ func EditFile(path string, changes []Setting, check func(*Config) error) (*Confi
 			return nil, err
 		}
 	}
-	if err := WriteFileAtomic(path, out); err != nil {
+	if err := trustedfile.WriteAtomic(path, out); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// WriteFileAtomic replaces the file at path with data: written to a
-// temporary file beside it, synced, given the old file's mode and owner,
-// and renamed over it (the directory synced after), so a reader sees the
-// old file or the new, never a half-written one, and a crash after it
-// returns keeps the new. A symbolic link is written through, as an editor
-// or htpasswd would: the file it points to is replaced and the link stays
-// (config management often keeps the real file elsewhere).
-func WriteFileAtomic(path string, data []byte) error {
-	path, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if st, ok := statOwner(fi); ok {
-		tmp.Chown(st.uid, st.gid) // keeps root:group files as they were; fails harmlessly when not root
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The rename is in the directory: until that is on disk, a power
-	// failure can bring the old file back after the change was reported.
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }

@@ -1,12 +1,11 @@
 package config
 
 import (
-	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
-	"syscall"
+
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 )
 
 // CheckHost checks what of the settings depends on this host and would
@@ -50,52 +49,12 @@ func (cfg *Config) checkAdminSocket() error {
 		}
 		dir = filepath.Dir(dir) // the daemon makes it, in the one above
 	}
-	if err := TrustedDir(dir); err != nil {
+	if err := trustedfile.CheckDir(dir); err != nil {
 		return cfg.KeyError("admin_socket", "%s: directory %s: %v; put admin_socket in a directory only root can write, such as /run/tlntsvr",
 			path, dir, err)
 	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
 		return cfg.KeyError("admin_socket", "%s exists and is not a socket; remove it or choose another path", path)
-	}
-	return nil
-}
-
-// TrustedDir checks that nobody but root and the daemon's user can change
-// what dir holds: dir and each directory above it, as written and with
-// symlinks resolved, belongs to one of them and is not writable by group
-// or others (unless sticky, like /tmp: others cannot rename or remove
-// what is not theirs there); a symlink on the way belongs to one of them
-// too, since its owner could point it elsewhere.
-func TrustedDir(dir string) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return err
-	}
-	euid := uint32(os.Geteuid())
-	for _, path := range []string{abs, real} {
-		for p := path; ; p = filepath.Dir(p) {
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return err
-			}
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if !ok {
-				return fmt.Errorf("%s: no owner", p)
-			}
-			if st.Uid != 0 && st.Uid != euid {
-				return fmt.Errorf("%s belongs to uid %d, not root", p, st.Uid)
-			}
-			if fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-				return fmt.Errorf("%s is writable by group or others (mode %v)", p, fi.Mode().Perm())
-			}
-			if p == "/" || p == "." {
-				break
-			}
-		}
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -19,38 +17,89 @@ const (
 	maxEnvEntryBytes     = 256
 )
 
-// valueKind tells Set how to turn its text into a YAML node.
-type valueKind int
-
-const (
-	kindString valueKind = iota
-	kindScalar           // int, duration, bool: read as a plain YAML scalar
-	kindList
-	kindMap
-)
-
-// field is one key of the file. parse decodes and checks n (the value node)
-// and stores it in c only when it is valid; show formats the current value.
-type field struct {
-	key   string
-	kind  valueKind
-	parse func(d *decoder, c *Config, key string, n *yaml.Node)
-	show  func(c *Config) string
-	sub   []field // for a mapping (lockout): its keys; parse and show are unused
+// fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
+// Each entry is the one place that says a key's name, default (as the file
+// writes it), whether it applies live or at restart, whether only root may
+// change it over the admin socket, its Windows names, and how its value is
+// read and checked. Everything else is derived from it: Default, Keys,
+// Settings, Set, the daemon's restart and root-only rules, the Windows
+// names of tlntadmn and of "did you mean", and the table in
+// docs/configuration.md (a test checks that table and configs/tlntsvr.yaml).
+//
+// live settings apply to the next connection and logon; restart settings
+// are bound into sockets and files opened at start, and the daemon keeps
+// their start values until it restarts. rootOnly settings decide who may
+// log on and as which account, what runs in a session, and what the
+// daemon, as root, opens or listens on: an admin group member who could
+// point users_file at a file of their own would be root. The group runs
+// the service: limits, timeouts, lockout, banner and mode.
+var fields = []field{
+	value("listen", `[":23"]`, restart|rootOnly, (*decoder).listen, func(c *Config) *[]string { return &c.Listen }).
+		windows(windowsName{name: "port", use: "port=N", note: "(the port of every address)", to: portToListen}),
+	value("banner", `"Welcome to tlntsvr Telnet Server"`, live, readBanner, func(c *Config) *string { return &c.Banner }),
+	value("max_connections", "64", live, intIn(1, maxConnectionsLimit), func(c *Config) *int { return &c.MaxConnections }).
+		windows(windowsName{name: "maxconn", use: "maxconn=N"}),
+	value("max_failed_logons", "3", live, intIn(1, maxFailedLogonsLimit), func(c *Config) *int { return &c.MaxFailedLogons }).
+		windows(windowsName{name: "maxfail", use: "maxfail=N"}),
+	value("login_timeout", "60s", live, readLoginTimeout, func(c *Config) *time.Duration { return &c.LoginTimeout }),
+	value("idle_timeout", "1h", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleTimeout }).
+		windows(windowsName{name: "timeout", use: "timeout=hh:mm:ss", to: hmsToDuration},
+			windowsName{name: "timeoutactive", use: "timeoutactive=yes|no", to: timeoutActive}),
+	value("idle_warning", "1m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleWarning }),
+	value("mode", string(ModeConsole), live, readMode, func(c *Config) *Mode { return &c.Mode }).
+		windows(windowsName{name: "mode", use: "mode=console|stream", to: lowerCase}),
+	value("users_file", "/etc/tlntsvr/users", live|rootOnly,
+		pathOf(pathRequired|pathResolve, "the users file (htpasswd format, bcrypt hashes), e.g. /etc/tlntsvr/users"),
+		func(c *Config) *string { return &c.UsersFile }),
+	value("groups_file", "/etc/tlntsvr/groups", live|rootOnly,
+		pathOf(pathRequired|pathResolve, "the groups file (AuthGroupFile format), e.g. /etc/tlntsvr/groups"),
+		func(c *Config) *string { return &c.GroupsFile }),
+	value("clients_group", "telnet-clients", live|rootOnly, groupName(true), func(c *Config) *string { return &c.ClientsGroup }),
+	value("admins_group", "administrators", live|rootOnly, groupName(true), func(c *Config) *string { return &c.AdminsGroup }),
+	value("shell", `""`, live|rootOnly, pathOf(pathAbsolute, `an absolute path such as /bin/bash, or "" for the account's login shell`),
+		func(c *Config) *string { return &c.Shell }).
+		windows(windowsName{name: "defaultshell"}),
+	value("login_script", `""`, live|rootOnly, pathOf(pathAbsolute, `an absolute path such as /etc/tlntsvr/login.sh, or "" for none`),
+		func(c *Config) *string { return &c.LoginScript }).
+		windows(windowsName{name: "loginscript"}),
+	value("accept_env", `[TERM, LANG, "LC_*"]`, live|rootOnly, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }),
+	value("end_tasks_on_disconnect", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }),
+	mapping("lockout", live,
+		value("attempts", "10", live, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }),
+		value("window", "10m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }),
+		value("duration", "15m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Duration }),
+	),
+	value("admin_socket", "/run/tlntsvr/admin.sock", restart|rootOnly, readAdminSocket, func(c *Config) *string { return &c.AdminSocket }),
+	value("admin_os_group", `""`, restart|rootOnly, groupName(false), func(c *Config) *string { return &c.AdminOSGroup }),
+	value("audit_log", `""`, restart|rootOnly, pathOf(pathResolve, `a file path such as /var/log/tlntsvr/audit.json, or "" for stderr only`),
+		func(c *Config) *string { return &c.AuditLog }),
 }
 
-// value makes the field of a key whose value read decodes and checks
-// (reporting what is wrong through d) and at locates in Config; show
-// formats it. The value is stored only when read accepts it.
-func value[T any](key string, kind valueKind, read func(d *decoder, key string, n *yaml.Node) (T, bool),
-	at func(*Config) *T, show func(T) string) field {
-	return field{key: key, kind: kind,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			if v, ok := read(d, key, n); ok {
-				*at(c) = v
+// crossCheck applies the rules that involve two keys. It blames the key the
+// file (or Set) changed, and skips keys whose own value was refused.
+func (d *decoder) crossCheck(c *Config) {
+	if !d.bad["idle_timeout"] && !d.bad["idle_warning"] && c.IdleTimeout > 0 && c.IdleWarning >= c.IdleTimeout {
+		if line, ok := d.present["idle_warning"]; ok {
+			d.errorf(line, "idle_warning", "must be shorter than idle_timeout (%s); 0 = no warning", showDuration(c.IdleTimeout))
+		} else {
+			d.errorf(d.present["idle_timeout"], "idle_timeout", "must be longer than idle_warning (%s), or 0 for never", showDuration(c.IdleWarning))
+		}
+	}
+	if !d.bad["lockout.attempts"] && c.Lockout.Attempts > 0 {
+		for _, k := range []struct {
+			key string
+			v   time.Duration
+		}{{"lockout.window", c.Lockout.Window}, {"lockout.duration", c.Lockout.Duration}} {
+			if d.bad[k.key] || k.v > 0 {
+				continue
 			}
-		},
-		show: func(c *Config) string { return show(*at(c)) }}
+			if line, ok := d.present[k.key]; ok {
+				d.errorf(line, k.key, "must be more than 0 while lockout.attempts is more than 0 (attempts: 0 turns the lockout off)")
+			} else {
+				d.errorf(d.present["lockout.attempts"], "lockout.attempts", "must be 0 (lockout off) while %s is 0; set %s above 0 first", k.key, k.key)
+			}
+		}
+	}
 }
 
 // The readers of the schema's values that take more than the node.
@@ -81,13 +130,13 @@ func readLoginTimeout(d *decoder, key string, n *yaml.Node) (time.Duration, bool
 	return v, ok
 }
 
-func readMode(d *decoder, key string, n *yaml.Node) (string, bool) {
+func readMode(d *decoder, key string, n *yaml.Node) (Mode, bool) {
 	v, ok := d.str(key, n)
-	if ok && v != ModeConsole && v != ModeStream {
+	if ok && Mode(v) != ModeConsole && Mode(v) != ModeStream {
 		d.errorf(n.Line, key, "must be %s or %s; got %s", ModeConsole, ModeStream, describe(n))
 		return "", false
 	}
-	return v, ok
+	return Mode(v), ok
 }
 
 func readAdminSocket(d *decoder, key string, n *yaml.Node) (string, bool) {
@@ -99,95 +148,51 @@ func readAdminSocket(d *decoder, key string, n *yaml.Node) (string, bool) {
 	return v, ok
 }
 
-// fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
-var fields = []field{
-	value("listen", kindList, (*decoder).listen, func(c *Config) *[]string { return &c.Listen }, showList),
-	value("banner", kindString, readBanner, func(c *Config) *string { return &c.Banner }, showString),
-	value("max_connections", kindScalar, intIn(1, maxConnectionsLimit), func(c *Config) *int { return &c.MaxConnections }, strconv.Itoa),
-	value("max_failed_logons", kindScalar, intIn(1, maxFailedLogonsLimit), func(c *Config) *int { return &c.MaxFailedLogons }, strconv.Itoa),
-	value("login_timeout", kindScalar, readLoginTimeout, func(c *Config) *time.Duration { return &c.LoginTimeout }, showDuration),
-	value("idle_timeout", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleTimeout }, showDuration),
-	value("idle_warning", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.IdleWarning }, showDuration),
-	value("mode", kindString, readMode, func(c *Config) *string { return &c.Mode }, showString),
-	value("users_file", kindString, pathOf(pathRequired|pathResolve, "the users file (htpasswd format, bcrypt hashes), e.g. /etc/tlntsvr/users"),
-		func(c *Config) *string { return &c.UsersFile }, showString),
-	value("groups_file", kindString, pathOf(pathRequired|pathResolve, "the groups file (AuthGroupFile format), e.g. /etc/tlntsvr/groups"),
-		func(c *Config) *string { return &c.GroupsFile }, showString),
-	value("clients_group", kindString, groupName(true), func(c *Config) *string { return &c.ClientsGroup }, showString),
-	value("admins_group", kindString, groupName(true), func(c *Config) *string { return &c.AdminsGroup }, showString),
-	value("shell", kindString, pathOf(pathAbsolute, `an absolute path such as /bin/bash, or "" for the account's login shell`),
-		func(c *Config) *string { return &c.Shell }, showString),
-	value("login_script", kindString, pathOf(pathAbsolute, `an absolute path such as /etc/tlntsvr/login.sh, or "" for none`),
-		func(c *Config) *string { return &c.LoginScript }, showString),
-	value("accept_env", kindList, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }, showList),
-	value("end_tasks_on_disconnect", kindScalar, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }, strconv.FormatBool),
-	{key: "lockout", kind: kindMap,
-		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
-			m := deref(n)
-			if m.Kind != yaml.MappingNode {
-				d.errorf(n.Line, key, "must be a mapping such as {attempts: 10, window: 10m, duration: 15m}; got %s", describe(n))
-				return
-			}
-			d.mapping(key+".", m, lockoutFields, c)
-		},
-		sub: lockoutFields},
-	value("admin_socket", kindString, readAdminSocket, func(c *Config) *string { return &c.AdminSocket }, showString),
-	value("admin_os_group", kindString, groupName(false), func(c *Config) *string { return &c.AdminOSGroup }, showString),
-	value("audit_log", kindString, pathOf(pathResolve, `a file path such as /var/log/tlntsvr/audit.json, or "" for stderr only`),
-		func(c *Config) *string { return &c.AuditLog }, showString),
+func (d *decoder) listen(key string, n *yaml.Node) ([]string, bool) {
+	es, ok := d.list(key, n, `a list of host:port addresses, such as [":23"] or ["0.0.0.0:23", "[::]:23"]`)
+	if !ok {
+		return nil, false
+	}
+	if len(es) == 0 {
+		d.errorf(n.Line, key, `must list at least one host:port address, such as [":23"]`)
+		return nil, false
+	}
+	seen := map[string]int{}
+	for i, e := range es {
+		if !e.ok {
+			ok = false
+			continue
+		}
+		norm, msg := checkListen(e.v)
+		if msg != "" {
+			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
+			ok = false
+			continue
+		}
+		if first, dup := seen[norm]; dup {
+			d.errorf(e.n.Line, key, "entry %d: %q is the same address as entry %d", i+1, e.v, first)
+			ok = false
+			continue
+		}
+		seen[norm] = i + 1
+	}
+	return values(es), ok
 }
 
-var lockoutFields = []field{
-	value("attempts", kindScalar, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }, strconv.Itoa),
-	value("window", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }, showDuration),
-	value("duration", kindScalar, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Duration }, showDuration),
-}
-
-// lookupFlat finds the field for a key of Settings ("lockout.window").
-func lookupFlat(key string) (field, string, bool) {
-	if parent, sub, ok := strings.Cut(key, "."); ok {
-		for _, f := range fields {
-			if f.key == parent && f.sub != nil {
-				for _, s := range f.sub {
-					if s.key == sub {
-						return s, key, true
-					}
-				}
-			}
-		}
-		return field{}, "", false
+func (d *decoder) acceptEnv(key string, n *yaml.Node) ([]string, bool) {
+	es, ok := d.list(key, n, `a list of variable names, such as [TERM, LANG, "LC_*"]`)
+	if !ok {
+		return nil, false
 	}
-	for _, f := range fields {
-		if f.key == key {
-			return f, key, true
+	for i, e := range es {
+		if !e.ok {
+			ok = false
+			continue
+		}
+		if !validEnvPattern(e.v) {
+			d.errorf(e.n.Line, key, "entry %d must be a variable name ([A-Za-z_][A-Za-z0-9_]*), optionally ending in * to match a prefix as in LC_*; got %s", i+1, describe(e.n))
+			ok = false
 		}
 	}
-	return field{}, "", false
-}
-
-// crossCheck applies the rules that involve two keys. It blames the key the
-// file (or Set) changed, and skips keys whose own value was refused.
-func (d *decoder) crossCheck(c *Config) {
-	if !d.bad["idle_timeout"] && !d.bad["idle_warning"] && c.IdleTimeout > 0 && c.IdleWarning >= c.IdleTimeout {
-		if line, ok := d.present["idle_warning"]; ok {
-			d.errorf(line, "idle_warning", "must be shorter than idle_timeout (%s); 0 = no warning", showDuration(c.IdleTimeout))
-		} else {
-			d.errorf(d.present["idle_timeout"], "idle_timeout", "must be longer than idle_warning (%s), or 0 for never", showDuration(c.IdleWarning))
-		}
-	}
-	if !d.bad["lockout.attempts"] && c.Lockout.Attempts > 0 {
-		for _, k := range []struct {
-			key string
-			v   time.Duration
-		}{{"lockout.window", c.Lockout.Window}, {"lockout.duration", c.Lockout.Duration}} {
-			if d.bad[k.key] || k.v > 0 {
-				continue
-			}
-			if line, ok := d.present[k.key]; ok {
-				d.errorf(line, k.key, "must be more than 0 while lockout.attempts is more than 0 (attempts: 0 turns the lockout off)")
-			} else {
-				d.errorf(d.present["lockout.attempts"], "lockout.attempts", "must be 0 (lockout off) while %s is 0; set %s above 0 first", k.key, k.key)
-			}
-		}
-	}
+	return values(es), ok
 }

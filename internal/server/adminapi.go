@@ -18,39 +18,19 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/session"
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 )
 
-// restartKeys are the settings that take effect only when the daemon
-// starts: they are bound into open sockets and files.
-var restartKeys = []string{"listen", "admin_socket", "audit_log", "admin_os_group"}
-
-// rootOnlyKeys are the settings only root may change over the socket. They
-// decide who may log on and as which account, what runs in a session, and
-// what the daemon, as root, opens or listens on: an admin group member who
-// could point users_file at a file of their own would be root. The group
-// runs the service: limits, timeouts, lockout, banner and mode.
-var rootOnlyKeys = []string{"listen", "users_file", "groups_file", "clients_group", "admins_group",
-	"shell", "login_script", "accept_env", "admin_socket", "admin_os_group", "audit_log"}
-
-// withStartSettings is a copy of next with the settings in restartKeys as
-// in cur: they are bound into the sockets and files opened at start, so
-// they stay as they are until a restart.
-func withStartSettings(next, cur *config.Config) *config.Config {
-	c := next.Clone()
-	c.Listen, c.AdminSocket, c.AuditLog, c.AdminOSGroup = cur.Listen, cur.AdminSocket, cur.AuditLog, cur.AdminOSGroup
-	return c
-}
-
 // checkRootOnly refuses, for a peer other than root, changes to the
-// settings in rootOnlyKeys, naming them and what the peer may change.
+// settings only root may change (config.RootOnly), naming them and what
+// the peer may change.
 func checkRootOnly(p peer, changes []admin.Setting) error {
 	if p.UID == 0 {
 		return nil
 	}
 	var refused []string
 	for _, c := range changes {
-		key, _, _ := strings.Cut(c.Key, ".")
-		if slices.Contains(rootOnlyKeys, key) && !slices.Contains(refused, c.Key) {
+		if config.RootOnly(c.Key) && !slices.Contains(refused, c.Key) {
 			refused = append(refused, c.Key)
 		}
 	}
@@ -59,7 +39,7 @@ func checkRootOnly(p peer, changes []admin.Setting) error {
 	}
 	var allowed []string
 	for _, k := range config.Keys() {
-		if !slices.Contains(rootOnlyKeys, k) {
+		if !config.RootOnly(k) {
 			allowed = append(allowed, k)
 		}
 	}
@@ -367,13 +347,13 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	if err := next.CheckHost(); err != nil {
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
-	inForce := withStartSettings(next, old)
+	inForce := next.WithStartSettings(old)
 	// The users and groups settings are tried before the file is written:
 	// a file the daemon could not start with is never left behind.
 	if err := s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
-	if err := config.WriteFileAtomic(old.Path, out); err != nil {
+	if err := trustedfile.WriteAtomic(old.Path, out); err != nil {
 		if rerr := s.store.SetOptions(AuthOptions(old, s.log)); rerr != nil {
 			s.log.Error("config change: the users and groups settings could not be restored", "err", rerr)
 		}
@@ -383,8 +363,7 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 
 	resp := admin.ConfigChangeResponse{Path: old.Path}
 	for _, c := range changes {
-		key, _, _ := strings.Cut(c.Key, ".")
-		if slices.Contains(restartKeys, key) {
+		if config.NeedsRestart(c.Key) {
 			if !slices.Contains(resp.RestartNeeded, c.Key) {
 				resp.RestartNeeded = append(resp.RestartNeeded, c.Key)
 			}

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 )
 
 // peer is the process on the other end of an admin socket connection, as
@@ -90,7 +90,7 @@ func authorized(p peer, adminGroup string, daemonUID int) bool {
 // peer check on every request is the second wall.
 //
 // The directory, and every directory above it, must be one that only root
-// or the daemon's own user can change (see config.TrustedDir): whoever can write
+// or the daemon's own user can change (see trustedfile.CheckDir): whoever can write
 // there could put their own socket where tlntadmn connects, and be told
 // the passwords `tlntadmn user passwd` sends.
 func listenAdmin(path, adminGroup string) (net.Listener, error) {
@@ -99,7 +99,7 @@ func listenAdmin(path, adminGroup string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin socket directory %s: %w", dir, err)
 	}
-	if err := config.TrustedDir(dir); err != nil {
+	if err := trustedfile.CheckDir(dir); err != nil {
 		return nil, fmt.Errorf("admin socket directory %s: %w; put admin_socket in a directory only root can write, such as /run/tlntsvr", dir, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {

@@ -17,7 +17,7 @@ import (
 // closed; the client has been told why.
 func (s *Server) logon(ctx context.Context, conn *protocol.Conn, cfg *config.Config, log *slog.Logger, remote string) (id auth.Identity, typeahead []byte, ok bool) {
 	say := func(line string) { conn.Write([]byte(line + "\r\n")) }
-	if cfg.Mode != "stream" && cfg.Banner != "" {
+	if cfg.Mode != config.ModeStream && cfg.Banner != "" {
 		say(strings.ReplaceAll(cfg.Banner, "\n", "\r\n"))
 		say("")
 	}

@@ -47,7 +47,7 @@ func (s *Server) Reload() (ReloadResult, error) {
 		s.logReload(res, err)
 		return res, err
 	}
-	inForce := withStartSettings(next, old)
+	inForce := next.WithStartSettings(old)
 	if sameAuthFiles(old, inForce) {
 		err = s.reloadAuthFiles()
 	} else if err = s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
@@ -97,8 +97,7 @@ func changedKeys(inForce, file *config.Config) (applied, restart []string) {
 		if was[st.Key] == st.Value {
 			continue
 		}
-		top, _, _ := strings.Cut(st.Key, ".")
-		if slices.Contains(restartKeys, top) {
+		if config.NeedsRestart(st.Key) {
 			restart = append(restart, st.Key)
 		} else {
 			applied = append(applied, st.Key)
@@ -118,7 +117,3 @@ func (s *Server) logReload(res ReloadResult, err error) {
 	}
 	s.log.Info("reloaded config, users and groups files", "config", res.Path, "applied", res.Applied)
 }
-
-// RestartKeys lists the settings that take effect only when the daemon
-// starts (they are bound into open sockets and files).
-func RestartKeys() []string { return slices.Clone(restartKeys) }

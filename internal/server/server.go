@@ -339,7 +339,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		return
 	}
 	term := conn.Term()
-	if cfg.Mode == "stream" {
+	if cfg.Mode == config.ModeStream {
 		term = "dumb"
 	}
 	cols, rows, _ := conn.WindowSize()
@@ -351,7 +351,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	}
 	sess, err := session.Start(conn, session.Spec{
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
-		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == "stream",
+		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
 		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),
 	})
@@ -370,7 +370,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 			User: id.User, OSAccount: acct.Name, Remote: remote,
 			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
 		},
-		sess: sess, stream: cfg.Mode == "stream",
+		sess: sess, stream: cfg.Mode == config.ModeStream,
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
