@@ -43,9 +43,15 @@ test-deps:
 		mkdir -p $(BUSYBOX_DIR) && dpkg -x $$tmp/busybox-static_*.deb $(BUSYBOX_DIR) && rm -rf $$tmp; \
 	fi
 
+# staticcheck from the Go module proxy, pinned: a release that builds with
+# the Go in go.mod (docs/decisions.md says why not a tool line in go.mod).
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 # Runs each fuzz target for a bounded number of inputs (FUZZTIME each).
 # A count, not a duration: with a duration Go 1.26's fuzz coordinator can

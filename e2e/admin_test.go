@@ -102,8 +102,9 @@ func TestAdminSessionsMessageKill(t *testing.T) {
 	if got := c2.run("echo still$((1+1))"); got != "still2" {
 		t.Errorf("other session: %q", got)
 	}
-	if list := d.sessions(t); len(list) != 1 || list[0].ID != list[0].ID {
-		t.Errorf("after kill, sessions = %+v", list)
+	// The one left is the other session (c2's).
+	if after := d.sessions(t); len(after) != 1 || after[0].ID != list[1].ID {
+		t.Errorf("after kill, sessions = %+v, want only session %d", after, list[1].ID)
 	}
 	// The Windows spelling ends the rest.
 	d.mustAdmin(t, "-k", "all")

@@ -7,10 +7,12 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // Telnet bytes used below.
@@ -336,6 +338,67 @@ func TestHostileUsernames(t *testing.T) {
 	})
 	if strings.Contains(auditLog(t, d), "\x1b") {
 		t.Error("an escape sequence reached the audit log")
+	}
+}
+
+// Names typed before logon reach the audit file and the daemon's log with
+// C1 controls, bidi overrides and bytes that are not UTF-8 escaped, not
+// raw (issue 16 item 4): in each JSON record, every string decodes to
+// printable text, and the name is there in its escaped form.
+func TestHostileNamesEscapedInLogs(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{extraConfig: "max_failed_logons: 10\n"})
+	names := map[string]string{ // typed → as logged
+		"ad\u009b2Jmin":   `ad\u009b2Jmin`,
+		"evil\u202etxt":   `evil\u202etxt`,
+		"raw\x9bcsi":      "raw\ufffdcsi", // not UTF-8: replaced before it is logged
+		"zw\u200bj\u2066": `zw\u200bj\u2066`,
+	}
+	survive(t, d, func() {
+		r := dialRaw(t, d, "")
+		for name := range names {
+			r.expect("login: ")
+			r.sendString(name + "\r\n")
+			r.expect("password: ")
+			r.sendString(alicePass + "\r\n")
+			r.expect("Login incorrect")
+		}
+	})
+	audit := auditLog(t, d)
+	for _, raw := range []string{"\xc2\x9b", "\u202e", "\u200b", "\u2066", "\x9bcsi"} {
+		if strings.Contains(audit, raw) {
+			t.Errorf("audit log holds %q raw", raw)
+		}
+		if strings.Contains(d.logs(), raw) {
+			t.Errorf("daemon log holds %q raw", raw)
+		}
+	}
+	logged := map[string]bool{}
+	for what, text := range map[string]string{"audit log": audit, "daemon log": d.logs()} {
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Errorf("%s: %v: %q", what, err, line)
+				continue
+			}
+			for k, v := range rec {
+				s, _ := v.(string)
+				for _, r := range s {
+					if r < 0x20 || r >= 0x7f && r <= 0x9f || unicode.Is(unicode.Cf, r) {
+						t.Errorf("%s: %s = %q", what, k, s)
+						break
+					}
+				}
+			}
+			if what == "audit log" && rec["event"] == "logon_failed" {
+				logged[rec["user"].(string)] = true
+			}
+		}
+	}
+	for typed, want := range names {
+		if !logged[want] {
+			t.Errorf("no logon_failed record with user %s (typed %q); users logged: %v", want, typed, logged)
+		}
 	}
 }
 

@@ -25,9 +25,6 @@ const (
 	oNAWS  = 31
 )
 
-// maxSB caps a subnegotiation payload the client keeps.
-const maxSB = 256
-
 // tconn is a minimal Telnet client: it agrees to what a terminal client
 // must (the server echoes and suppresses go-ahead; we send our terminal
 // type and window size), refuses everything else, and hands the decoded

@@ -10,13 +10,13 @@ import (
 )
 
 // runRoot runs tlntadmn with args against a fake daemon and returns the
-// error, the output and the requests the daemon got.
-func runRoot(t *testing.T, args ...string) (error, string, []string) {
+// output, the requests the daemon got and the error.
+func runRoot(t *testing.T, args ...string) (string, []string, error) {
 	t.Helper()
 	fd := startFakeDaemon(t)
 	f, out := testFactory(t)
 	err := execute(NewCmdRoot(f), append([]string{"--socket", fd.socket}, args...)...)
-	return err, out.String(), fd.requests()
+	return out.String(), fd.requests(), err
 }
 
 // Windows' "tlntadmn -s ID" (a space, not "=") lists that session.
@@ -35,7 +35,7 @@ func TestWindowsSessionsTarget(t *testing.T) {
 		{args: []string{"-s", "7", "8"}, wantErr: "-s takes at most one session ID or all; got 2 arguments"},
 		{args: []string{"-s=7", "8"}, wantErr: "-s takes at most one session ID or all; got 2 arguments"},
 	} {
-		err, out, _ := runRoot(t, tc.args...)
+		out, _, err := runRoot(t, tc.args...)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%v: err = %v, want %q", tc.args, err, tc.wantErr)
@@ -61,7 +61,7 @@ func TestWindowsFlagsRefusedTogether(t *testing.T) {
 		{"-k", "1", "-m", "all", "hi"},
 		{"-k", "", "-s"},
 	} {
-		err, _, reqs := runRoot(t, args...)
+		_, reqs, err := runRoot(t, args...)
 		if err == nil || !strings.Contains(err.Error(), "cannot be combined") {
 			t.Errorf("%q: err = %v, want cannot be combined", args, err)
 		}
@@ -71,7 +71,7 @@ func TestWindowsFlagsRefusedTogether(t *testing.T) {
 	}
 	// An empty -k value is a bad session ID, not "no -k" (which printed
 	// the settings).
-	if err, _, reqs := runRoot(t, "-k", ""); err == nil || len(reqs) > 0 {
+	if _, reqs, err := runRoot(t, "-k", ""); err == nil || len(reqs) > 0 {
 		t.Errorf(`-k "": err = %v, requests %q; want an error and no request`, err, reqs)
 	}
 }
@@ -88,7 +88,7 @@ func TestUnknownUserGroupCommand(t *testing.T) {
 		{[]string{"group", "bogus", "x"}, `unknown group command "bogus"; want add, del or list`},
 		{[]string{"group"}, `group needs a command: add, del or list`},
 	} {
-		err, _, reqs := runRoot(t, tc.args...)
+		_, reqs, err := runRoot(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.wantErr)
 		}
@@ -97,7 +97,7 @@ func TestUnknownUserGroupCommand(t *testing.T) {
 		}
 	}
 	// Help is still help.
-	if err, _, _ := runRoot(t, "user", "--help"); err != nil {
+	if _, _, err := runRoot(t, "user", "--help"); err != nil {
 		t.Errorf("user --help: %v", err)
 	}
 }
@@ -131,7 +131,7 @@ func TestMessageTextWithDash(t *testing.T) {
 		t.Error(`message all -- accepted`)
 	}
 	// Through the whole command tree, to the daemon.
-	err, _, reqs := runRoot(t, "message", "all", "-5 min to reboot")
+	_, reqs, err := runRoot(t, "message", "all", "-5 min to reboot")
 	want := `POST /v1/sessions/message {"target":"all","text":"-5 min to reboot"}`
 	if err != nil || !strings.Contains(strings.Join(reqs, "\n"), want) {
 		t.Errorf("message all -5...: %v, requests %q; want %q", err, reqs, want)
@@ -164,7 +164,7 @@ func TestArgCountErrors(t *testing.T) {
 		{[]string{"-k", "1", "2"}, "-k takes one session ID or all; got 2 arguments"},
 		{[]string{"-m", "all"}, "-m takes a session ID or all, then the text; got 1 argument"},
 	} {
-		err, _, reqs := runRoot(t, tc.args...)
+		_, reqs, err := runRoot(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.wantErr)
 		}
@@ -214,7 +214,7 @@ func TestMessageSizeCap(t *testing.T) {
 		{"-m", "7", long},
 		{"kill", "7", "--message", long},
 	} {
-		err, _, reqs := runRoot(t, args...)
+		_, reqs, err := runRoot(t, args...)
 		if err == nil || !strings.Contains(err.Error(), "the limit is 4096 bytes") {
 			t.Errorf("%.40q: err = %v, want the limit named", args, err)
 		}
@@ -226,7 +226,7 @@ func TestMessageSizeCap(t *testing.T) {
 		{"message", "all", long[:admin.MaxMessageBytes]},
 		{"kill", "7", "--message", long[:admin.MaxMessageBytes]},
 	} {
-		if err, _, reqs := runRoot(t, args...); err != nil || len(reqs) != 1 {
+		if _, reqs, err := runRoot(t, args...); err != nil || len(reqs) != 1 {
 			t.Errorf("%.40q: %v, %d requests; want it sent", args, err, len(reqs))
 		}
 	}

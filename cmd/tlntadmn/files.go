@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -90,52 +89,84 @@ func openAccountFiles(f *Factory, withUsers, forEdit bool) (*accountFiles, error
 // lockWait bounds how long an edit waits for another one to finish.
 const lockWait = 30 * time.Second
 
-// lockForEdit takes an exclusive flock on the directory of each file, in
-// a fixed order, so that two tlntadmn edits at once run one after the
-// other instead of one silently undoing the other (each reads, changes and
-// atomically replaces the whole file). The directory, not the file: the
-// replace gives the file a new inode, and a lock held on the old one would
-// not keep the next editor out.
+// lockForEdit takes an exclusive flock on each file's lock file
+// (lockFile), in a fixed order, so that two tlntadmn edits at once run one
+// after the other instead of one silently undoing the other (each reads,
+// changes and atomically replaces the whole file). A lock file, not the
+// file itself: the replace gives the file a new inode, and a lock held on
+// the old one would not keep the next editor out. Not the directory
+// either: any local user can open /etc/tlntsvr and hold its lock for as
+// long as they like, while a 0600 lock file only its owner can open.
 func lockForEdit(files ...string) (unlock func(), err error) {
-	var dirs []string
+	var locks []string
 	for _, f := range files {
-		dirs = append(dirs, filepath.Dir(f))
+		locks = append(locks, lockFile(f))
 	}
-	slices.Sort(dirs)
-	dirs = slices.Compact(dirs)
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
 	var held []*os.File
 	unlock = func() {
-		for _, d := range held {
-			d.Close() // closing releases the lock
+		for _, l := range held {
+			l.Close() // closing releases the lock
 		}
 	}
-	for _, dir := range dirs {
-		d, err := os.Open(dir)
+	for _, path := range locks {
+		l, err := openLockFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // nothing there to edit; reading or saving says so
+			continue // no directory: nothing there to edit; reading or saving says so
 		}
 		if err != nil {
 			unlock()
-			return nil, fmt.Errorf("lock %s for editing: %w", dir, err)
+			return nil, fmt.Errorf("lock for editing: %w", err)
 		}
-		held = append(held, d)
+		held = append(held, l)
 		deadline := time.Now().Add(lockWait)
 		for {
-			err := unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			err := unix.Flock(int(l.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 			if err == nil {
 				break
 			}
 			if err != unix.EWOULDBLOCK || time.Now().After(deadline) {
 				unlock()
 				if err == unix.EWOULDBLOCK {
-					return nil, fmt.Errorf("another tlntadmn has been editing the files in %s for %v; try again when it has finished", dir, lockWait)
+					return nil, fmt.Errorf("another tlntadmn has held %s for %v; try again when it has finished", path, lockWait)
 				}
-				return nil, fmt.Errorf("lock %s for editing: %w", dir, err)
+				return nil, fmt.Errorf("lock %s for editing: %w", path, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	return unlock, nil
+}
+
+// lockFile is the file whose flock guards edits of path.
+func lockFile(path string) string { return path + ".lock" }
+
+// openLockFile opens (creating it) a lock file that only its owner may
+// open: mode 0600, never through a symbolic link, and made 0600 again if
+// someone widened it, since whoever can open it can hold the lock.
+func openLockFile(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	l := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		l.Close()
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		l.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Mode&0o077 != 0 {
+		if err := unix.Fchmod(fd, 0o600); err != nil {
+			l.Close()
+			return nil, &fs.PathError{Op: "chmod", Path: path, Err: err}
+		}
+	}
+	return l, nil
 }
 
 // save replaces path atomically with what write produces, keeping the

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/tlntsvr/tlntsvr/internal/logescape"
 )
 
 // auditFile is the audit_log file, reopened by path on SIGUSR1 and SIGHUP
@@ -63,7 +65,8 @@ func (a *auditFile) Close() error {
 }
 
 // openAudit returns the audit logger: JSON records to stderr (journald)
-// and, when path is set, to that file (nil otherwise).
+// and, when path is set, to that file (nil otherwise). Strings are escaped
+// (logescape): names, terminal types and addresses come from the network.
 func openAudit(path string) (*slog.Logger, *auditFile, error) {
 	handlers := []slog.Handler{slog.NewJSONHandler(os.Stderr, nil)}
 	var file *auditFile
@@ -74,5 +77,5 @@ func openAudit(path string) (*slog.Logger, *auditFile, error) {
 		}
 		handlers = append(handlers, slog.NewJSONHandler(file, nil))
 	}
-	return slog.New(slog.NewMultiHandler(handlers...)).With("audit", true), file, nil
+	return slog.New(logescape.NewHandler(slog.NewMultiHandler(handlers...))).With("audit", true), file, nil
 }

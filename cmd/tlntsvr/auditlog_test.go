@@ -101,3 +101,28 @@ func TestAuditFileReopenFails(t *testing.T) {
 		t.Errorf("old file has %q", b)
 	}
 }
+
+// A name typed before logon reaches the audit file with its terminal
+// controls and bidi overrides escaped, not raw (issue 16 item 4).
+func TestAuditEscapesNetworkStrings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	audit, f, err := openAudit(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	audit.With("remote", "10.0.0.1:2323").Warn("logon failed", "event", "logon_failed",
+		"user", "ad\u009b2Jmin\u202etxt.exe", "term", "vt100\x1b]0;x\x07", "env", []string{"LANG=\xff"})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"\xc2\x9b", "\u202e", "\xff", "\\u001b", "\\u0007"} {
+		if strings.Contains(string(data), raw) {
+			t.Errorf("audit record holds %q: %s", raw, data)
+		}
+	}
+	if !strings.Contains(string(data), `"user":"ad\\u009b2Jmin\\u202etxt.exe"`) {
+		t.Errorf("user not escaped as expected: %s", data)
+	}
+}

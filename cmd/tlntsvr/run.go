@@ -14,6 +14,7 @@ import (
 
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/logescape"
 	"github.com/tlntsvr/tlntsvr/internal/server"
 )
 
@@ -63,7 +64,7 @@ func run(opts *runOptions) error {
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(logescape.NewHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	audit, auditFile, err := openAudit(cfg.AuditLog)
 	if err != nil {
 		return &exitError{exitConfig, err}

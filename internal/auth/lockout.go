@@ -28,7 +28,7 @@ const maxLockoutEntries = 100000
 // bcrypt time. Unknown account names are tracked like known ones, so a
 // lockout reveals nothing about which accounts exist.
 //
-// A logon reserves its attempt with Begin before the password check: a
+// A logon reserves its attempt with BeginWait before the password check: a
 // check takes long enough (and may wait for a bcrypt slot) that parallel
 // connections would otherwise all pass the lock before the first failure
 // was recorded, and get as many guesses as they have connections.
@@ -77,25 +77,7 @@ func (l *Lockout) SetPolicy(p LockoutPolicy) {
 	l.serveWaiters()
 }
 
-// Locked reports whether attempts from address or at account are refused
-// now, and until when.
-func (l *Lockout) Locked(address, account string) (bool, time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.policy.Attempts <= 0 {
-		return false, time.Time{}
-	}
-	now := l.now()
-	var until time.Time
-	for _, k := range keys(address, account) {
-		if e := l.entries[k]; e != nil && now.Before(e.lockedUntil) && e.lockedUntil.After(until) {
-			until = e.lockedUntil
-		}
-	}
-	return !until.IsZero(), until
-}
-
-// Attempt is one logon attempt reserved by Begin. End it with exactly one
+// Attempt is one logon attempt reserved by BeginWait. End it with exactly one
 // of Failure, Success or Release; further calls do nothing.
 type Attempt struct {
 	l                *Lockout
@@ -104,18 +86,12 @@ type Attempt struct {
 	ended            bool
 }
 
-// Begin reserves an attempt from address at account, before its password
-// is checked. It is refused (nil, false) when either is locked out, with
-// until the end of the lock, or when failures and attempts in flight
-// already reach the policy's Attempts (until is then zero: the refusal
-// lasts until one of those attempts ends or a failure leaves the window).
-func (l *Lockout) Begin(address, account string) (a *Attempt, until time.Time, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.beginLocked(address, account)
-}
-
-// beginLocked is Begin with l.mu held.
+// beginLocked reserves an attempt from address at account, before its
+// password is checked. It is refused (nil, false) when either is locked
+// out, with until the end of the lock, or when failures and attempts in
+// flight already reach the policy's Attempts (until is then zero: the
+// refusal lasts until one of those attempts ends or a failure leaves the
+// window). Called with l.mu held.
 func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.Time, ok bool) {
 	a = &Attempt{l: l, address: address, account: account}
 	p := l.policy
@@ -159,8 +135,8 @@ func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.T
 // locked out until the time it returns.
 var ErrLockedOut = errors.New("locked out")
 
-// BeginWait is Begin for a logon: when attempts in flight fill the limit
-// it waits, until ctx is done, for its turn, first come first served. A
+// BeginWait reserves a logon's attempt from address at account (see
+// beginLocked); when attempts in flight fill the limit it waits, until ctx is done, for its turn, first come first served. A
 // script or test rig that opens many sessions of one account at once
 // must get them all (the password checks run a few at a time anyway);
 // parallel guesses still get no more checks than the limit allows, and
@@ -195,7 +171,7 @@ func (l *Lockout) BeginWait(ctx context.Context, address, account string) (*Atte
 }
 
 // maxWaiters bounds BeginWait's queue; past it an attempt is refused as
-// Begin refuses it. (The server's max_connections bounds it first.)
+// beginLocked refuses it. (The server's max_connections bounds it first.)
 const maxWaiters = 100000
 
 func result(a *Attempt, until time.Time, ok bool) (*Attempt, time.Time, error) {
@@ -248,7 +224,7 @@ func (a *Attempt) Failure() (locked []string) {
 	return locked
 }
 
-// Success ends the attempt as a successful logon: see Lockout.Success.
+// Success ends the attempt as a successful logon: see successLocked.
 func (a *Attempt) Success() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
@@ -283,15 +259,6 @@ func (a *Attempt) end() bool {
 		}
 	}
 	return true
-}
-
-// Failure records a failed logon that was not reserved with Begin. It
-// returns which of "address" and "account" became locked by it (for the
-// audit trail).
-func (l *Lockout) Failure(address, account string) (locked []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.failureLocked(address, account)
 }
 
 // entry returns k's entry, made (room made for it) if there is none, and
@@ -335,15 +302,9 @@ func (l *Lockout) failureLocked(address, account string) (locked []string) {
 	return locked
 }
 
-// Success clears the account's record after a successful logon. The
+// successLocked clears the account's record after a successful logon. The
 // address keeps its record: one good password from an address does not
-// excuse a spray from it.
-func (l *Lockout) Success(account string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.successLocked(account)
-}
-
+// excuse a spray from it. Called with l.mu held.
 func (l *Lockout) successLocked(account string) {
 	k := lockKey{"account", account}
 	e := l.entries[k]

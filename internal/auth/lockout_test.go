@@ -27,50 +27,50 @@ func TestLockoutPerAddressAndAccount(t *testing.T) {
 	// Three failures from one address at three different accounts lock
 	// the address, not the accounts.
 	for i, acct := range []string{"a", "b", "c"} {
-		got := l.Failure("10.0.0.1", acct)
+		got := l.failUnreserved("10.0.0.1", acct)
 		if i < 2 && len(got) != 0 || i == 2 && !slices.Equal(got, []string{"address"}) {
 			t.Fatalf("failure %d locked %v", i, got)
 		}
 		clock.advance(time.Second)
 	}
-	if locked, _ := l.Locked("10.0.0.1", "zzz"); !locked {
+	if locked, _ := l.locked("10.0.0.1", "zzz"); !locked {
 		t.Error("address not locked after 3 failures")
 	}
-	if locked, _ := l.Locked("10.0.0.2", "a"); locked {
+	if locked, _ := l.locked("10.0.0.2", "a"); locked {
 		t.Error("account a locked by failures spread over accounts")
 	}
 	// Three failures at one account from three addresses lock the account.
 	for i, addr := range []string{"10.0.1.1", "10.0.1.2", "10.0.1.3"} {
-		got := l.Failure(addr, "root")
+		got := l.failUnreserved(addr, "root")
 		if i == 2 && !slices.Equal(got, []string{"account"}) {
 			t.Fatalf("third failure at root locked %v", got)
 		}
 	}
-	if locked, until := l.Locked("10.9.9.9", "root"); !locked || !until.Equal(clock.t.Add(10*time.Minute)) {
+	if locked, until := l.locked("10.9.9.9", "root"); !locked || !until.Equal(clock.t.Add(10*time.Minute)) {
 		t.Errorf("root: locked=%v until=%v", locked, until)
 	}
 	// The lock ends after Duration.
 	clock.advance(10*time.Minute + time.Second)
-	if locked, _ := l.Locked("10.9.9.9", "root"); locked {
+	if locked, _ := l.locked("10.9.9.9", "root"); locked {
 		t.Error("still locked after duration")
 	}
 }
 
 func TestLockoutWindow(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: time.Hour})
-	l.Failure("a", "x")
-	l.Failure("a", "x")
+	l.failUnreserved("a", "x")
+	l.failUnreserved("a", "x")
 	clock.advance(2 * time.Minute) // the first two fall out of the window
-	if got := l.Failure("a", "x"); len(got) != 0 {
+	if got := l.failUnreserved("a", "x"); len(got) != 0 {
 		t.Errorf("locked %v by failures spread beyond the window", got)
 	}
 }
 
 func TestLockoutSuccessClearsAccountOnly(t *testing.T) {
 	l, _ := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour})
-	l.Failure("a", "x")
-	l.Success("x")
-	if got := l.Failure("a", "x"); !slices.Equal(got, []string{"address"}) {
+	l.failUnreserved("a", "x")
+	l.succeedUnreserved("x")
+	if got := l.failUnreserved("a", "x"); !slices.Equal(got, []string{"address"}) {
 		t.Errorf("second failure locked %v, want address only (the account was cleared)", got)
 	}
 }
@@ -78,9 +78,9 @@ func TestLockoutSuccessClearsAccountOnly(t *testing.T) {
 func TestLockoutOff(t *testing.T) {
 	l, _ := newTestLockout(LockoutPolicy{})
 	for i := 0; i < 100; i++ {
-		l.Failure("a", "x")
+		l.failUnreserved("a", "x")
 	}
-	if locked, _ := l.Locked("a", "x"); locked {
+	if locked, _ := l.locked("a", "x"); locked {
 		t.Error("locked with attempts 0")
 	}
 }
@@ -89,7 +89,7 @@ func TestLockoutOff(t *testing.T) {
 func TestLockoutBoundedMemory(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Second, Duration: time.Minute})
 	for i := 0; i < maxLockoutEntries+5000; i++ {
-		l.Failure(fmt.Sprint("addr", i), "")
+		l.failUnreserved(fmt.Sprint("addr", i), "")
 		if i%1000 == 0 {
 			clock.advance(2 * time.Second)
 		}
@@ -105,20 +105,20 @@ func TestLockoutBoundedMemory(t *testing.T) {
 func TestLockoutEvictsOldestFirst(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Hour, Duration: time.Minute})
 	for i := range maxLockoutEntries - 1 {
-		l.Failure(fmt.Sprint("addr", i), "")
+		l.failUnreserved(fmt.Sprint("addr", i), "")
 		if i%1000 == 0 {
 			clock.advance(time.Second)
 		}
 	}
 	clock.advance(time.Second)
 	for range 4 {
-		l.Failure("", "alice") // one short of the lock
+		l.failUnreserved("", "alice") // one short of the lock
 	}
 	clock.advance(time.Second)
 	if n := len(l.entries); n != maxLockoutEntries {
 		t.Fatalf("%d entries; want the table full, %d", n, maxLockoutEntries)
 	}
-	l.Failure("sprayer", "") // makes room for itself
+	l.failUnreserved("sprayer", "") // makes room for itself
 	if n := len(l.entries); n != maxLockoutEntries*9/10+1 {
 		t.Fatalf("%d entries after making room; want %d", n, maxLockoutEntries*9/10+1)
 	}
@@ -128,7 +128,7 @@ func TestLockoutEvictsOldestFirst(t *testing.T) {
 	if _, ok := l.entries[lockKey{"address", fmt.Sprint("addr", maxLockoutEntries-2)}]; !ok {
 		t.Error("a recent entry was dropped")
 	}
-	locked := l.Failure("", "alice")
+	locked := l.failUnreserved("", "alice")
 	if !slices.Equal(locked, []string{"account"}) {
 		t.Fatalf("alice's fifth failure locked %v; want [account]: her four were dropped", locked)
 	}
@@ -154,7 +154,7 @@ func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if a, _, ok := l.Begin(tt.address(i), tt.user(i)); ok {
+					if a, _, ok := l.begin(tt.address(i), tt.user(i)); ok {
 						mu.Lock()
 						begun = append(begun, a)
 						mu.Unlock()
@@ -172,7 +172,7 @@ func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
 			if len(locked) != 1 {
 				t.Errorf("the failures locked %v, want one key", locked)
 			}
-			if _, until, ok := l.Begin(tt.address(99), tt.user(99)); ok || until.IsZero() {
+			if _, until, ok := l.begin(tt.address(99), tt.user(99)); ok || until.IsZero() {
 				t.Errorf("Begin after %d failures: ok=%v until=%v, want refused until the lock ends", attempts, ok, until)
 			}
 		})
@@ -183,7 +183,7 @@ func TestLockoutAttemptEnds(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour})
 	begin := func(address, account string) *Attempt {
 		t.Helper()
-		a, until, ok := l.Begin(address, account)
+		a, until, ok := l.begin(address, account)
 		if !ok {
 			t.Fatalf("Begin(%q, %q) refused (until %v)", address, account, until)
 		}
@@ -191,7 +191,7 @@ func TestLockoutAttemptEnds(t *testing.T) {
 	}
 	refused := func(address, account string) {
 		t.Helper()
-		if a, until, ok := l.Begin(address, account); ok {
+		if a, until, ok := l.begin(address, account); ok {
 			a.Release()
 			t.Fatalf("Begin(%q, %q) allowed", address, account)
 		} else if !until.IsZero() {
@@ -208,7 +208,7 @@ func TestLockoutAttemptEnds(t *testing.T) {
 	a3 := begin("b", "x")
 	a2.Release()
 	a3.Release()
-	if locked, _ := l.Locked("a", "x"); locked {
+	if locked, _ := l.locked("a", "x"); locked {
 		t.Fatal("locked by released attempts")
 	}
 
@@ -222,7 +222,7 @@ func TestLockoutAttemptEnds(t *testing.T) {
 	if got := a3.Failure(); !slices.Equal(got, []string{"account"}) {
 		t.Fatalf("two failures at x locked %v, want the account", got)
 	}
-	if _, until, ok := l.Begin("e", "x"); ok || !until.Equal(clock.t.Add(time.Hour)) {
+	if _, until, ok := l.begin("e", "x"); ok || !until.Equal(clock.t.Add(time.Hour)) {
 		t.Fatalf("after the lock: ok=%v until=%v", ok, until)
 	}
 
@@ -238,17 +238,17 @@ func TestLockoutAttemptEnds(t *testing.T) {
 // Entries with attempts in flight survive a full table.
 func TestLockoutKeepsReservationsWhenFull(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 1, Window: time.Second, Duration: time.Minute})
-	a, _, ok := l.Begin("keep", "")
+	a, _, ok := l.begin("keep", "")
 	if !ok {
 		t.Fatal("Begin refused")
 	}
 	for i := 0; i < maxLockoutEntries+5000; i++ {
-		l.Failure(fmt.Sprint("addr", i), "")
+		l.failUnreserved(fmt.Sprint("addr", i), "")
 		if i%1000 == 0 {
 			clock.advance(2 * time.Second)
 		}
 	}
-	if _, _, ok := l.Begin("keep", ""); ok {
+	if _, _, ok := l.begin("keep", ""); ok {
 		t.Error("the reservation was dropped when the table filled")
 	}
 	a.Release()
@@ -360,7 +360,7 @@ func TestLockoutBeginWaitInOrder(t *testing.T) {
 func TestLockoutPolicyLowered(t *testing.T) {
 	l, clock := newTestLockout(LockoutPolicy{Attempts: 10, Window: 10 * time.Minute, Duration: 5 * time.Minute})
 	for range 5 {
-		l.Failure("10.0.0.1", "alice")
+		l.failUnreserved("10.0.0.1", "alice")
 	}
 	l.SetPolicy(LockoutPolicy{Attempts: 3, Window: 10 * time.Minute, Duration: 5 * time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -369,13 +369,13 @@ func TestLockoutPolicyLowered(t *testing.T) {
 	if !errors.Is(err, ErrLockedOut) || !until.Equal(clock.now().Add(5*time.Minute)) {
 		t.Fatalf("account over the lowered limit: BeginWait = %v until %v; want ErrLockedOut until %v", err, until, clock.now().Add(5*time.Minute))
 	}
-	if _, until, ok := l.Begin("10.0.0.1", "carol"); ok || until.IsZero() {
+	if _, until, ok := l.begin("10.0.0.1", "carol"); ok || until.IsZero() {
 		t.Fatalf("address over the lowered limit: Begin = %v until %v; want refused, locked", ok, until)
 	}
 
 	// One in flight fills a limit of 1; raising the limit serves the waiter.
 	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
-	first, _, ok := l.Begin("10.0.1.1", "bob")
+	first, _, ok := l.begin("10.0.1.1", "bob")
 	if !ok {
 		t.Fatal("first attempt refused")
 	}

@@ -287,8 +287,11 @@ func (s *Store) refreshLocked(force bool) error {
 	var errs []error
 	changed := false
 
-	if id, err := statFile(cur.opts.UsersFile, "users"); force || id != s.usersID {
+	// A stat error is part of the id (a file that goes missing, or comes
+	// back, is a change); loadFile stats again and reports it.
+	if id, _ := statFile(cur.opts.UsersFile, "users"); force || id != s.usersID {
 		var users *UsersFile
+		var err error
 		users, s.usersID, err = loadFile(cur.opts.UsersFile, "users", logger, ParseUsers)
 		if err == nil {
 			err = next.setUsers(users, s.dummyKey)
@@ -300,8 +303,9 @@ func (s *Store) refreshLocked(force bool) error {
 			logger.Info("users file loaded", "file", cur.opts.UsersFile, "users", users.Len())
 		}
 	}
-	if id, err := statFile(cur.opts.GroupsFile, "groups"); force || id != s.groupsID {
+	if id, _ := statFile(cur.opts.GroupsFile, "groups"); force || id != s.groupsID {
 		var groups *GroupsFile
+		var err error
 		groups, s.groupsID, err = loadFile(cur.opts.GroupsFile, "groups", logger, ParseGroups)
 		if err != nil {
 			errs = append(errs, err)

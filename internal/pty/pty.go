@@ -1,4 +1,10 @@
+//go:build linux
+
 // Package pty opens Unix pseudo-terminals.
+//
+// Linux only: it uses Linux's ioctls, TIOCSPTLCK and TIOCGPTN to unlock
+// and name the slave, TIOCGPTPEER to reach the terminal's side from the
+// master, and TIOCSIG, TIOCPKT and TCGETS/TCSETS.
 //
 // The master is opened non-blocking and handed to Go's poller, so reads on
 // it honour deadlines and Close, and a goroutine blocked reading a PTY never
@@ -48,19 +54,6 @@ func Open() (master, slave *os.File, err error) {
 func SetSize(f *os.File, cols, rows int) error {
 	ws := &unix.Winsize{Col: uint16(cols), Row: uint16(rows)}
 	return control(f, func(fd int) error { return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws) })
-}
-
-// Size returns the window size.
-func Size(f *os.File) (cols, rows int, err error) {
-	var ws *unix.Winsize
-	err = control(f, func(fd int) (e error) {
-		ws, e = unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
-		return e
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return int(ws.Col), int(ws.Row), nil
 }
 
 // Termios returns the terminal's attributes.
