@@ -96,7 +96,7 @@ func printSessions(w io.Writer, list []admin.Session, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tOS ACCOUNT\tCLIENT\tLOGON TIME\tIDLE\tTERM\tSIZE\tPID")
+	fmt.Fprintln(tw, "ID\tUSER\tOS ACCOUNT\tCLIENT\tLOGON TIME\tIDLE\tTERM\tSIZE\tPID\tTLS")
 	for _, s := range list {
 		size := "-"
 		if s.Cols > 0 {
@@ -106,8 +106,12 @@ func printSessions(w io.Writer, list []admin.Session, now time.Time) {
 		if term == "" {
 			term = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, s.User, s.OSAccount, s.Remote,
-			s.LogonTime.Local().Format("2006-01-02 15:04:05"), idle(now.Sub(s.LastActivity)), term, size, s.PID)
+		protection := "-"
+		if s.TLS != nil {
+			protection = s.TLS.Version
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.User, s.OSAccount, s.Remote,
+			s.LogonTime.Local().Format("2006-01-02 15:04:05"), idle(now.Sub(s.LastActivity)), term, size, s.PID, protection)
 	}
 	tw.Flush()
 }

@@ -35,6 +35,17 @@ type Session struct {
 	Cols         int       `json:"cols"`
 	Rows         int       `json:"rows"`
 	PID          int       `json:"pid"`
+	// TLS is how the connection is protected; null for clear text.
+	TLS *TLS `json:"tls"`
+}
+
+// TLS describes a session's encryption.
+type TLS struct {
+	Version     string `json:"version"`      // "TLS1.2", "TLS1.3"
+	CipherSuite string `json:"cipher_suite"` // e.g. TLS_AES_128_GCM_SHA256
+	// ClientCertificate is the subject of the certificate the user logged
+	// on with; "" for a password logon.
+	ClientCertificate string `json:"client_certificate,omitempty"`
 }
 
 // Status is the daemon's state.

@@ -176,6 +176,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 			LogonTime: si.LogonTime, LastActivity: si.LastActivity,
 			IdleSeconds: int64(now.Sub(si.LastActivity) / time.Second),
 			Term:        si.Term, Cols: si.Cols, Rows: si.Rows, PID: si.PID,
+			TLS: si.TLS,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/session"
 )
 
@@ -21,6 +22,9 @@ type SessionInfo struct {
 	Term         string
 	Cols, Rows   int
 	PID          int // the shell's process ID
+	// TLS is the connection's encryption; nil for clear text. Shared,
+	// never modified once the session is registered.
+	TLS *admin.TLS
 }
 
 // entry is a registered session.
