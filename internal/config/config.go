@@ -45,6 +45,8 @@ type Lockout struct {
 // one.
 type Config struct {
 	Listen               []string
+	ListenTLS            []string // telnets: TLS from the first byte
+	TLS                  TLS
 	Banner               string
 	MaxConnections       int
 	MaxFailedLogons      int
@@ -68,6 +70,28 @@ type Config struct {
 	Path  string         // file it was loaded from ("" for Default())
 	lines map[string]int // key → line on which the file at Path sets it
 }
+
+// TLS is the encryption settings. A certificate (CertFile and KeyFile)
+// turns on listen_tls and offers START_TLS and AUTH SSL on listen.
+type TLS struct {
+	CertFile     string
+	KeyFile      string
+	MinVersion   TLSVersion
+	Require      bool   // no logon over a connection that is not encrypted
+	ClientCAFile string // "" = no certificate logon
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// TLSVersion is the lowest TLS version the daemon accepts.
+type TLSVersion string
+
+// The values of TLS.MinVersion.
+const (
+	TLS12 TLSVersion = "1.2"
+	TLS13 TLSVersion = "1.3"
+)
 
 // Mode is what a session's client gets: a terminal, or a program's bytes.
 type Mode string

@@ -57,6 +57,13 @@ const everyKey = `listen:
   - "0.0.0.0:2323"
   - "[::]:2323"
   - "localhost:0"
+listen_tls: ["127.0.0.1:992"]
+tls:
+  cert_file: /srv/tls/cert.pem
+  key_file: /srv/tls/key.pem
+  min_version: "1.3"
+  require: true
+  client_ca_file: /srv/tls/clients.pem
 banner: |-
   Lab gear
   	tabbed line
@@ -84,6 +91,8 @@ func TestParseEveryKey(t *testing.T) {
 	data := everyKey
 	want := Config{
 		Listen:               []string{"0.0.0.0:2323", "[::]:2323", "localhost:0"},
+		ListenTLS:            []string{"127.0.0.1:992"},
+		TLS:                  TLS{CertFile: "/srv/tls/cert.pem", KeyFile: "/srv/tls/key.pem", MinVersion: TLS13, Require: true, ClientCAFile: "/srv/tls/clients.pem"},
 		Banner:               "Lab gear\n\ttabbed line",
 		MaxConnections:       100000,
 		MaxFailedLogons:      5,
@@ -210,7 +219,13 @@ func TestParseErrors(t *testing.T) {
 		want       []want
 	}{
 		// Structure.
-		{"unknown key", "banner: hi\nbogus: 1\n", []want{w(2, "bogus", "unknown key; accepted keys: listen, banner,")}},
+		{"tls cert without key", "tls: {cert_file: c.pem}\n", []want{w(1, "tls.key_file", "must name the private key of tls.cert_file")}},
+		{"tls key without cert", "tls:\n  key_file: k.pem\n", []want{w(2, "tls.cert_file", "must name the certificate of tls.key_file")}},
+		{"listen_tls without cert", "listen_tls: [\":992\"]\n", []want{w(1, "listen_tls", "needs a certificate")}},
+		{"require without cert", "tls:\n  require: true\n", []want{w(2, "tls.require", "needs a certificate")}},
+		{"tls min_version", "tls: {min_version: \"1.1\"}\n", []want{w(1, "tls.min_version", `must be "1.2" or "1.3"`)}},
+		{"listen_tls duplicate", "listen_tls: [\":992\", \":992\"]\ntls: {cert_file: c, key_file: k}\n", []want{w(1, "listen_tls", "same address as entry 1")}},
+		{"unknown key", "banner: hi\nbogus: 1\n", []want{w(2, "bogus", "unknown key; accepted keys: listen, listen_tls, tls, banner,")}},
 		{"unknown key suggestion", "max_conections: 5\n", []want{w(1, "max_conections", "did you mean max_connections?")}},
 		{"windows name", "maxfail: 5\n", []want{w(1, "maxfail", "did you mean max_failed_logons?")}},
 		{"unknown key in lockout", "lockout:\n  attempts: 5\n  windw: 1m\n", []want{w(3, "lockout.windw", "did you mean window?); accepted keys in lockout: attempts, window, duration")}},
@@ -360,7 +375,7 @@ max_connections: 5
 	wantText := `/etc/tlntsvr/tlntsvr.yaml:1: listen: entry 2: ":23" is the same address as entry 1
 /etc/tlntsvr/tlntsvr.yaml:2: banner: contains the control character U+001B at byte 0; only tab and line breaks (\n) are allowed
 /etc/tlntsvr/tlntsvr.yaml:3: max_connections: must be a whole number from 1 to 100000; got 0
-/etc/tlntsvr/tlntsvr.yaml:4: bogus: unknown key; accepted keys: listen, banner, max_connections, max_failed_logons, login_timeout, idle_timeout, idle_warning, mode, users_file, groups_file, clients_group, admins_group, shell, login_script, accept_env, end_tasks_on_disconnect, lockout, admin_socket, admin_os_group, audit_log
+/etc/tlntsvr/tlntsvr.yaml:4: bogus: unknown key; accepted keys: ` + topKeys() + `
 /etc/tlntsvr/tlntsvr.yaml:5: login_timeout: must be a duration such as 90s, 10m or 1h30m (units ms, s, m, h); 10 has no unit (write 10s for seconds)
 /etc/tlntsvr/tlntsvr.yaml:7: idle_warning: must be shorter than idle_timeout (1h); 0 = no warning
 /etc/tlntsvr/tlntsvr.yaml:8: mode: must be console or stream; got "tty"
@@ -376,6 +391,15 @@ max_connections: 5
 	}
 	// lockout.window: 0 is not reported: attempts was refused, so whether the
 	// lockout is on is unknown.
+}
+
+// topKeys lists the schema's top-level keys as the unknown-key error does.
+func topKeys() string {
+	var ks []string
+	for _, f := range fields {
+		ks = append(ks, f.key)
+	}
+	return strings.Join(ks, ", ")
 }
 
 func TestParseCapsProblems(t *testing.T) {

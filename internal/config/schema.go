@@ -36,6 +36,17 @@ const (
 var fields = []field{
 	value("listen", `[":23"]`, restart|rootOnly, (*decoder).listen, func(c *Config) *[]string { return &c.Listen }).
 		windows(windowsName{name: "port", use: "port=N", note: "(the port of every address)", to: portToListen}),
+	value("listen_tls", "[]", restart|rootOnly, (*decoder).listenTLS, func(c *Config) *[]string { return &c.ListenTLS }),
+	mapping("tls", live|rootOnly,
+		value("cert_file", `""`, live, pathOf(pathResolve, `a PEM certificate (chain) file such as /etc/tlntsvr/cert.pem, or "" for no TLS`),
+			func(c *Config) *string { return &c.TLS.CertFile }),
+		value("key_file", `""`, live, pathOf(pathResolve, `the PEM private key file of cert_file, such as /etc/tlntsvr/key.pem`),
+			func(c *Config) *string { return &c.TLS.KeyFile }),
+		value("min_version", `"1.2"`, live, readTLSVersion, func(c *Config) *TLSVersion { return &c.TLS.MinVersion }),
+		value("require", "false", live, (*decoder).boolean, func(c *Config) *bool { return &c.TLS.Require }),
+		value("client_ca_file", `""`, live, pathOf(pathResolve, `a PEM file of the CA certificates that sign client certificates, or "" for no certificate logon`),
+			func(c *Config) *string { return &c.TLS.ClientCAFile }),
+	),
 	value("banner", `"Welcome to tlntsvr Telnet Server"`, live, readBanner, func(c *Config) *string { return &c.Banner }),
 	value("max_connections", "64", live, intIn(1, maxConnectionsLimit), func(c *Config) *int { return &c.MaxConnections }).
 		windows(windowsName{name: "maxconn", use: "maxconn=N"}),
@@ -78,6 +89,7 @@ var fields = []field{
 // crossCheck applies the rules that involve two keys. It blames the key the
 // file (or Set) changed, and skips keys whose own value was refused.
 func (d *decoder) crossCheck(c *Config) {
+	d.crossCheckTLS(c)
 	if !d.bad["idle_timeout"] && !d.bad["idle_warning"] && c.IdleTimeout > 0 && c.IdleWarning >= c.IdleTimeout {
 		if line, ok := d.present["idle_warning"]; ok {
 			d.errorf(line, "idle_warning", "must be shorter than idle_timeout (%s); 0 = no warning", showDuration(c.IdleTimeout))
@@ -139,6 +151,42 @@ func readMode(d *decoder, key string, n *yaml.Node) (Mode, bool) {
 	return Mode(v), ok
 }
 
+func readTLSVersion(d *decoder, key string, n *yaml.Node) (TLSVersion, bool) {
+	v, ok := d.str(key, n)
+	if ok && TLSVersion(v) != TLS12 && TLSVersion(v) != TLS13 {
+		d.errorf(n.Line, key, `must be "1.2" or "1.3" (TLS 1.0 and 1.1 are broken and never accepted); got %s`, describe(n))
+		return "", false
+	}
+	return TLSVersion(v), ok
+}
+
+// crossCheckTLS: a certificate needs its key and the other way round, and
+// what needs a certificate (listen_tls, require, client_ca_file) says so.
+func (d *decoder) crossCheckTLS(c *Config) {
+	if d.bad["tls.cert_file"] || d.bad["tls.key_file"] {
+		return
+	}
+	switch {
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		d.errorf(d.present["tls.cert_file"], "tls.key_file", "must name the private key of tls.cert_file (%s)", c.TLS.CertFile)
+		return
+	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
+		d.errorf(d.present["tls.key_file"], "tls.cert_file", "must name the certificate of tls.key_file (%s)", c.TLS.KeyFile)
+		return
+	}
+	if c.TLS.CertFile != "" {
+		return
+	}
+	for _, k := range []struct {
+		key  string
+		used bool
+	}{{"listen_tls", len(c.ListenTLS) > 0}, {"tls.require", c.TLS.Require}, {"tls.client_ca_file", c.TLS.ClientCAFile != ""}} {
+		if k.used && !d.bad[k.key] {
+			d.errorf(d.present[k.key], k.key, "needs a certificate: set tls.cert_file and tls.key_file")
+		}
+	}
+}
+
 func readAdminSocket(d *decoder, key string, n *yaml.Node) (string, bool) {
 	v, ok := d.path(key, n, pathRequired|pathAbsolute, "an absolute path such as /run/tlntsvr/admin.sock")
 	if ok && len(v) > maxSocketPathBytes {
@@ -157,6 +205,20 @@ func (d *decoder) listen(key string, n *yaml.Node) ([]string, bool) {
 		d.errorf(n.Line, key, `must list at least one host:port address, such as [":23"]`)
 		return nil, false
 	}
+	return d.addresses(key, es, ok)
+}
+
+// listenTLS is listen's reader for listen_tls, which may be empty.
+func (d *decoder) listenTLS(key string, n *yaml.Node) ([]string, bool) {
+	es, ok := d.list(key, n, `a list of host:port addresses, such as [":992"], or [] for none`)
+	if !ok {
+		return nil, false
+	}
+	return d.addresses(key, es, ok)
+}
+
+// addresses checks each entry of a list of listen addresses.
+func (d *decoder) addresses(key string, es []entry, ok bool) ([]string, bool) {
 	seen := map[string]int{}
 	for i, e := range es {
 		if !e.ok {
