@@ -16,6 +16,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/logescape"
 	"github.com/tlntsvr/tlntsvr/internal/server"
+	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
 )
 
 // shutdownGrace is how long SIGTERM waits for sessions to end before the
@@ -80,6 +81,9 @@ func run(opts *runOptions) error {
 
 	srv := server.New(cfg, store, log, audit)
 	srv.Version = version
+	if err := srv.StartTLS(cfg); err != nil {
+		return &exitError{exitConfig, err}
+	}
 	if err := srv.Listen(); err != nil {
 		return listenError(err, os.Geteuid())
 	}
@@ -228,6 +232,15 @@ func checkConfig(out io.Writer, path string) error {
 	}
 	if _, err := auth.NewStore(server.AuthOptions(cfg, nil)); err != nil {
 		return &exitError{1, err}
+	}
+	if cfg.TLS.Enabled() {
+		warnings, err := tlsconf.Check(server.TLSSettings(cfg), time.Now())
+		if err != nil {
+			return &exitError{1, err}
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
+		}
 	}
 	fmt.Fprintf(out, "%s: configuration OK\n", path)
 	return nil

@@ -666,3 +666,27 @@ func TestUnknownNameCostStableWhenUserAdded(t *testing.T) {
 		t.Errorf("%d of %d unknown names changed cost when one user was added; want about 50", moved, names)
 	}
 }
+
+func TestAuthenticateCertificate(t *testing.T) {
+	users := userLine(t, "alice", "alicepw") + userLine(t, "bob", "bobpw", "robert") +
+		userLine(t, "root", "rootpw") + userLine(t, "outsider", "outsiderpw")
+	f := newFixture(t, users, "telnet-clients: alice bob\nadministrators: root\n", Options{})
+	for _, tc := range []struct {
+		name    string
+		want    Identity
+		wantErr error
+	}{
+		{"alice", Identity{User: "alice", OSAccount: "alice"}, nil},
+		{"bob", Identity{User: "bob", OSAccount: "robert"}, nil},
+		{"root", Identity{User: "root", OSAccount: "root", Admin: true}, nil},
+		{"outsider", Identity{}, ErrNotMember},
+		{"mallory", Identity{}, ErrBadCredentials},
+		{"-f root", Identity{}, ErrBadCredentials},
+		{"", Identity{}, ErrBadCredentials},
+	} {
+		got, err := f.store.AuthenticateCertificate(tc.name)
+		if got != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+			t.Errorf("AuthenticateCertificate(%q) = %+v, %v; want %+v, %v", tc.name, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

@@ -354,10 +354,21 @@ func (s *Server) ChangeConfig(changes []admin.Setting) (admin.ConfigChangeRespon
 	if err := s.store.SetOptions(AuthOptions(inForce, s.log)); err != nil {
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
-	if err := trustedfile.WriteAtomic(old.Path, out); err != nil {
+	// So is the certificate: a tls.cert_file that does not load is never
+	// written to the file.
+	tlsBefore := s.tls.Load()
+	restore := func() {
+		s.tls.Store(tlsBefore)
 		if rerr := s.store.SetOptions(AuthOptions(old, s.log)); rerr != nil {
 			s.log.Error("config change: the users and groups settings could not be restored", "err", rerr)
 		}
+	}
+	if err := s.reloadTLS(inForce); err != nil {
+		restore()
+		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
+	}
+	if err := trustedfile.WriteAtomic(old.Path, out); err != nil {
+		restore()
 		return admin.ConfigChangeResponse{}, fmt.Errorf("not changed: %w", err)
 	}
 	s.SetConfig(inForce)

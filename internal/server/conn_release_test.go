@@ -28,7 +28,7 @@ func TestConnNotLoggedOnIsReleased(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			srv.serveConn(srv.ctx, nc)
+			srv.serveConn(srv.ctx, nc, false)
 		}()
 		client(newTestClient(clientEnd))
 		<-done

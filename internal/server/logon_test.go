@@ -122,7 +122,7 @@ func connect(srv *Server, host string, port int) (tc *testClient, done chan stru
 	done = make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.serveConn(srv.ctx, &addrConn{Conn: server, remote: tcpAddr(host, port)})
+		srv.serveConn(srv.ctx, &addrConn{Conn: server, remote: tcpAddr(host, port)}, false)
 	}()
 	return newTestClient(client), done
 }

@@ -58,7 +58,7 @@ func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.serveConn(context.Background(), bad)
+		srv.serveConn(context.Background(), bad, false)
 	}()
 	go func() { // take what the server sends before it reads
 		buf := make([]byte, 512)
@@ -91,7 +91,7 @@ func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
 	// The next connection gets its login prompt.
 	server2, client2 := net.Pipe()
 	defer client2.Close()
-	go srv.serveConn(context.Background(), server2)
+	go srv.serveConn(context.Background(), server2, false)
 	client2.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var got []byte
 	buf := make([]byte, 512)

@@ -43,7 +43,7 @@ func TestRightPasswordNoSession(t *testing.T) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		srv.serveConn(srv.ctx, &addrConn{Conn: server, remote: tcpAddr("192.0.2.2", 1000)})
+		srv.serveConn(srv.ctx, &addrConn{Conn: server, remote: tcpAddr("192.0.2.2", 1000)}, false)
 	}()
 	readUntil := func(want string) {
 		t.Helper()

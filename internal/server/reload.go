@@ -34,7 +34,7 @@ func (s *Server) Reload() (ReloadResult, error) {
 	old := s.Config()
 	res := ReloadResult{Path: old.Path}
 	if old.Path == "" {
-		err := s.reloadAuthFiles()
+		err := errors.Join(s.reloadAuthFiles(), s.reloadTLS(old))
 		s.logReload(res, err)
 		return res, err
 	}
@@ -57,6 +57,14 @@ func (s *Server) Reload() (ReloadResult, error) {
 		}
 		s.logReload(res, err)
 		return res, err
+	}
+	if terr := s.reloadTLS(inForce); terr != nil {
+		// The rest of the file goes in; the TLS settings in force stay,
+		// with the certificate they name.
+		inForce.TLS = old.TLS
+		next = next.Clone()
+		next.TLS = old.TLS
+		err = errors.Join(err, terr)
 	}
 	s.SetConfig(inForce)
 	res.Applied, res.RestartNeeded = changedKeys(old, next)

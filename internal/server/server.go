@@ -11,14 +11,17 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/session"
+	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
 )
 
 // What a remote user is told. Short, and revealing nothing.
@@ -53,6 +56,7 @@ type Server struct {
 	sessions *Registry
 	active   atomic.Int64 // connections, in logon or in session
 	lockout  *auth.Lockout
+	tls      atomic.Pointer[tlsconf.Store] // nil without a certificate
 
 	// pending counts connections not yet logged on, per client address,
 	// so one address cannot hold every connection slot with silent
@@ -61,7 +65,7 @@ type Server struct {
 	pending   map[string]int
 
 	mu        sync.Mutex
-	listeners []net.Listener
+	listeners []listener
 	adminSrv  *http.Server
 	closed    bool
 	wg        sync.WaitGroup // one per connection goroutine
@@ -108,24 +112,45 @@ func (s *Server) SetConfig(cfg *config.Config) {
 // Sessions returns the session registry.
 func (s *Server) Sessions() *Registry { return s.sessions }
 
+// listener is one listening socket; tls: TLS from the first byte
+// (listen_tls).
+type listener struct {
+	net.Listener
+	tls bool
+}
+
 // Listen opens every configured address. Separate from Serve so a caller
 // knows the ports are open (and which, for port 0) before it goes on.
 func (s *Server) Listen() error {
-	var lns []net.Listener
-	for _, addr := range s.Config().Listen {
-		ln, err := net.Listen("tcp", addr)
+	var lns []listener
+	cfg := s.Config()
+	for _, a := range slices.Concat(listenOn(cfg.Listen, false), listenOn(cfg.ListenTLS, true)) {
+		ln, err := net.Listen("tcp", a.addr)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
 			}
-			return fmt.Errorf("listen on %s: %w", addr, err)
+			return fmt.Errorf("listen on %s: %w", a.addr, err)
 		}
-		lns = append(lns, ln)
+		lns = append(lns, listener{ln, a.tls})
 	}
 	s.mu.Lock()
 	s.listeners = lns
 	s.mu.Unlock()
 	return nil
+}
+
+type listenAddr struct {
+	addr string
+	tls  bool
+}
+
+func listenOn(addrs []string, tls bool) []listenAddr {
+	out := make([]listenAddr, len(addrs))
+	for i, a := range addrs {
+		out[i] = listenAddr{a, tls}
+	}
+	return out
 }
 
 // Addrs returns the addresses being listened on.
@@ -150,7 +175,7 @@ func (s *Server) Serve() error {
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
-		s.log.Info("listening", "addr", ln.Addr().String())
+		s.log.Info("listening", "addr", ln.Addr().String(), "tls", ln.tls)
 		go func() { errc <- s.acceptLoop(ln) }()
 	}
 	var first error
@@ -165,7 +190,7 @@ func (s *Server) Serve() error {
 	return first
 }
 
-func (s *Server) acceptLoop(ln net.Listener) error {
+func (s *Server) acceptLoop(ln listener) error {
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -181,7 +206,7 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.startConn(nc)
+		s.startConn(nc, ln.tls)
 	}
 }
 
@@ -192,9 +217,15 @@ func (s *Server) isClosed() bool {
 }
 
 // startConn applies the connection limit and starts the connection's
-// goroutine.
-func (s *Server) startConn(nc net.Conn) {
+// goroutine. tlsFirst: the connection came to a listen_tls address.
+func (s *Server) startConn(nc net.Conn, tlsFirst bool) {
 	cfg := s.Config()
+	// A client that speaks TLS from its first byte could not read a line
+	// in clear text: it is closed without one.
+	refuse := refuse
+	if tlsFirst {
+		refuse = func(nc net.Conn, _ string) { nc.Close() }
+	}
 	if s.Paused() {
 		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(), "reason", "paused")
 		refuse(nc, msgPaused)
@@ -219,7 +250,7 @@ func (s *Server) startConn(nc net.Conn) {
 	go func() {
 		defer s.wg.Done()
 		defer s.active.Add(-1)
-		s.serveConn(s.ctx, nc)
+		s.serveConn(s.ctx, nc, tlsFirst)
 	}()
 }
 
@@ -230,8 +261,9 @@ func refuse(nc net.Conn, msg string) {
 	nc.Close()
 }
 
-// serveConn runs one connection: negotiation, logon, session.
-func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+// serveConn runs one connection: TLS (from the first byte when
+// tlsFirst), negotiation, logon, session.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	remote := nc.RemoteAddr().String()
 	log := s.log.With("remote", remote)
 	defer nc.Close()
@@ -250,7 +282,6 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	endLogon := sync.OnceFunc(func() { s.endLogon(remote) })
 	defer endLogon()
 	limited := &preLogonConn{Conn: nc}
-	conn := protocol.NewConn(limited, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
 
 	// Until the shell starts, shutdown closes the socket, which ends any
 	// read in progress; the session handles ctx itself after that. The
@@ -260,18 +291,24 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stopClose()
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
-	nc.SetWriteDeadline(loginDeadline)
-	if err := conn.Negotiate(); err != nil {
+	conn, tc, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
+	if err != nil {
 		s.auditFlood(err, remote)
 		log.Debug("negotiation failed", "err", err)
 		return
 	}
 	nc.SetReadDeadline(loginDeadline)
+	if tc == nil && cfg.TLS.Require {
+		s.audit.Warn("connection refused", "event", "tls_required", "remote", remote)
+		conn.Write([]byte(msgTLSRequired + "\r\n"))
+		return
+	}
 
 	// The login deadline bounds the wait for a bcrypt slot as well as the
 	// reads: a logon flood must not hold a connection past it.
 	logonCtx, cancelLogon := context.WithDeadline(ctx, loginDeadline)
-	id, typeahead, ok := s.logon(logonCtx, conn, cfg, log, remote)
+	lg := logonConn{conn: conn, tls: tc, remote: remote, log: log}
+	id, typeahead, prot, ok := s.logon(logonCtx, lg, cfg)
 	cancelLogon()
 	endLogon()
 	if !ok || !stopClose() {
@@ -279,7 +316,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	}
 	limited.unlimited.Store(true)
 	nc.SetDeadline(time.Time{})
-	s.runSession(ctx, conn, cfg, id, typeahead, log, remote)
+	s.runSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
 }
 
 // maxPendingPerAddress caps the connections one client address may have
@@ -316,7 +353,7 @@ func hostOf(remote string) string {
 
 // runSession starts the shell for a logged-on identity and bridges it until
 // it ends.
-func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string) {
+func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string, prot *admin.TLS) {
 	log = log.With("user", id.User, "os_account", id.OSAccount)
 	// refuse ends a logon whose password was right but whose session
 	// cannot start: the audit trail records every refused logon, and the
@@ -368,7 +405,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	e := &entry{
 		info: SessionInfo{
 			User: id.User, OSAccount: acct.Name, Remote: remote,
-			LogonTime: sess.Started(), Term: term, PID: sess.PID(),
+			LogonTime: sess.Started(), Term: term, PID: sess.PID(), TLS: prot,
 		},
 		sess: sess, stream: cfg.Mode == config.ModeStream,
 	}
@@ -378,8 +415,8 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
 	s.watchIdle(sctx, sid, e)
-	s.audit.Info("logon", "event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
-		"remote", remote, "pid", sess.PID(), "term", term)
+	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
+		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
 
 	reason := sess.Run(sctx, typeahead)
 

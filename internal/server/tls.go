@@ -3,17 +3,21 @@ package server
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
 )
 
 // What a client is told about encryption.
 const (
 	msgTLSRequired = "This server requires an encrypted connection: telnets on port 992, or a client with START_TLS."
+	msgCertNoUser  = "Your client certificate names no user of this server."
 )
 
 // How a connection came to TLS, for the audit trail.
@@ -67,4 +71,84 @@ func tlsAttrs(t *admin.TLS) []any {
 		attrs = append(attrs, "client_certificate", t.ClientCertificate)
 	}
 	return attrs
+}
+
+// secure brings a connection to the login dialogue: on a listen_tls
+// address the TLS handshake first, then Telnet negotiation. It returns
+// the Telnet connection and, when it is encrypted, the TLS connection
+// under it. nc is the counted socket; everything is bounded by deadline.
+func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline time.Time, remote string) (*protocol.Conn, *tls.Conn, error) {
+	var tc *tls.Conn
+	transport := nc
+	if tlsFirst {
+		store := s.tls.Load()
+		if store == nil {
+			// The certificate was removed by a reload; listen_tls
+			// stays open until a restart.
+			return nil, nil, errors.New("a listen_tls address with no certificate in force (tls.cert_file was removed; restart to close the address)")
+		}
+		var err error
+		if tc, err = s.tlsHandshake(store, nc, nil, deadline, remote, viaTelnets); err != nil {
+			return nil, nil, err
+		}
+		transport = tc
+	}
+	conn := protocol.NewConn(transport, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
+	nc.SetWriteDeadline(deadline)
+	if err := conn.Negotiate(); err != nil {
+		return nil, nil, err
+	}
+	return conn, tc, nil
+}
+
+// TLSSettings are cfg's tls settings as the TLS layer takes them.
+func TLSSettings(cfg *config.Config) tlsconf.Settings {
+	min := uint16(tls.VersionTLS12)
+	if cfg.TLS.MinVersion == config.TLS13 {
+		min = tls.VersionTLS13
+	}
+	return tlsconf.Settings{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, MinVersion: min, ClientCAFile: cfg.TLS.ClientCAFile}
+}
+
+// StartTLS reads the certificate cfg names and puts it in force; with
+// none configured, TLS is off. The daemon calls it at start: a
+// certificate that does not load is a configuration error.
+func (s *Server) StartTLS(cfg *config.Config) error {
+	if !cfg.TLS.Enabled() {
+		s.tls.Store(nil)
+		return nil
+	}
+	store, err := tlsconf.New(TLSSettings(cfg), s.log)
+	if err != nil {
+		return err
+	}
+	s.tls.Store(store)
+	leaf := store.Leaf()
+	s.log.Info("TLS certificate in force", "cert_file", cfg.TLS.CertFile, "subject", leaf.Subject.String(),
+		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "client_ca_file", cfg.TLS.ClientCAFile)
+	return nil
+}
+
+// reloadTLS re-reads the certificate files for next. On error the
+// certificate in force stays and the error names the file and why; next
+// must then not go in force with settings the daemon cannot honour.
+func (s *Server) reloadTLS(next *config.Config) error {
+	cur := s.tls.Load()
+	want := TLSSettings(next)
+	if !next.TLS.Enabled() {
+		s.tls.Store(nil)
+		return nil
+	}
+	if cur != nil && cur.Settings() == want {
+		if err := cur.Reload(); err != nil {
+			return fmt.Errorf("TLS certificate not reloaded; the one in force stays: %w", err)
+		}
+		return nil
+	}
+	store, err := tlsconf.New(want, s.log)
+	if err != nil {
+		return fmt.Errorf("TLS settings refused; the ones in force stay: %w", err)
+	}
+	s.tls.Store(store)
+	return nil
 }
