@@ -113,6 +113,9 @@ type daemon struct {
 	dir  string
 	addr string // host:port it listens on
 	port string
+	// tlsAddr is its listen_tls address when it has one (daemonOpts.tls).
+	tlsAddr string
+	wantTLS bool
 
 	mu  sync.Mutex
 	log bytes.Buffer
@@ -141,6 +144,10 @@ type daemonOpts struct {
 	noRace bool
 	// maxFiles, when set, is the daemon's descriptor limit (RLIMIT_NOFILE).
 	maxFiles int
+	// tls gives the daemon a certificate (testPKI) and a listen_tls
+	// address; its tls section gets tlsConfig's lines too.
+	tls       bool
+	tlsConfig string
 }
 
 // startDaemon writes a config, users and groups file and starts the
@@ -158,6 +165,10 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 	users := fmt.Sprintf("alice:%s:%s\nbob:%s:%s\n", hash(alicePass), osAlice, hash(bobPass), osBob)
 	writeFile(t, filepath.Join(dir, "users"), users)
 	writeFile(t, filepath.Join(dir, "groups"), "telnet-clients: alice\nadministrators:\n")
+	if o.tls {
+		pki.writeServer(t, dir)
+		o.extraConfig += "listen_tls: [\"127.0.0.1:0\"]\ntls:\n  cert_file: server.pem\n  key_file: server.key\n" + o.tlsConfig
+	}
 	cfg := fmt.Sprintf(`listen: ["127.0.0.1:0"]
 users_file: users
 groups_file: groups
@@ -190,7 +201,7 @@ os.execv(sys.argv[1], sys.argv[1:])`
 	default:
 		cmd = exec.Command(args[0], args[1:]...)
 	}
-	d := &daemon{t: t, cmd: cmd, dir: dir, exited: make(chan struct{})}
+	d := &daemon{t: t, cmd: cmd, dir: dir, exited: make(chan struct{}), wantTLS: o.tls}
 	if o.noRace {
 		d.quiet = true
 	}
@@ -212,7 +223,7 @@ func (d *daemon) launch() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addrc := make(chan string, 1)
+	addrc, tlsAddrc := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -222,10 +233,17 @@ func (d *daemon) launch() {
 				d.log.WriteString(line + "\n")
 			}
 			d.mu.Unlock()
-			var rec struct{ Msg, Addr string }
+			var rec struct {
+				Msg, Addr string
+				TLS       bool
+			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				c := addrc
+				if rec.TLS {
+					c = tlsAddrc
+				}
 				select {
-				case addrc <- rec.Addr:
+				case c <- rec.Addr:
 				default:
 				}
 			}
@@ -248,6 +266,13 @@ func (d *daemon) launch() {
 		t.Fatalf("%s exited at start: %v\n%s", cmd.Path, d.exitErr, d.logs())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not start listening\n%s", cmd.Path, d.logs())
+	}
+	if d.wantTLS {
+		select {
+		case d.tlsAddr = <-tlsAddrc:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not start listening for TLS\n%s", cmd.Path, d.logs())
+		}
 	}
 }
 

@@ -36,6 +36,11 @@ func dialRaw(t *testing.T, d *daemon, from string) *rawConn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRawConn(t, nc)
+}
+
+// newRawConn drives nc (a TCP connection, or a TLS one over it).
+func newRawConn(t *testing.T, nc net.Conn) *rawConn {
 	r := &rawConn{t: t, nc: nc, update: make(chan struct{}, 1)}
 	go func() {
 		buf := make([]byte, 32<<10)
