@@ -43,23 +43,18 @@ func appStream(e *engine, p []byte) (stream, out []byte) {
 }
 
 // feedStops feeds a copy of p, calling f with each stretch of data and the
-// stop that ended it. After a stop it does what Conn does: no more urgent
-// data is pending after a DM; nothing more is read after a logout.
-func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, cmd byte)) {
+// stop that ended it (and its argument), feeding the rest again after
+// each stop, as Conn does; nothing more is read once the stream ended
+// (no more urgent data is pending after a DM, as far as it knows).
+func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, arg byte)) {
 	buf := bytes.Clone(p)
-	for len(buf) > 0 && !e.logout {
-		synch := e.synch
-		n, used := e.feed(buf)
-		if synch {
-			n = 0 // from before the urgent mark: Conn.feedData drops it
+	for len(buf) > 0 {
+		r := e.feed(buf)
+		f(buf[:r.n], r.stop, r.arg)
+		buf = buf[r.used:]
+		if r.stop == stopEnd {
+			return
 		}
-		stop := e.stop
-		e.stop = stopNone
-		if stop == stopMark {
-			e.synch = false
-		}
-		f(buf[:n], stop, e.cmd)
-		buf = buf[used:]
 	}
 }
 
@@ -320,7 +315,7 @@ func snapshot(e *engine) string {
 	return fmt.Sprintf("types=%q env=%v size=%dx%d naws=%v ttypeDone=%v asked=%v envDone=%v "+
 		"speed=%d,%d charset=%q logout=%v synch=%v us=%s him=%s",
 		e.termTypes, e.env, e.cols, e.rows, e.nawsSeen, e.ttypeDone, e.ttypeAsked, e.envDone,
-		e.txSpeed, e.rxSpeed, e.charset, e.logout, e.synch,
+		e.txSpeed, e.rxSpeed, e.charset, e.ended == OptLogout, e.synch,
 		optionStates(&e.us), optionStates(&e.him))
 }
 
@@ -483,15 +478,21 @@ func TestNAWS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startedEngine(testConfig())
 			feedAll(e, wire(t, `IAC WILL NAWS`))
-			data, out := feedAll(e, wire(t, `IAC SB NAWS `+tt.payload+` IAC SE "z"`))
-			if string(data) != "z" || len(out) != 0 {
-				t.Errorf("data %s replies %s, want \"z\" and nothing", formatWire(data), formatWire(out))
+			e.snapshot()
+			buf := wire(t, `IAC SB NAWS `+tt.payload+` IAC SE "z"`)
+			r := e.feed(buf)
+			data, out := buf[:r.n], e.takeOut()
+			if string(data) != "z" || len(out) != 0 || r.used != len(buf) || r.stop != stopNone {
+				t.Errorf("data %s replies %s, used %d, stop %v; want \"z\" and nothing", formatWire(data), formatWire(out), r.used, r.stop)
 			}
 			if e.cols != tt.cols || e.rows != tt.rows {
 				t.Errorf("size %dx%d, want %dx%d", e.cols, e.rows, tt.cols, tt.rows)
 			}
-			if e.resized != (tt.cols > 0) {
-				t.Errorf("resized = %v", e.resized)
+			if r.resized != (tt.cols > 0) || r.changed != (tt.cols > 0) {
+				t.Errorf("resized = %v, changed = %v", r.resized, r.changed)
+			}
+			if st := e.snapshot(); st.Cols != e.cols || st.Rows != e.rows {
+				t.Errorf("snapshot size %dx%d", st.Cols, st.Rows)
 			}
 			// Any NAWS answers our DO, usable or not.
 			if !e.nawsSeen {

@@ -417,7 +417,7 @@ func (r *transcriptRun) run(steps []tstep) {
 		case "session":
 			handleCommands(r.e)
 		case "urgent":
-			r.e.synch = true
+			r.e.discardToMark()
 		case "!":
 			if !bytes.HasPrefix(r.data, s.data) {
 				r.fail(s, "application got\n\t%s\nwant the command\n\t%s", formatWire(r.data), formatWire(s.data))
@@ -476,7 +476,7 @@ func (r *transcriptRun) check(s tstep) {
 			r.fail(s, "size = %s, want %s", got, want)
 		}
 	case "negotiating", "logout", "synch":
-		got := map[string]bool{"negotiating": e.negotiating(), "logout": e.logout, "synch": e.synch}[what]
+		got := map[string]bool{"negotiating": e.negotiating(), "logout": e.ended == OptLogout, "synch": e.synch}[what]
 		if want := strings.Join(args, " "); yesNo(got) != want {
 			r.fail(s, "%s = %s, want %s", what, yesNo(got), want)
 		}
