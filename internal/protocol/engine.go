@@ -32,13 +32,14 @@ const (
 type pstate uint8
 
 const (
-	stData   pstate = iota
-	stCR            // a CR was passed on; a following LF or NUL is dropped
-	stIAC           // saw IAC
-	stVerb          // saw IAC WILL/WONT/DO/DONT, waiting for the option byte
-	stSB            // saw IAC SB, waiting for the option byte
-	stSBData        // inside a subnegotiation
-	stSBIAC         // saw IAC inside a subnegotiation
+	stData     pstate = iota
+	stCR              // a CR was passed on; a following LF or NUL is dropped
+	stIAC             // saw IAC
+	stVerb            // saw IAC WILL/WONT/DO/DONT, waiting for the option byte
+	stSB              // saw IAC SB, waiting for the option byte
+	stSBIACOpt        // saw IAC SB IAC: an empty subnegotiation, or EXOPL's
+	stSBData          // inside a subnegotiation
+	stSBIAC           // saw IAC inside a subnegotiation
 	// stNAWSFull: a NAWS payload reached its 4 bytes with a doubled IAC.
 	// busybox telnet does not double IAC in NAWS, so for a height of 255
 	// it sends IAC SB NAWS 0 w 0 IAC IAC SE: the last IAC of the size and
@@ -458,11 +459,36 @@ func (e *engine) parse(p []byte) (n, used int) {
 				return w, r
 			}
 		case stSB:
+			if p[r] == IAC {
+				// No option yet: IAC SE after it makes an empty
+				// subnegotiation, IAC IAC option 255 (inetutils telnetd
+				// reads them so).
+				r++
+				e.state = stSBIACOpt
+				continue
+			}
 			e.sbOpt = p[r]
 			e.sb = e.sb[:0]
 			e.sbOver = false
 			r++
 			e.state = stSBData
+		case stSBIACOpt:
+			switch p[r] {
+			case SE:
+				r++ // an empty subnegotiation: nothing to do
+				e.state = stData
+			case IAC:
+				r++
+				e.sbOpt = IAC
+				e.sb = e.sb[:0]
+				e.sbOver = false
+				e.state = stSBData
+			default:
+				// The subnegotiation ended before it began; the byte
+				// after IAC is read as a command (an unknown one is
+				// ignored).
+				e.state = stIAC
+			}
 		case stSBData:
 			run := p[r:]
 			if i := bytes.IndexByte(run, IAC); i >= 0 {

@@ -745,6 +745,50 @@ func TestUnterminatedSubnegotiation(t *testing.T) {
 	}
 }
 
+// TestEmptySubnegotiation: an IAC right after SB ends the subnegotiation
+// before it has an option (issue 16 item 7), as inetutils telnetd reads
+// it: IAC SB IAC SE is an empty subnegotiation, not the start of one for
+// option 255 that would take everything typed after it as its payload.
+// IAC SB IAC IAC is option 255's (EXOPL), like any SB with its option.
+func TestEmptySubnegotiation(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		data, out string
+	}{
+		{"IAC SB IAC SE", `IAC SB IAC SE "alice" CR LF`, `"alice" CR`, ``},
+		{"twice", `IAC SB IAC SE IAC SB IAC SE "x"`, `"x"`, ``},
+		{"then a command", `IAC SB IAC AYT "x"`, `"x"`, `CR LF "[tlntsvr: yes]" CR LF`},
+		{"then a handled IP", `IAC SB IAC IP "x"`, `IAC IP "x"`, ``},
+		{"then WILL", `IAC SB IAC WILL 99 "x"`, `"x"`, `IAC DONT 99`},
+		{"then a data byte", `IAC SB IAC "x" "y"`, `"y"`, ``},
+		{"then SB", `IAC SB IAC SB NAWS 0 80 0 24 IAC SE "x"`, `"x"`, ``},
+		{"EXOPL", `IAC SB IAC IAC "junk" IAC SE "x"`, `"x"`, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startedEngine(testConfig())
+			e.cmdHandled[IP] = true
+			feedAll(e, wire(t, acceptAll))
+			before := snapshot(e)
+			data, out := appStream(e, wire(t, tt.in))
+			if !bytes.Equal(data, wire(t, tt.data)) || !bytes.Equal(out, wire(t, tt.out)) {
+				t.Errorf("data %s replies %s; want %s and %s", formatWire(data), formatWire(out), tt.data, tt.out)
+			}
+			if e.state != stData {
+				t.Errorf("parser left in state %d", e.state)
+			}
+			if tt.name == "then SB" {
+				if e.cols != 80 || e.rows != 24 {
+					t.Errorf("SB after an empty one: %dx%d", e.cols, e.rows)
+				}
+			} else if after := snapshot(e); after != before {
+				t.Errorf("an empty subnegotiation changed the engine:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
 // TestNegotiating: negotiation ends as soon as the client has answered
 // everything, and not before.
 func TestNegotiating(t *testing.T) {

@@ -51,7 +51,8 @@ import (
 // Tokens (the wire syntax, also used by the other tests):
 //
 //	IAC WILL SB NOP AYT ...    Telnet commands (CommandName)
-//	ECHO TTYPE NEW-ENVIRON ... options, right after WILL/WONT/DO/DONT/SB (OptionName)
+//	ECHO TTYPE NEW-ENVIRON ... options, right after WILL/WONT/DO/DONT/SB (OptionName);
+//	                           IAC there is 255, as in IAC SB IAC SE
 //	IS SEND INFO               subnegotiation verbs (TTYPE, NEW-ENVIRON, ...)
 //	VAR VALUE ESC USERVAR      NEW-ENVIRON type bytes
 //	OFF ON RESTART-ANY ...     LFLOW commands
@@ -145,6 +146,9 @@ func wireToken(word string, optionNext bool) (byte, error) {
 	if optionNext {
 		if b, ok := optionByName[word]; ok {
 			return b, nil
+		}
+		if word == "IAC" { // IAC SB IAC SE: an empty subnegotiation
+			return IAC, nil
 		}
 		return 0, fmt.Errorf("unknown option %q", word)
 	}
