@@ -38,6 +38,7 @@ const (
 	stVerb            // saw IAC WILL/WONT/DO/DONT, waiting for the option byte
 	stSB              // saw IAC SB, waiting for the option byte
 	stSBIACOpt        // saw IAC SB IAC: an empty subnegotiation, or EXOPL's
+	stSBFirst         // inside a subnegotiation of an sbCoded option, before its first byte
 	stSBData          // inside a subnegotiation
 	stSBIAC           // saw IAC inside a subnegotiation
 	// stNAWSFull: a NAWS payload reached its 4 bytes with a doubled IAC.
@@ -92,6 +93,22 @@ var AYTReply = []byte("\r\n[tlntsvr: yes]\r\n")
 // charsetRequest is our CHARSET REQUEST (RFC 2066): UTF-8 only, ';' as the
 // separator.
 var charsetRequest = []byte{IAC, SB, OptCharset, csREQUEST, ';', 'U', 'T', 'F', '-', '8', IAC, SE}
+
+// sbCoded marks the options whose subnegotiations we read and whose
+// messages start with a code, a control byte (IS, SEND, INFO; LFLOW's
+// commands; CHARSET's REQUEST to TTABLE-NAK). A subnegotiation of one of
+// them that starts with text instead is not one: it is cut short there
+// and the text is read as data, so that a client that sends a bare IAC SB
+// and never IAC SE does not have everything it types after it taken as
+// payload (the npm telnet-client answers CHARSET's REQUEST with
+// IAC SB CHARSET alone, then types its login name). An unknown code (a
+// control byte) keeps the old reading, payload up to IAC SE, ignored.
+// Options not listed (NAWS, whose payload is any 4 bytes, and every option
+// we refuse) keep their payload up to IAC SE, whatever it is.
+var sbCoded = [256]bool{
+	OptTTYPE: true, OptStatus: true, OptTSpeed: true, OptXDispLoc: true,
+	OptNewEnviron: true, OptOldEnviron: true, OptLFlow: true, OptCharset: true,
+}
 
 // policy says which options we agree to, per side.
 type policy struct {
@@ -472,6 +489,18 @@ func (e *engine) parse(p []byte) (n, used int) {
 			e.sbOver = false
 			r++
 			e.state = stSBData
+			if sbCoded[e.sbOpt] {
+				e.state = stSBFirst
+			}
+		case stSBFirst:
+			e.state = stSBData
+			if b := p[r]; b >= ' ' && b != IAC {
+				// Text where a message code belongs: the client never
+				// finished this subnegotiation (see sbCoded). It ends
+				// here, and the text is read as data.
+				e.state = stData
+				e.subnegotiationCut(e.sbOpt)
+			}
 		case stSBIACOpt:
 			switch p[r] {
 			case SE:
@@ -618,6 +647,40 @@ func (e *engine) subnegotiationDropped(opt byte, first []byte) {
 		e.envDone = true
 	case opt == OptOldEnviron && e.him[OptOldEnviron].state == qYes:
 		e.oldEnvDone = true
+	}
+}
+
+// subnegotiationCut takes a subnegotiation cut short at its first byte,
+// text where a code belongs (sbCoded). If it came where the answer to our
+// SEND or REQUEST of that option was awaited, it was that answer, with
+// nothing in it: no other will come, and negotiation must not wait for one.
+func (e *engine) subnegotiationCut(opt byte) {
+	yes := func(o byte) bool { return e.him[o].state == qYes }
+	switch opt {
+	case OptTTYPE:
+		if yes(OptTTYPE) && e.ttypeAsked && !e.ttypeDone {
+			e.ttypeAsked, e.ttypeDone = false, true
+		}
+	case OptNewEnviron:
+		if yes(OptNewEnviron) {
+			e.envDone = true
+		}
+	case OptOldEnviron:
+		if yes(OptOldEnviron) && e.oldEnvSent {
+			e.oldEnvDone = true
+		}
+	case OptTSpeed:
+		if yes(OptTSpeed) && e.tspeedAsked {
+			e.tspeedDone = true
+		}
+	case OptXDispLoc:
+		if yes(OptXDispLoc) && e.xdispAsked {
+			e.xdispDone = true
+		}
+	case OptCharset:
+		if e.us[OptCharset].state == qYes && e.charsetAsked {
+			e.charsetDone = true
+		}
 	}
 }
 

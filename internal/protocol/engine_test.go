@@ -789,6 +789,51 @@ func TestEmptySubnegotiation(t *testing.T) {
 	}
 }
 
+// TestSubnegotiationCut: a subnegotiation of an option whose messages
+// start with a code, started with text instead, is cut short before the
+// text (issue 16 item 8): a client that sends a bare IAC SB and types on
+// is read. An unknown code keeps the payload to IAC SE, ignored.
+func TestSubnegotiationCut(t *testing.T) {
+	tests := []struct {
+		name, setup, in string
+		data            string
+		// answered: the cut subnegotiation answered our SEND or REQUEST
+		// of its option (checked when the option is one we asked of).
+		answered bool
+	}{
+		{"bare CHARSET answer", `IAC DO CHARSET`, `IAC SB CHARSET "alice" CR LF`, `"alice" CR`, true},
+		{"split", `IAC DO CHARSET`, `IAC SB CHARSET`, ``, false},
+		{"TTYPE without IS", ``, `IAC SB TTYPE "xterm" IAC SE`, `"xterm"`, true},
+		{"NEW-ENVIRON", ``, `IAC SB NEW-ENVIRON "x"`, `"x"`, true},
+		{"unknown code: to IAC SE", `IAC DO CHARSET`, `IAC SB CHARSET 9 "alice" IAC SE "b"`, `"b"`, false},
+		{"NAWS is any 4 bytes", ``, `IAC SB NAWS "PPPP" IAC SE "b"`, `"b"`, false},
+		{"a refused option's payload", ``, `IAC SB 99 "alice" IAC SE "b"`, `"b"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startedEngine(testConfig())
+			feedAll(e, wire(t, acceptAll+` `+tt.setup))
+			data, _ := feedAll(e, wire(t, tt.in))
+			if !bytes.Equal(data, wire(t, tt.data)) {
+				t.Errorf("data %s, want %s", formatWire(data), tt.data)
+			}
+			answered := map[byte]bool{OptCharset: e.charsetDone, OptTTYPE: e.ttypeDone, OptNewEnviron: e.envDone}
+			if got, ok := answered[wire(t, tt.in)[2]]; ok && got != tt.answered {
+				t.Errorf("answered %v, want %v", got, tt.answered)
+			}
+			if e.charset != "" || len(e.termTypes) != 0 || len(e.env) != 0 {
+				t.Errorf("kept: charset %q types %q env %q", e.charset, e.termTypes, e.env)
+			}
+		})
+	}
+	// The client that uses CHARSET properly still gets UTF-8.
+	e := startedEngine(testConfig())
+	feedAll(e, wire(t, acceptAll+` IAC DO CHARSET IAC SB CHARSET ACCEPTED "UTF-8" IAC SE`))
+	if e.charset != "UTF-8" || !e.charsetDone {
+		t.Errorf("charset %q, done %v", e.charset, e.charsetDone)
+	}
+}
+
 // TestNegotiating: negotiation ends as soon as the client has answered
 // everything, and not before.
 func TestNegotiating(t *testing.T) {
