@@ -192,8 +192,7 @@ tn.write(b"exit\r\n"); tn.read_all(); print("EXIT ok")
 			res[k] = v
 		}
 	}
-	// The library shows nothing until it has logged on.
-	record(name, "connect → login:", "n/a (script)")
+	record(name, "connect → login:", res["PROMPT_MS"]+"ms")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
 	step(t, name, "TERM", func() error { return want(res["TERM"] == "dumb", "TERM=%q, want dumb (no TTYPE)", res["TERM"]) })
 	record(name, "stty size", "n/a (no terminal)")
