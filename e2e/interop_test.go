@@ -181,17 +181,7 @@ tn.get_socket().sendall(telnetlib.IAC + telnetlib.IP)  # write() would double th
 tn.write(b"echo STATUS$?\r\n"); print("CTRLC", b"STATUS130" in tn.read_until(b"STATUS130", 20))
 tn.write(b"exit\r\n"); tn.read_all(); print("EXIT ok")
 `
-	out, err := exec.Command(py, "-c", script, d.port, alicePass).CombinedOutput()
-	if err != nil {
-		record(name, "logon", "FAIL")
-		t.Fatalf("python telnetlib: %v\n%s", err, out)
-	}
-	res := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok {
-			res[k] = v
-		}
-	}
+	res := runScript(t, name, exec.Command(py, "-c", script, d.port, alicePass))
 	record(name, "connect → login:", res["PROMPT_MS"]+"ms")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
 	step(t, name, "TERM", func() error { return want(res["TERM"] == "dumb", "TERM=%q, want dumb (no TTYPE)", res["TERM"]) })
@@ -248,17 +238,7 @@ const { Telnet } = require(process.env.PKG);
 `
 	cmd := exec.Command("node", "-e", script)
 	cmd.Env = append(os.Environ(), "PKG="+pkg, "PORT="+d.port, "PASS="+alicePass)
-	out, err := cmd.CombinedOutput()
-	res := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-			res[k] = v
-		}
-	}
-	if err != nil {
-		record(name, "logon", "FAIL")
-		t.Fatalf("node telnet-client: %v\n%s", err, out)
-	}
+	res := runScript(t, name, cmd)
 	// The library shows nothing until it has logged on.
 	record(name, "connect → login:", "n/a (script)")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
@@ -320,17 +300,7 @@ puts "EXIT ok"
 `
 	cmd := exec.Command("expect", "-c", script)
 	cmd.Env = append(os.Environ(), "PORT="+d.port, "PASS="+alicePass, "TERM=vt100")
-	out, err := cmd.CombinedOutput()
-	res := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-			res[k] = v
-		}
-	}
-	if err != nil {
-		record(name, "logon", "FAIL")
-		t.Fatalf("expect: %v\n%s", err, out)
-	}
+	res := runScript(t, name, cmd)
 	record(name, "connect → login:", res["PROMPT_MS"]+"ms")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
 	step(t, name, "TERM", func() error { return want(res["TERM"] == "vt100", "TERM=%q, want vt100", res["TERM"]) })
@@ -339,6 +309,25 @@ puts "EXIT ok"
 	step(t, name, "Ctrl-C", func() error { return want(res["CTRLC"] == "ok", "Ctrl-C did not interrupt sleep") })
 	record(name, "full screen", "n/a (script)")
 	step(t, name, "exit", func() error { return want(res["EXIT"] == "ok", "no clean exit") })
+}
+
+// runScript runs a client script that prints its results as "KEY value"
+// lines and returns them; if the script fails, the client's logon is
+// recorded as failed and the test stops.
+func runScript(t *testing.T, client string, cmd *exec.Cmd) map[string]string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		record(client, "logon", "FAIL")
+		t.Fatalf("%s: %v\n%s", client, err, out)
+	}
+	res := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			res[k] = v
+		}
+	}
+	return res
 }
 
 func want(ok bool, format string, args ...any) error {

@@ -82,12 +82,7 @@ func TestConnDetach(t *testing.T) {
 // ends Negotiate; the data before the end is read first, then the end,
 // and the bytes after it are Detach's, parsed by no one.
 func TestConnDetachDuringNegotiate(t *testing.T) {
-	srv, client := tcpPair(t)
-	cfg := testConfig()
-	cfg.NegotiationTimeout = time.Minute
-	c := NewConn(srv, cfg)
-	done := negotiateAsync(c)
-	expect(t, client, wire(t, offers))
+	c, client, done := offered(t)
 	after := wire(t, `IAC DO TIMING-MARK "x"`)
 	send(t, client, acceptAll+` "typed" IAC DO LOGOUT `+formatWire(after))
 	if err := wait(t, done); err != nil {
