@@ -2,11 +2,17 @@
 GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-# Debian packages the end-to-end tests drive.
-TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux
+# Debian packages the end-to-end tests drive. (npm counts as there when the
+# command is: NodeSource's nodejs bundles it and conflicts with Debian's.)
+TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux \
+	nodejs npm
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
 BUSYBOX_DIR := /opt/tlntsvr-test/busybox
+# The npm package telnet-client (a Node.js scripting client) is installed
+# here with npm install --prefix; e2e reads TLNTSVR_NPM_DIR, this default.
+NPM_DIR := /opt/tlntsvr-test/npm
+NPM_TELNET_CLIENT := telnet-client@2.2.14
 
 .PHONY: all build run test test-deps lint fuzz clean
 
@@ -32,6 +38,7 @@ test: test-deps
 test-deps:
 	@missing=""; for p in $(TEST_PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if command -v npm >/dev/null; then missing=$$(echo "$$missing" | sed 's/ npm\b//'); fi; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "test-deps: missing packages:$$missing (run as root, or apt-get install them)"; exit 1; fi; \
 		echo "installing:$$missing"; \
@@ -41,6 +48,10 @@ test-deps:
 		if [ "$$(id -u)" != 0 ]; then echo "test-deps: busybox-static missing (run as root)"; exit 1; fi; \
 		tmp=$$(mktemp -d) && (cd $$tmp && apt-get download busybox-static >/dev/null 2>&1) && \
 		mkdir -p $(BUSYBOX_DIR) && dpkg -x $$tmp/busybox-static_*.deb $(BUSYBOX_DIR) && rm -rf $$tmp; \
+	fi
+	@if [ ! -f $(NPM_DIR)/node_modules/telnet-client/package.json ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "test-deps: npm telnet-client missing (run as root)"; exit 1; fi; \
+		mkdir -p $(NPM_DIR) && npm install --prefix $(NPM_DIR) --no-audit --no-fund --silent $(NPM_TELNET_CLIENT); \
 	fi
 
 # staticcheck from the Go module proxy, pinned: a release that builds with

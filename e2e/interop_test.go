@@ -81,6 +81,7 @@ func TestInteropMatrix(t *testing.T) {
 		})
 	}
 	t.Run("Python telnetlib", func(t *testing.T) { runPythonTelnetlib(t, d) })
+	t.Run("npm telnet-client", func(t *testing.T) { runNpmTelnetClient(t, d) })
 	t.Run("expect + inetutils telnet", func(t *testing.T) { runExpect(t, d) })
 	if p := os.Getenv("TLNTSVR_INTEROP_DOC"); p != "" {
 		writeInteropDoc(t, p)
@@ -180,17 +181,7 @@ tn.get_socket().sendall(telnetlib.IAC + telnetlib.IP)  # write() would double th
 tn.write(b"echo STATUS$?\r\n"); print("CTRLC", b"STATUS130" in tn.read_until(b"STATUS130", 20))
 tn.write(b"exit\r\n"); tn.read_all(); print("EXIT ok")
 `
-	out, err := exec.Command(py, "-c", script, d.port, alicePass).CombinedOutput()
-	if err != nil {
-		record(name, "logon", "FAIL")
-		t.Fatalf("python telnetlib: %v\n%s", err, out)
-	}
-	res := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok {
-			res[k] = v
-		}
-	}
+	res := runScript(t, name, exec.Command(py, "-c", script, d.port, alicePass))
 	record(name, "connect → login:", res["PROMPT_MS"]+"ms")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
 	step(t, name, "TERM", func() error { return want(res["TERM"] == "dumb", "TERM=%q, want dumb (no TTYPE)", res["TERM"]) })
@@ -200,6 +191,65 @@ tn.write(b"exit\r\n"); tn.read_all(); print("EXIT ok")
 	record(name, "full screen", "n/a (no terminal)")
 	step(t, name, "exit", func() error { return want(res["EXIT"] == "ok", "no clean exit") })
 	record(name, "Ctrl-C", "ok (IAC IP)")
+}
+
+// npmDir is where `make test-deps` and .ci/run install the npm package
+// telnet-client (npm install --prefix); TLNTSVR_NPM_DIR overrides it.
+func npmDir() string {
+	if d := os.Getenv("TLNTSVR_NPM_DIR"); d != "" {
+		return d
+	}
+	return "/opt/tlntsvr-test/npm"
+}
+
+// runNpmTelnetClient drives the npm package telnet-client (Node.js), a
+// scripting client common in network automation. It answers every WILL
+// with DO and every DO with WONT, so it accepts our WILL CHARSET and then
+// answers our CHARSET REQUEST with a bare IAC SB CHARSET that never ends
+// (issue 16 item 8): its login name must still be read as one.
+func runNpmTelnetClient(t *testing.T, d *daemon) {
+	const name = "npm telnet-client"
+	pkg := filepath.Join(npmDir(), "node_modules", "telnet-client")
+	if _, err := exec.LookPath("node"); err != nil {
+		record(name, "logon", "FAIL: not installed")
+		t.Fatalf("node not installed (make test-deps installs nodejs): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(pkg, "package.json")); err != nil {
+		record(name, "logon", "FAIL: not installed")
+		t.Fatalf("npm package telnet-client not installed in %s (make test-deps installs it): %v", npmDir(), err)
+	}
+	script := `
+const { Telnet } = require(process.env.PKG);
+(async () => {
+  const c = new Telnet();
+  await c.connect({
+    host: '127.0.0.1', port: Number(process.env.PORT),
+    username: 'alice', password: process.env.PASS,
+    shellPrompt: /\$ $/, timeout: 20000, execTimeout: 20000, sendTimeout: 20000,
+  });
+  console.log('LOGON ok');
+  const res = await c.exec('echo OK$((6*7))OK; echo T$((0+1))=$TERM=');
+  console.log('EXEC', res.includes('OK42OK') ? 'ok' : JSON.stringify(res));
+  const m = /T1=([^=\r\n]*)=/.exec(res);
+  console.log('TERM', m ? m[1] : '?');
+  await c.end();
+  console.log('EXIT ok');
+})().catch(e => { console.log('ERROR', (e && e.message) || e); process.exit(1); });
+`
+	cmd := exec.Command("node", "-e", script)
+	cmd.Env = append(os.Environ(), "PKG="+pkg, "PORT="+d.port, "PASS="+alicePass)
+	res := runScript(t, name, cmd)
+	// The library shows nothing until it has logged on.
+	record(name, "connect → login:", "n/a (script)")
+	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
+	step(t, name, "TERM", func() error { return want(res["TERM"] == "dumb", "TERM=%q, want dumb (no TTYPE)", res["TERM"]) })
+	step(t, name, "exit", func() error {
+		return want(res["EXEC"] == "ok" && res["EXIT"] == "ok", "exec %s, exit %q", res["EXEC"], res["EXIT"])
+	})
+	record(name, "stty size", "n/a (no terminal)")
+	record(name, "resize", "n/a (no terminal)")
+	record(name, "Ctrl-C", "n/a (script)")
+	record(name, "full screen", "n/a (no terminal)")
 }
 
 // runExpect drives inetutils telnet from an expect script, as sysadmins'
@@ -250,17 +300,7 @@ puts "EXIT ok"
 `
 	cmd := exec.Command("expect", "-c", script)
 	cmd.Env = append(os.Environ(), "PORT="+d.port, "PASS="+alicePass, "TERM=vt100")
-	out, err := cmd.CombinedOutput()
-	res := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
-			res[k] = v
-		}
-	}
-	if err != nil {
-		record(name, "logon", "FAIL")
-		t.Fatalf("expect: %v\n%s", err, out)
-	}
+	res := runScript(t, name, cmd)
 	record(name, "connect → login:", res["PROMPT_MS"]+"ms")
 	step(t, name, "logon", func() error { return want(res["LOGON"] == "ok", "no logon") })
 	step(t, name, "TERM", func() error { return want(res["TERM"] == "vt100", "TERM=%q, want vt100", res["TERM"]) })
@@ -269,6 +309,25 @@ puts "EXIT ok"
 	step(t, name, "Ctrl-C", func() error { return want(res["CTRLC"] == "ok", "Ctrl-C did not interrupt sleep") })
 	record(name, "full screen", "n/a (script)")
 	step(t, name, "exit", func() error { return want(res["EXIT"] == "ok", "no clean exit") })
+}
+
+// runScript runs a client script that prints its results as "KEY value"
+// lines and returns them; if the script fails, the client's logon is
+// recorded as failed and the test stops.
+func runScript(t *testing.T, client string, cmd *exec.Cmd) map[string]string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		record(client, "logon", "FAIL")
+		t.Fatalf("%s: %v\n%s", client, err, out)
+	}
+	res := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			res[k] = v
+		}
+	}
+	return res
 }
 
 func want(ok bool, format string, args ...any) error {
@@ -309,6 +368,7 @@ func writeInteropDoc(t *testing.T, path string) {
 			fmt.Fprintf(&b, "- %s: %s.\n", pc.name, pc.note)
 		}
 	}
+	b.WriteString("- The npm telnet-client refuses every option we ask it to perform and accepts every one we offer, CHARSET included, whose REQUEST it answers with a bare `IAC SB CHARSET`: the daemon reads the login name typed after it as data (docs/protocol.md).\n")
 	b.WriteString("- Python's telnetlib refuses every option, so the session gets TERM=dumb and no window size; Ctrl-C is sent as Telnet's IP command, which the daemon turns into the terminal's interrupt character.\n")
 	b.WriteString("- \"full screen\" runs `less`, checks it switches to the alternate screen and draws, and quits.\n")
 	b.WriteString("- Windows telnet.exe and PuTTY's byte sequences, which cannot be run here, are replayed byte for byte by the transcript tests in `internal/protocol/testdata/transcripts/`.\n")

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,29 @@ const maxPending = 4096
 // ErrLogout is returned by Read once the client has asked to be logged out
 // (DO LOGOUT, RFC 727) and we have agreed.
 var ErrLogout = errors.New("the client asked to be logged out")
+
+// ErrHandover matches (errors.Is) the *HandoverError that Read returns
+// once the client and we have agreed that the connection stops carrying
+// Telnet and carries another protocol from the next byte on (START_TLS's
+// FOLLOWS, AUTHENTICATION's SSL): the caller then takes the connection
+// back with Detach.
+var ErrHandover = errors.New("the Telnet stream was handed over")
+
+// HandoverError says which option handed the connection over.
+type HandoverError struct {
+	Option byte
+}
+
+func (e *HandoverError) Error() string {
+	return "the Telnet stream was handed over by " + OptionName(e.Option)
+}
+
+// Is makes errors.Is(err, ErrHandover) true.
+func (e *HandoverError) Is(target error) bool { return target == ErrHandover }
+
+// ErrDetached is returned by every method that reads or writes once
+// Detach has handed the connection back.
+var ErrDetached = errors.New("the Telnet connection was detached")
 
 // Config is the policy the application passes in.
 type Config struct {
@@ -42,12 +66,14 @@ type Config struct {
 // Conn is a server-side Telnet connection. Read returns only data, with
 // commands and negotiation handled inside; Write escapes IAC.
 //
-// Read (and Negotiate) must be called from one goroutine at a time; Write
-// and the accessors may be called from any goroutine.
+// Read, Negotiate and Detach must be called from one goroutine at a time;
+// Write, State and the other accessors may be called from any goroutine.
 type Conn struct {
 	nc  net.Conn
 	rc  syscall.RawConn // the socket itself, when nc exposes it
 	urg *urgentFlag     // set by the urgent-data watcher; nil without one
+
+	negotiationTimeout time.Duration
 
 	// Reader side: only the reading goroutine touches these.
 	e       *engine
@@ -59,27 +85,22 @@ type Conn struct {
 	cmd         byte // a command for onCommand, run at the next Read
 	cmdPending  bool
 	onCommand   func(cmd byte)
-	loggedOut   bool
+	ended       byte // the option that ended the Telnet stream (stopEnd)
+	detached    bool // Detach was called (reader side's copy)
 
-	mu       sync.Mutex // guards the snapshot below and onResize
-	term     string
-	env      map[string]string
-	cols     int
-	rows     int
-	onResize func(cols, rows int)
-	txSpeed  int
-	rxSpeed  int
-	charset  string
-	eor      bool // we agreed to mark records (prompts) with IAC EOR
+	// st is the engine's latest snapshot, for readers on any goroutine.
+	st       atomic.Pointer[State]
+	onResize atomic.Pointer[func(cols, rows int)]
 
 	fmu         sync.Mutex // serialises LFLOW decisions and their writes
 	lflow       bool       // the client agreed to have its flow control toggled
-	lflowAgreed uint32     // engine.lflowAgreed when last looked at
+	lflowAgreed uint32     // State.lflowAgreed when last looked at
 	flowKnown   bool       // SetFlowControl was called
 	flowWanted  bool       // what the terminal wants
 	flowSent    bool       // what the client was last told (or starts with)
 
-	wmu sync.Mutex // serialises writes to nc
+	wmu       sync.Mutex // serialises writes to nc
+	wDetached bool       // Detach was called: nothing more goes to nc (wmu)
 }
 
 // NewConn wraps nc. It sends nothing until Negotiate. If nc exposes its
@@ -89,7 +110,8 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 	if cfg.NegotiationTimeout <= 0 {
 		cfg.NegotiationTimeout = DefaultNegotiationTimeout
 	}
-	c := &Conn{nc: nc, e: newEngine(cfg)}
+	c := &Conn{nc: nc, e: newEngine(cfg), negotiationTimeout: cfg.NegotiationTimeout}
+	c.st.Store(c.e.snapshot())
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
@@ -105,15 +127,22 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
+// State returns the negotiated state as it is now. It never changes; a
+// later call returns a newer one if negotiation went on. Any goroutine.
+func (c *Conn) State() *State { return c.st.Load() }
+
 // Negotiate sends our option offers and reads the client's answers until
 // every question is answered or the negotiation timeout passes, whichever
 // is first. Data the client sends meanwhile is kept for Read. A client that
 // never answers is not an error.
 func (c *Conn) Negotiate() error {
+	if c.detached {
+		return ErrDetached
+	}
 	if err := c.writeRaw(c.e.start()); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(c.e.cfg.NegotiationTimeout)
+	deadline := time.Now().Add(c.negotiationTimeout)
 	if err := c.nc.SetReadDeadline(deadline); err != nil {
 		return err
 	}
@@ -121,17 +150,16 @@ func (c *Conn) Negotiate() error {
 	if c.nbuf == nil {
 		c.nbuf = make([]byte, 512)
 	}
-	// A stop (a command, the end of a Synch, a logout) ends it early: Read
-	// takes over from there, in order.
+	// A stop (a command, the end of a Synch, the end of the stream) ends
+	// it early: Read takes over from there, in order.
 	for c.e.negotiating() && len(c.pending) < maxPending && !c.stopped() {
 		n, err := c.nc.Read(c.nbuf)
 		if n > 0 {
 			c.checkUrgent()
-			m, used := c.feedData(c.nbuf[:n])
-			c.pending = append(c.pending, c.nbuf[:m]...)
-			c.keepUnparsed(c.nbuf[used:n])
-			c.handleStop()
-			if werr := c.afterFeed(); werr != nil {
+			r, werr := c.feed(c.nbuf[:n])
+			c.pending = append(c.pending, c.nbuf[:r.n]...)
+			c.keepUnparsed(c.nbuf[r.used:n])
+			if werr != nil {
 				return werr
 			}
 		}
@@ -145,14 +173,16 @@ func (c *Conn) Negotiate() error {
 	return nil
 }
 
-func (c *Conn) stopped() bool { return c.loggedOut || c.cmdPending || len(c.raw) > 0 }
+func (c *Conn) stopped() bool { return c.ended != 0 || c.cmdPending || len(c.raw) > 0 }
 
 // Read reads data from the client, handling every Telnet command and
 // negotiation on the way. p is also the network read buffer, so a large p
 // means large reads. A command for the application's handler
 // (SetCommandHandler) ends the Read that returns the data before it; the
 // handler runs at the start of the next Read, once the caller has used
-// that data, so commands act in order with the data around them.
+// that data, so commands act in order with the data around them. Once the
+// Telnet stream has ended, after the data before its end, Read returns
+// ErrLogout or a *HandoverError.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil // else the loop below would spin on empty reads
@@ -166,8 +196,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if c.loggedOut {
-			return 0, ErrLogout
+		if c.detached {
+			return 0, ErrDetached
+		}
+		if c.ended != 0 {
+			return 0, endError(c.ended)
 		}
 		if c.cmdPending {
 			c.cmdPending = false
@@ -187,18 +220,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 		}
 		if n > 0 {
-			m, used := c.feedData(p[:n])
+			r, werr := c.feed(p[:n])
 			if fromRaw {
-				c.raw = c.raw[used:]
+				c.raw = c.raw[r.used:]
 			} else {
-				c.keepUnparsed(p[used:n])
+				c.keepUnparsed(p[r.used:n])
 			}
-			c.handleStop()
-			if werr := c.afterFeed(); werr != nil {
-				return m, werr
+			if werr != nil {
+				return r.n, werr
 			}
-			if m > 0 {
-				return m, nil
+			if r.n > 0 {
+				return r.n, nil
 			}
 		}
 		if err != nil {
@@ -207,15 +239,28 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
-// feedData is engine.feed, with the data discarded while a Synch runs: it
-// all came before the urgent mark (RFC 854).
-func (c *Conn) feedData(p []byte) (n, used int) {
-	synch := c.e.synch
-	n, used = c.e.feed(p)
-	if synch {
-		n = 0
+// endError is what Read returns once the option opt ended the stream.
+func endError(opt byte) error {
+	if opt == OptLogout {
+		return ErrLogout
 	}
-	return n, used
+	return &HandoverError{Option: opt}
+}
+
+// feed runs the engine over p, takes over what made it stop, publishes
+// what it learned and sends its replies.
+func (c *Conn) feed(p []byte) (feedResult, error) {
+	r := c.e.feed(p)
+	switch r.stop {
+	case stopCommand:
+		c.cmd, c.cmdPending = r.arg, true
+	case stopMark:
+		// Another Synch may be queued behind this one (BSD's stilloob).
+		c.UrgentPending()
+	case stopEnd:
+		c.ended = r.arg
+	}
+	return r, c.afterFeed(r)
 }
 
 // keepUnparsed keeps what a stopped feed did not parse, when it came from
@@ -227,19 +272,41 @@ func (c *Conn) keepUnparsed(b []byte) {
 	}
 }
 
-// handleStop takes over what made the last feed stop.
-func (c *Conn) handleStop() {
-	e := c.e
-	switch e.stop {
-	case stopCommand:
-		c.cmd, c.cmdPending = e.cmd, true
-	case stopMark:
-		// Another Synch may be queued behind this one (BSD's stilloob).
-		c.UrgentPending()
-	case stopLogout:
-		c.loggedOut = true
+// Detach ends the Telnet layer and hands back what is under it: the
+// connection, and the bytes read from it that the Telnet layer has not
+// parsed (nil if none), which come before anything still to be read from
+// nc. nc then belongs to the caller.
+//
+// It is how a connection leaves Telnet for another protocol: once Read has
+// returned a *HandoverError, the engine stopped right after the byte that
+// ended the Telnet stream (the client's IAC SE of SB START_TLS FOLLOWS,
+// say), so buffered is exactly what the client sent after it: the start
+// of a TLS handshake, to be read before nc by the tls.Conn, and a new
+// Conn over that starts negotiation afresh. Our replies up to that point
+// have been written.
+//
+// After Detach, Read and Negotiate return ErrDetached, the writing
+// methods return ErrDetached without touching nc (a Write under way on
+// another goroutine finishes first), Close does nothing, and the urgent
+// data watcher no longer looks at nc (SO_OOBINLINE stays on). Data
+// decoded but not yet returned by Read is dropped: after a
+// *HandoverError there is none. Called at another time, buffered may
+// start inside a Telnet command. Call it from the reading goroutine, not
+// during a Read or Negotiate; a second call returns nc and nil.
+func (c *Conn) Detach() (nc net.Conn, buffered []byte) {
+	c.wmu.Lock()
+	c.wDetached = true
+	c.wmu.Unlock()
+	if c.urg != nil {
+		unwatchUrgent(c.rc, c.urg)
+		c.urg = nil
 	}
-	e.stop = stopNone
+	if len(c.raw) > 0 {
+		buffered = bytes.Clone(c.raw)
+	}
+	c.detached = true
+	c.raw, c.rawBuf, c.pending, c.nbuf = nil, nil, nil, nil
+	return c.nc, buffered
 }
 
 // checkUrgent runs after each network read: if the watcher saw urgent data
@@ -261,7 +328,7 @@ func (c *Conn) UrgentPending() bool {
 	if c.rc == nil || !urgentPending(c.rc) {
 		return false
 	}
-	c.e.synch = true
+	c.e.discardToMark()
 	return true
 }
 
@@ -285,50 +352,36 @@ func (c *Conn) SetUrgentHandler(f func()) {
 }
 
 // afterFeed publishes what the last feed learned and sends its replies.
-func (c *Conn) afterFeed() error {
+func (c *Conn) afterFeed(r feedResult) error {
 	e := c.e
-	if !e.learned {
-		return c.writeRaw(e.takeOut())
+	var st *State
+	if r.changed {
+		st = e.snapshot()
+		c.st.Store(st)
 	}
-	e.learned = false
-	var resize func(int, int)
-	c.mu.Lock()
-	c.term = e.term()
-	c.env = copyEnv(e.env)
-	if e.resized {
-		e.resized = false
-		c.cols, c.rows = e.cols, e.rows
-		resize = c.onResize
-	}
-	c.txSpeed, c.rxSpeed = e.txSpeed, e.rxSpeed
-	c.charset = e.charset
-	c.eor = e.us[OptEOR].state == qYes
-	c.mu.Unlock()
-	if resize != nil {
-		resize(e.cols, e.rows)
+	if r.resized {
+		if f := c.onResize.Load(); f != nil {
+			st := c.st.Load()
+			(*f)(st.Cols, st.Rows)
+		}
 	}
 	if err := c.writeRaw(e.takeOut()); err != nil {
 		return err
 	}
+	if st == nil {
+		return nil
+	}
 	// After the replies, so DO LFLOW goes out before the first LFLOW OFF.
 	c.fmu.Lock()
 	defer c.fmu.Unlock()
-	c.lflow = e.him[OptLFlow].state == qYes
-	if c.lflowAgreed != e.lflowAgreed {
+	c.lflow = st.Him(OptLFlow)
+	if c.lflowAgreed != st.lflowAgreed {
 		// RFC 1372: each time it is agreed, the client starts with flow
 		// control on.
-		c.lflowAgreed = e.lflowAgreed
+		c.lflowAgreed = st.lflowAgreed
 		c.flowSent = true
 	}
 	return c.syncFlowLocked()
-}
-
-func copyEnv(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // escBufs holds Write's escape buffers, shared by every Conn, so a
@@ -344,6 +397,9 @@ const maxEscBuf = 128 << 10
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.wDetached {
+		return 0, ErrDetached
+	}
 	if bytes.IndexByte(p, IAC) < 0 {
 		return c.nc.Write(p)
 	}
@@ -364,10 +420,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 // IAC EOR when the client asked us to mark records (RFC 885), as MUD
 // clients do to tell prompts from other lines.
 func (c *Conn) WritePrompt(p []byte) (int, error) {
-	c.mu.Lock()
-	eor := c.eor
-	c.mu.Unlock()
-	if !eor {
+	if !c.State().Us(OptEOR) {
 		return c.Write(p)
 	}
 	buf := append(AppendEscaped(nil, p), IAC, EOR)
@@ -424,6 +477,9 @@ func (c *Conn) writeRaw(b []byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.wDetached {
+		return ErrDetached
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
@@ -435,6 +491,9 @@ func (c *Conn) writeRaw(b []byte) error {
 func (c *Conn) SendSynch() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.wDetached {
+		return ErrDetached
+	}
 	if _, err := c.nc.Write([]byte{IAC}); err != nil {
 		return err
 	}
@@ -470,59 +529,53 @@ func (c *Conn) syncFlowLocked() error {
 	return c.writeRaw([]byte{IAC, SB, OptLFlow, v, IAC, SE})
 }
 
-// Close closes the underlying connection.
+// Close closes the underlying connection; after Detach it does nothing.
 func (c *Conn) Close() error {
+	c.wmu.Lock()
+	detached := c.wDetached
+	c.wmu.Unlock()
+	if detached {
+		return nil
+	}
 	if c.urg != nil {
 		unwatchUrgent(c.rc, c.urg)
 	}
 	return c.nc.Close()
 }
 
-// Term returns the terminal type the client reported (lower case), or "".
-func (c *Conn) Term() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.term
-}
+// Term returns the terminal type to use (State.Term).
+func (c *Conn) Term() string { return c.State().Term }
 
 // Env returns the allowlisted environment variables the client sent
 // (NEW-ENVIRON or OLD-ENVIRON, and DISPLAY from XDISPLOC).
-func (c *Conn) Env() map[string]string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return copyEnv(c.env)
-}
+func (c *Conn) Env() map[string]string { return c.State().Env() }
 
 // WindowSize returns the client's window size from NAWS; ok is false if
 // the client never sent one.
 func (c *Conn) WindowSize() (cols, rows int, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cols, c.rows, c.cols > 0
+	st := c.State()
+	return st.Cols, st.Rows, st.Cols > 0
 }
 
 // TermSpeed returns the terminal's transmit and receive speeds in bits per
 // second from TSPEED (RFC 1079); ok is false if the client sent none.
 func (c *Conn) TermSpeed() (tx, rx int, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.txSpeed, c.rxSpeed, c.txSpeed > 0
+	st := c.State()
+	return st.TxSpeed, st.RxSpeed, st.TxSpeed > 0
 }
 
 // Charset returns the character set agreed through CHARSET (RFC 2066):
 // "UTF-8", or "" if none was.
-func (c *Conn) Charset() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.charset
-}
+func (c *Conn) Charset() string { return c.State().Charset }
 
 // SetResizeHandler sets f to be called (from the reading goroutine) on
 // every window size the client sends from now on.
 func (c *Conn) SetResizeHandler(f func(cols, rows int)) {
-	c.mu.Lock()
-	c.onResize = f
-	c.mu.Unlock()
+	if f == nil {
+		c.onResize.Store(nil)
+		return
+	}
+	c.onResize.Store(&f)
 }
 
 // nvtCommands are the commands SetCommandHandler can hand over.
@@ -542,21 +595,20 @@ func NVTCommands() []byte { return slices.Clone(nvtCommands[:]) }
 // or before it starts.
 func (c *Conn) SetCommandHandler(f func(cmd byte), cmds ...byte) {
 	c.onCommand = f
-	c.e.cmdHandled = [256]bool{}
-	if f == nil {
-		return
-	}
-	for _, b := range cmds {
-		if slices.Contains(nvtCommands[:], b) {
-			c.e.cmdHandled[b] = true
+	var handled []byte
+	if f != nil {
+		for _, b := range cmds {
+			if slices.Contains(nvtCommands[:], b) {
+				handled = append(handled, b)
+			}
 		}
 	}
+	c.e.handleCommands(handled)
 }
 
 // Echoing reports whether we agreed to echo (the client's local echo is
-// off). Reading goroutine only.
-func (c *Conn) Echoing() bool { return c.e.us[OptEcho].state == qYes }
+// off).
+func (c *Conn) Echoing() bool { return c.State().Us(OptEcho) }
 
 // BinaryIn reports whether the client sends in binary mode.
-// Reading goroutine only.
-func (c *Conn) BinaryIn() bool { return c.e.binaryIn() }
+func (c *Conn) BinaryIn() bool { return c.State().Him(OptBinary) }

@@ -89,12 +89,7 @@ func TestConnPromptAndAccessors(t *testing.T) {
 // TestConnNegotiateCharset: a client that knows CHARSET answers our WILL;
 // Negotiate then also waits for its answer to our REQUEST.
 func TestConnNegotiateCharset(t *testing.T) {
-	srv, client := tcpPair(t)
-	cfg := testConfig()
-	cfg.NegotiationTimeout = time.Minute
-	c := NewConn(srv, cfg)
-	done := negotiateAsync(c)
-	expect(t, client, wire(t, offers))
+	c, client, done := offered(t)
 	send(t, client, `IAC DO ECHO IAC DO SGA IAC WONT TTYPE IAC WONT NAWS IAC WILL NEW-ENVIRON IAC DO CHARSET`)
 	expect(t, client, wire(t, `IAC SB NEW-ENVIRON SEND IAC SE IAC SB CHARSET REQUEST ";UTF-8" IAC SE`))
 	send(t, client, `IAC SB NEW-ENVIRON IS IAC SE`)

@@ -105,16 +105,23 @@ func readN(t *testing.T, c *Conn, n int) []byte {
 
 var offers = `IAC WILL ECHO IAC WILL SGA IAC DO TTYPE IAC DO NAWS IAC DO NEW-ENVIRON IAC WILL CHARSET`
 
-// TestNegotiateAnswered: a client that answers everything ends Negotiate
-// at once, long before the timeout; its typeahead is kept for Read.
-func TestNegotiateAnswered(t *testing.T) {
+// offered returns a Conn negotiating in the background (with a timeout no
+// test waits for) and its client, which has read our offers.
+func offered(t *testing.T) (c *Conn, client net.Conn, done <-chan error) {
+	t.Helper()
 	srv, client := tcpPair(t)
 	cfg := testConfig()
 	cfg.NegotiationTimeout = time.Minute
-	c := NewConn(srv, cfg)
-	done := negotiateAsync(c)
-
+	c = NewConn(srv, cfg)
+	done = negotiateAsync(c)
 	expect(t, client, wire(t, offers))
+	return c, client, done
+}
+
+// TestNegotiateAnswered: a client that answers everything ends Negotiate
+// at once, long before the timeout; its typeahead is kept for Read.
+func TestNegotiateAnswered(t *testing.T) {
+	c, client, done := offered(t)
 	send(t, client, acceptAll+` IAC SB NAWS 0 80 0 24 IAC SE "typed"`)
 	expect(t, client, wire(t, `IAC SB TTYPE SEND IAC SE IAC SB NEW-ENVIRON SEND IAC SE`))
 	send(t, client, `IAC SB TTYPE IS "XTERM" IAC SE " ahead" CR LF`)
@@ -280,12 +287,7 @@ func TestAppendEscaped(t *testing.T) {
 // agreeing to everything, with the client's end.
 func answered(t *testing.T) (*Conn, net.Conn) {
 	t.Helper()
-	srv, client := tcpPair(t)
-	cfg := testConfig()
-	cfg.NegotiationTimeout = time.Minute
-	c := NewConn(srv, cfg)
-	done := negotiateAsync(c)
-	expect(t, client, wire(t, offers))
+	c, client, done := offered(t)
 	send(t, client, acceptAll+` IAC SB NAWS 0 80 0 24 IAC SE IAC SB TTYPE IS "XTERM" IAC SE IAC SB NEW-ENVIRON IS IAC SE`)
 	expect(t, client, wire(t, `IAC SB TTYPE SEND IAC SE IAC SB NEW-ENVIRON SEND IAC SE`))
 	if err := wait(t, done); err != nil || c.e.negotiating() {

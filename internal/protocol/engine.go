@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"maps"
 )
 
 // Limits on what a client can make us hold. Every buffer fed by the network
@@ -31,13 +32,15 @@ const (
 type pstate uint8
 
 const (
-	stData   pstate = iota
-	stCR            // a CR was passed on; a following LF or NUL is dropped
-	stIAC           // saw IAC
-	stVerb          // saw IAC WILL/WONT/DO/DONT, waiting for the option byte
-	stSB            // saw IAC SB, waiting for the option byte
-	stSBData        // inside a subnegotiation
-	stSBIAC         // saw IAC inside a subnegotiation
+	stData     pstate = iota
+	stCR              // a CR was passed on; a following LF or NUL is dropped
+	stIAC             // saw IAC
+	stVerb            // saw IAC WILL/WONT/DO/DONT, waiting for the option byte
+	stSB              // saw IAC SB, waiting for the option byte
+	stSBIACOpt        // saw IAC SB IAC: an empty subnegotiation, or EXOPL's
+	stSBFirst         // inside a subnegotiation of an sbCoded option, before its first byte
+	stSBData          // inside a subnegotiation
+	stSBIAC           // saw IAC inside a subnegotiation
 	// stNAWSFull: a NAWS payload reached its 4 bytes with a doubled IAC.
 	// busybox telnet does not double IAC in NAWS, so for a height of 255
 	// it sends IAC SB NAWS 0 w 0 IAC IAC SE: the last IAC of the size and
@@ -52,10 +55,31 @@ type stopReason uint8
 
 const (
 	stopNone    stopReason = iota
-	stopCommand            // an NVT command the application handles (e.cmd)
+	stopCommand            // an NVT command the application handles (feedResult.arg)
 	stopMark               // the DM that ends a Synch: is more urgent data pending?
-	stopLogout             // we agreed to LOGOUT: the connection is to end
+	// stopEnd: the Telnet stream ended, by agreement, right after the last
+	// byte used; feedResult.arg is the option that ended it. LOGOUT ends
+	// the connection; an option after which the connection carries
+	// another protocol (START_TLS's FOLLOWS, AUTHENTICATION's SSL) ends
+	// it the same way, and what follows the stop is that protocol's. The
+	// engine parses nothing more.
+	stopEnd
 )
+
+// feedResult is what one feed did.
+type feedResult struct {
+	n    int        // data bytes for the application, written to the front of the input
+	used int        // input bytes parsed: all of them unless stop is set
+	stop stopReason // why feed returned before the end of its input
+	// arg goes with stop: the command (stopCommand), the option that
+	// ended the stream (stopEnd).
+	arg byte
+	// changed: the negotiated state differs from the last snapshot.
+	changed bool
+	// resized: a usable window size arrived (the snapshot has it), even
+	// the one already known.
+	resized bool
+}
 
 // Bits of engine.answered: requests answered since data last arrived.
 const (
@@ -69,6 +93,22 @@ var AYTReply = []byte("\r\n[tlntsvr: yes]\r\n")
 // charsetRequest is our CHARSET REQUEST (RFC 2066): UTF-8 only, ';' as the
 // separator.
 var charsetRequest = []byte{IAC, SB, OptCharset, csREQUEST, ';', 'U', 'T', 'F', '-', '8', IAC, SE}
+
+// sbCoded marks the options whose subnegotiations we read and whose
+// messages start with a code, a control byte (IS, SEND, INFO; LFLOW's
+// commands; CHARSET's REQUEST to TTABLE-NAK). A subnegotiation of one of
+// them that starts with text instead is not one: it is cut short there
+// and the text is read as data, so that a client that sends a bare IAC SB
+// and never IAC SE does not have everything it types after it taken as
+// payload (the npm telnet-client answers CHARSET's REQUEST with
+// IAC SB CHARSET alone, then types its login name). An unknown code (a
+// control byte) keeps the old reading, payload up to IAC SE, ignored.
+// Options not listed (NAWS, whose payload is any 4 bytes, and every option
+// we refuse) keep their payload up to IAC SE, whatever it is.
+var sbCoded = [256]bool{
+	OptTTYPE: true, OptStatus: true, OptTSpeed: true, OptXDispLoc: true,
+	OptNewEnviron: true, OptOldEnviron: true, OptLFlow: true, OptCharset: true,
+}
 
 // policy says which options we agree to, per side.
 type policy struct {
@@ -93,9 +133,11 @@ func newPolicy(cfg Config) policy {
 
 // engine is the protocol state machine with no I/O: feed takes bytes from
 // the client and returns the data bytes for the application (written in
-// place over the input) while appending any replies to e.out. Being a pure
-// function of the byte sequence, it gives the same result however the
-// input is split, which the tests and the fuzz target check.
+// place over the input) while appending any replies to e.out, and says
+// what else happened in its result; snapshot hands out the negotiated
+// state as a value. Being a pure function of the byte sequence, it gives
+// the same result however the input is split, which the tests and the
+// fuzz target check.
 type engine struct {
 	cfg    Config
 	pol    policy
@@ -109,9 +151,10 @@ type engine struct {
 
 	out []byte // replies waiting to be written to the client
 
-	// Why the last feed stopped early, and the command it stopped at.
-	stop stopReason
-	cmd  byte
+	// Why the feed under way stops early, and the stop's argument: set
+	// where it happens, handed out in the feed's result.
+	stop    stopReason
+	stopArg byte
 	// cmdHandled marks the NVT commands (IP, AO, BRK, ...) the application
 	// acts on: feed stops after each so it can act between the data before
 	// and after. All false until the session starts, so commands sent
@@ -119,18 +162,22 @@ type engine struct {
 	cmdHandled [256]bool
 	// synch: urgent data is pending (a Synch, RFC 854): feed stops at the
 	// DM that ends it. The data fed meanwhile is all from before the mark
-	// and its caller discards it; commands are obeyed as usual. Set by
-	// Conn, which can see the socket, so the data path never looks at it.
-	synch  bool
-	logout bool // we agreed to LOGOUT
+	// and is discarded; commands are obeyed as usual. Only the caller,
+	// which can see the socket, knows when to start (discardToMark), so
+	// the data path never looks for urgent data.
+	synch bool
+	ended byte // the option that ended the stream (stopEnd), or 0
 
 	// What the client told us.
 	termTypes  []string // TTYPE answers in order, capped
 	ttypeDone  bool     // we have stopped asking
 	ttypeAsked bool     // a SEND is outstanding
-	env        map[string]string
-	envDone    bool // the first NEW-ENVIRON IS has arrived
-	envAsked   bool
+	// env is shared with the last snapshot when envShared: copied before
+	// it changes.
+	env       map[string]string
+	envShared bool
+	envDone   bool // the first NEW-ENVIRON IS has arrived
+	envAsked  bool
 	// OLD-ENVIRON is asked for once, when the client refuses NEW-ENVIRON.
 	oldEnvAsked, oldEnvSent, oldEnvDone bool
 	tspeedAsked, tspeedDone             bool
@@ -142,11 +189,11 @@ type engine struct {
 	lflowAgreed               uint32 // how many times LFLOW was agreed
 	cols, rows                int
 	nawsSeen                  bool
-	resized                   bool // NAWS arrived since the flag was last cleared
+	resized                   bool // NAWS brought a size in the feed under way
 	// answered: answers given since data last arrived (answeredAYT, ...):
 	// a flood of the same question gets one answer, not one per request.
 	answered uint8
-	learned  bool // what Conn publishes changed since last cleared
+	dirty    bool // the state differs from the last snapshot
 }
 
 func newEngine(cfg Config) *engine {
@@ -205,10 +252,11 @@ func (e *engine) applyHim(r qResult, opt byte) {
 	}
 }
 
-// optionChanged marks the options whose state Conn publishes.
+// optionChanged notes that an option went on or off: the snapshot lists
+// them. TIMING-MARK is never on for long enough to show (usEnabled).
 func (e *engine) optionChanged(opt byte) {
-	if opt == OptEOR || opt == OptLFlow {
-		e.learned = true
+	if opt != OptTimingMark {
+		e.dirty = true
 	}
 }
 
@@ -223,8 +271,7 @@ func (e *engine) usEnabled(opt byte) {
 		e.us[OptTimingMark] = qSide{}
 	case OptLogout:
 		// RFC 727: the client asked to be logged out; our WILL confirms.
-		e.logout = true
-		e.stop = stopLogout
+		e.end(OptLogout)
 	case OptCharset:
 		// RFC 2066: the side that sent WILL and got DO may REQUEST.
 		if !e.charsetAsked {
@@ -306,15 +353,49 @@ func (e *engine) negotiating() bool {
 	return false
 }
 
+// end ends the Telnet stream right after the byte being parsed (stopEnd).
+func (e *engine) end(opt byte) {
+	e.ended = opt
+	e.stop, e.stopArg = stopEnd, opt
+}
+
 // binaryIn reports whether the client sends in binary mode, in which case
 // CR is passed on as is.
 func (e *engine) binaryIn() bool { return e.him[OptBinary].state == qYes }
 
-// feed parses p, writes the data bytes to the front of p and returns their
-// count n. Replies go to e.out. It parses all of p (used == len(p)) unless
-// it stops early with e.stop set, right after the byte that made it stop;
-// the caller acts on the stop, clears it and feeds p[used:] again.
-func (e *engine) feed(p []byte) (n, used int) {
+// handleCommands sets the NVT commands feed stops at (see cmdHandled).
+func (e *engine) handleCommands(cmds []byte) {
+	e.cmdHandled = [256]bool{}
+	for _, b := range cmds {
+		e.cmdHandled[b] = true
+	}
+}
+
+// discardToMark starts discarding data up to the DM that ends a Synch.
+func (e *engine) discardToMark() { e.synch = true }
+
+// feed parses p, writes the data bytes to the front of p and says in its
+// result how many there are and what else happened. Replies go to e.out.
+// It parses all of p (used == len(p)) unless it stops early, right after
+// the byte that made it stop; the caller acts on the stop and feeds
+// p[used:] again. After a stopEnd it parses nothing (used is 0).
+func (e *engine) feed(p []byte) feedResult {
+	if e.ended != 0 {
+		return feedResult{stop: stopEnd, arg: e.ended, changed: e.dirty}
+	}
+	synch := e.synch
+	n, used := e.parse(p)
+	if synch {
+		n = 0 // all from before the urgent mark (RFC 854)
+	}
+	r := feedResult{n: n, used: used, stop: e.stop, arg: e.stopArg, changed: e.dirty, resized: e.resized}
+	e.stop, e.stopArg, e.resized = stopNone, 0, false
+	return r
+}
+
+// parse is feed's state machine: it returns the count of data bytes
+// written to the front of p and of the bytes of p it used.
+func (e *engine) parse(p []byte) (n, used int) {
 	w := 0
 	// Where the next IAC and CR are, each found once and reused until
 	// passed: searching the rest of p for IAC again after every CR made a
@@ -383,8 +464,7 @@ func (e *engine) feed(p []byte) (n, used int) {
 				}
 			default:
 				if e.cmdHandled[b] {
-					e.cmd = b
-					e.stop = stopCommand
+					e.stop, e.stopArg = stopCommand, b
 					return w, r
 				}
 			}
@@ -396,11 +476,48 @@ func (e *engine) feed(p []byte) (n, used int) {
 				return w, r
 			}
 		case stSB:
+			if p[r] == IAC {
+				// No option yet: IAC SE after it makes an empty
+				// subnegotiation, IAC IAC option 255 (inetutils telnetd
+				// reads them so).
+				r++
+				e.state = stSBIACOpt
+				continue
+			}
 			e.sbOpt = p[r]
 			e.sb = e.sb[:0]
 			e.sbOver = false
 			r++
 			e.state = stSBData
+			if sbCoded[e.sbOpt] {
+				e.state = stSBFirst
+			}
+		case stSBFirst:
+			e.state = stSBData
+			if b := p[r]; b >= ' ' && b != IAC {
+				// Text where a message code belongs: the client never
+				// finished this subnegotiation (see sbCoded). It ends
+				// here, and the text is read as data.
+				e.state = stData
+				e.subnegotiationCut(e.sbOpt)
+			}
+		case stSBIACOpt:
+			switch p[r] {
+			case SE:
+				r++ // an empty subnegotiation: nothing to do
+				e.state = stData
+			case IAC:
+				r++
+				e.sbOpt = IAC
+				e.sb = e.sb[:0]
+				e.sbOver = false
+				e.state = stSBData
+			default:
+				// The subnegotiation ended before it began; the byte
+				// after IAC is read as a command (an unknown one is
+				// ignored).
+				e.state = stIAC
+			}
 		case stSBData:
 			run := p[r:]
 			if i := bytes.IndexByte(run, IAC); i >= 0 {
@@ -421,12 +538,15 @@ func (e *engine) feed(p []byte) (n, used int) {
 					e.state = stNAWSFull
 				}
 			case SE:
+				e.state = stData
 				if e.sbOver {
 					e.subnegotiationDropped(e.sbOpt, e.sb)
 				} else {
 					e.subnegotiation(e.sbOpt, e.sb)
 				}
-				e.state = stData
+				if e.stop != stopNone {
+					return w, r
+				}
 			default:
 				if b < EOF {
 					// Not a command: the client forgot to double an IAC
@@ -447,8 +567,11 @@ func (e *engine) feed(p []byte) (n, used int) {
 			e.state = stSBData
 			if p[r] == SE {
 				r++
-				e.subnegotiation(e.sbOpt, e.sb)
 				e.state = stData
+				e.subnegotiation(e.sbOpt, e.sb)
+				if e.stop != stopNone {
+					return w, r
+				}
 			}
 		}
 	}
@@ -527,6 +650,40 @@ func (e *engine) subnegotiationDropped(opt byte, first []byte) {
 	}
 }
 
+// subnegotiationCut takes a subnegotiation cut short at its first byte,
+// text where a code belongs (sbCoded). If it came where the answer to our
+// SEND or REQUEST of that option was awaited, it was that answer, with
+// nothing in it: no other will come, and negotiation must not wait for one.
+func (e *engine) subnegotiationCut(opt byte) {
+	yes := func(o byte) bool { return e.him[o].state == qYes }
+	switch opt {
+	case OptTTYPE:
+		if yes(OptTTYPE) && e.ttypeAsked && !e.ttypeDone {
+			e.ttypeAsked, e.ttypeDone = false, true
+		}
+	case OptNewEnviron:
+		if yes(OptNewEnviron) {
+			e.envDone = true
+		}
+	case OptOldEnviron:
+		if yes(OptOldEnviron) && e.oldEnvSent {
+			e.oldEnvDone = true
+		}
+	case OptTSpeed:
+		if yes(OptTSpeed) && e.tspeedAsked {
+			e.tspeedDone = true
+		}
+	case OptXDispLoc:
+		if yes(OptXDispLoc) && e.xdispAsked {
+			e.xdispDone = true
+		}
+	case OptCharset:
+		if e.us[OptCharset].state == qYes && e.charsetAsked {
+			e.charsetDone = true
+		}
+	}
+}
+
 func (e *engine) subnegotiation(opt byte, data []byte) {
 	switch opt {
 	case OptTTYPE:
@@ -541,7 +698,7 @@ func (e *engine) subnegotiation(opt byte, data []byte) {
 		if cols, rows, ok := decodeNAWS(data); ok {
 			e.cols, e.rows = cols, rows
 			e.resized = true
-			e.learned = true
+			e.dirty = true
 		}
 	case OptNewEnviron:
 		if e.him[OptNewEnviron].state == qYes {
@@ -583,7 +740,7 @@ func (e *engine) termTypeReply(data []byte) {
 	}
 	if !repeat {
 		e.termTypes = append(e.termTypes, name)
-		e.learned = true
+		e.dirty = true
 	}
 	known := e.cfg.KnownTerm != nil && e.cfg.KnownTerm(name)
 	if repeat || known || len(e.termTypes) >= MaxTermTypes {
@@ -622,7 +779,7 @@ func (e *engine) envReply(data []byte, decode func([]byte) []envVar, done *bool)
 		case v.undefined:
 			// The client has no such variable (or, in an INFO, no
 			// longer has it): any value it gave before is gone too.
-			delete(e.env, v.name)
+			e.unsetEnv(v.name)
 		default:
 			e.setEnv(v.name, v.value)
 		}
@@ -636,8 +793,26 @@ func (e *engine) setEnv(name, value string) {
 	if _, exists := e.env[name]; !exists && len(e.env) >= MaxEnvVars {
 		return
 	}
+	e.ownEnv()
 	e.env[name] = value
-	e.learned = true
+	e.dirty = true
+}
+
+func (e *engine) unsetEnv(name string) {
+	if _, exists := e.env[name]; !exists {
+		return
+	}
+	e.ownEnv()
+	delete(e.env, name)
+	e.dirty = true
+}
+
+// ownEnv copies e.env if a snapshot holds it, before it changes.
+func (e *engine) ownEnv() {
+	if e.envShared {
+		e.env = maps.Clone(e.env)
+		e.envShared = false
+	}
 }
 
 // statusRequest answers STATUS SEND (RFC 859) with our view of every
@@ -690,7 +865,7 @@ func (e *engine) termSpeedReply(data []byte) {
 	e.tspeedDone = true
 	if tx, rx, ok := decodeTermSpeed(data[1:]); ok {
 		e.txSpeed, e.rxSpeed = tx, rx
-		e.learned = true
+		e.dirty = true
 	}
 }
 
@@ -751,6 +926,6 @@ func (e *engine) charsetMessage(data []byte) {
 func (e *engine) setCharset() {
 	if e.charset != "UTF-8" {
 		e.charset = "UTF-8"
-		e.learned = true
+		e.dirty = true
 	}
 }

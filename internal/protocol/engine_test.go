@@ -43,23 +43,18 @@ func appStream(e *engine, p []byte) (stream, out []byte) {
 }
 
 // feedStops feeds a copy of p, calling f with each stretch of data and the
-// stop that ended it. After a stop it does what Conn does: no more urgent
-// data is pending after a DM; nothing more is read after a logout.
-func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, cmd byte)) {
+// stop that ended it (and its argument), feeding the rest again after
+// each stop, as Conn does; nothing more is read once the stream ended
+// (no more urgent data is pending after a DM, as far as it knows).
+func feedStops(e *engine, p []byte, f func(data []byte, stop stopReason, arg byte)) {
 	buf := bytes.Clone(p)
-	for len(buf) > 0 && !e.logout {
-		synch := e.synch
-		n, used := e.feed(buf)
-		if synch {
-			n = 0 // from before the urgent mark: Conn.feedData drops it
+	for len(buf) > 0 {
+		r := e.feed(buf)
+		f(buf[:r.n], r.stop, r.arg)
+		buf = buf[r.used:]
+		if r.stop == stopEnd {
+			return
 		}
-		stop := e.stop
-		e.stop = stopNone
-		if stop == stopMark {
-			e.synch = false
-		}
-		f(buf[:n], stop, e.cmd)
-		buf = buf[used:]
 	}
 }
 
@@ -320,7 +315,7 @@ func snapshot(e *engine) string {
 	return fmt.Sprintf("types=%q env=%v size=%dx%d naws=%v ttypeDone=%v asked=%v envDone=%v "+
 		"speed=%d,%d charset=%q logout=%v synch=%v us=%s him=%s",
 		e.termTypes, e.env, e.cols, e.rows, e.nawsSeen, e.ttypeDone, e.ttypeAsked, e.envDone,
-		e.txSpeed, e.rxSpeed, e.charset, e.logout, e.synch,
+		e.txSpeed, e.rxSpeed, e.charset, e.ended == OptLogout, e.synch,
 		optionStates(&e.us), optionStates(&e.him))
 }
 
@@ -483,15 +478,21 @@ func TestNAWS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startedEngine(testConfig())
 			feedAll(e, wire(t, `IAC WILL NAWS`))
-			data, out := feedAll(e, wire(t, `IAC SB NAWS `+tt.payload+` IAC SE "z"`))
-			if string(data) != "z" || len(out) != 0 {
-				t.Errorf("data %s replies %s, want \"z\" and nothing", formatWire(data), formatWire(out))
+			e.snapshot()
+			buf := wire(t, `IAC SB NAWS `+tt.payload+` IAC SE "z"`)
+			r := e.feed(buf)
+			data, out := buf[:r.n], e.takeOut()
+			if string(data) != "z" || len(out) != 0 || r.used != len(buf) || r.stop != stopNone {
+				t.Errorf("data %s replies %s, used %d, stop %v; want \"z\" and nothing", formatWire(data), formatWire(out), r.used, r.stop)
 			}
 			if e.cols != tt.cols || e.rows != tt.rows {
 				t.Errorf("size %dx%d, want %dx%d", e.cols, e.rows, tt.cols, tt.rows)
 			}
-			if e.resized != (tt.cols > 0) {
-				t.Errorf("resized = %v", e.resized)
+			if r.resized != (tt.cols > 0) || r.changed != (tt.cols > 0) {
+				t.Errorf("resized = %v, changed = %v", r.resized, r.changed)
+			}
+			if st := e.snapshot(); st.Cols != e.cols || st.Rows != e.rows {
+				t.Errorf("snapshot size %dx%d", st.Cols, st.Rows)
 			}
 			// Any NAWS answers our DO, usable or not.
 			if !e.nawsSeen {
@@ -741,6 +742,95 @@ func TestUnterminatedSubnegotiation(t *testing.T) {
 				t.Errorf("SB after an unterminated one: %dx%d", e.cols, e.rows)
 			}
 		})
+	}
+}
+
+// TestEmptySubnegotiation: an IAC right after SB ends the subnegotiation
+// before it has an option (issue 16 item 7), as inetutils telnetd reads
+// it: IAC SB IAC SE is an empty subnegotiation, not the start of one for
+// option 255 that would take everything typed after it as its payload.
+// IAC SB IAC IAC is option 255's (EXOPL), like any SB with its option.
+func TestEmptySubnegotiation(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		data, out string
+	}{
+		{"IAC SB IAC SE", `IAC SB IAC SE "alice" CR LF`, `"alice" CR`, ``},
+		{"twice", `IAC SB IAC SE IAC SB IAC SE "x"`, `"x"`, ``},
+		{"then a command", `IAC SB IAC AYT "x"`, `"x"`, `CR LF "[tlntsvr: yes]" CR LF`},
+		{"then a handled IP", `IAC SB IAC IP "x"`, `IAC IP "x"`, ``},
+		{"then WILL", `IAC SB IAC WILL 99 "x"`, `"x"`, `IAC DONT 99`},
+		{"then a data byte", `IAC SB IAC "x" "y"`, `"y"`, ``},
+		{"then SB", `IAC SB IAC SB NAWS 0 80 0 24 IAC SE "x"`, `"x"`, ``},
+		{"EXOPL", `IAC SB IAC IAC "junk" IAC SE "x"`, `"x"`, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startedEngine(testConfig())
+			e.cmdHandled[IP] = true
+			feedAll(e, wire(t, acceptAll))
+			before := snapshot(e)
+			data, out := appStream(e, wire(t, tt.in))
+			if !bytes.Equal(data, wire(t, tt.data)) || !bytes.Equal(out, wire(t, tt.out)) {
+				t.Errorf("data %s replies %s; want %s and %s", formatWire(data), formatWire(out), tt.data, tt.out)
+			}
+			if e.state != stData {
+				t.Errorf("parser left in state %d", e.state)
+			}
+			if tt.name == "then SB" {
+				if e.cols != 80 || e.rows != 24 {
+					t.Errorf("SB after an empty one: %dx%d", e.cols, e.rows)
+				}
+			} else if after := snapshot(e); after != before {
+				t.Errorf("an empty subnegotiation changed the engine:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestSubnegotiationCut: a subnegotiation of an option whose messages
+// start with a code, started with text instead, is cut short before the
+// text (issue 16 item 8): a client that sends a bare IAC SB and types on
+// is read. An unknown code keeps the payload to IAC SE, ignored.
+func TestSubnegotiationCut(t *testing.T) {
+	tests := []struct {
+		name, setup, in string
+		data            string
+		// answered: the cut subnegotiation answered our SEND or REQUEST
+		// of its option (checked when the option is one we asked of).
+		answered bool
+	}{
+		{"bare CHARSET answer", `IAC DO CHARSET`, `IAC SB CHARSET "alice" CR LF`, `"alice" CR`, true},
+		{"split", `IAC DO CHARSET`, `IAC SB CHARSET`, ``, false},
+		{"TTYPE without IS", ``, `IAC SB TTYPE "xterm" IAC SE`, `"xterm"`, true},
+		{"NEW-ENVIRON", ``, `IAC SB NEW-ENVIRON "x"`, `"x"`, true},
+		{"unknown code: to IAC SE", `IAC DO CHARSET`, `IAC SB CHARSET 9 "alice" IAC SE "b"`, `"b"`, false},
+		{"NAWS is any 4 bytes", ``, `IAC SB NAWS "PPPP" IAC SE "b"`, `"b"`, false},
+		{"a refused option's payload", ``, `IAC SB 99 "alice" IAC SE "b"`, `"b"`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startedEngine(testConfig())
+			feedAll(e, wire(t, acceptAll+` `+tt.setup))
+			data, _ := feedAll(e, wire(t, tt.in))
+			if !bytes.Equal(data, wire(t, tt.data)) {
+				t.Errorf("data %s, want %s", formatWire(data), tt.data)
+			}
+			answered := map[byte]bool{OptCharset: e.charsetDone, OptTTYPE: e.ttypeDone, OptNewEnviron: e.envDone}
+			if got, ok := answered[wire(t, tt.in)[2]]; ok && got != tt.answered {
+				t.Errorf("answered %v, want %v", got, tt.answered)
+			}
+			if e.charset != "" || len(e.termTypes) != 0 || len(e.env) != 0 {
+				t.Errorf("kept: charset %q types %q env %q", e.charset, e.termTypes, e.env)
+			}
+		})
+	}
+	// The client that uses CHARSET properly still gets UTF-8.
+	e := startedEngine(testConfig())
+	feedAll(e, wire(t, acceptAll+` IAC DO CHARSET IAC SB CHARSET ACCEPTED "UTF-8" IAC SE`))
+	if e.charset != "UTF-8" || !e.charsetDone {
+		t.Errorf("charset %q, done %v", e.charset, e.charsetDone)
 	}
 }
 

@@ -141,8 +141,8 @@ func checkEngineBounds(t *testing.T, e *engine) {
 	if e.us[OptTimingMark].state != qNo {
 		t.Fatalf("TIMING-MARK %v", e.us[OptTimingMark].state)
 	}
-	if e.logout != (e.us[OptLogout].state == qYes) {
-		t.Fatalf("logout %v, LOGOUT %v", e.logout, e.us[OptLogout].state)
+	if (e.ended == OptLogout) != (e.us[OptLogout].state == qYes) {
+		t.Fatalf("ended by %s, LOGOUT %v", OptionName(e.ended), e.us[OptLogout].state)
 	}
 	// Never agreed, whatever the client sends.
 	for _, o := range []byte{OptLinemode, OptStartTLS, OptAuth, OptEncrypt, OptEXOPL} {

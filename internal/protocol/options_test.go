@@ -55,10 +55,9 @@ func TestTimingMark(t *testing.T) {
 	e = startedEngine(testConfig())
 	handleCommands(e)
 	buf := wire(t, `IAC IP IAC DO TIMING-MARK`)
-	if n, used := e.feed(buf); n != 0 || used != 2 || e.stop != stopCommand || e.cmd != IP || len(e.out) != 0 {
-		t.Fatalf("feed = %d, %d; stop %v cmd %s out %s", n, used, e.stop, CommandName(e.cmd), formatWire(e.out))
+	if r := e.feed(buf); r.n != 0 || r.used != 2 || r.stop != stopCommand || r.arg != IP || len(e.out) != 0 {
+		t.Fatalf("feed = %d, %d; stop %v cmd %s out %s", r.n, r.used, r.stop, CommandName(r.arg), formatWire(e.out))
 	}
-	e.stop = stopNone
 	e.takeOut()
 	if _, out := appStream(e, buf[2:]); !bytes.Equal(out, wire(t, `IAC WILL TIMING-MARK`)) {
 		t.Errorf("after IP: %s", formatWire(out))
@@ -70,17 +69,21 @@ func TestLogout(t *testing.T) {
 	feedAll(e, wire(t, acceptAll))
 	e.takeOut()
 	buf := wire(t, `"bye" IAC DO LOGOUT "after" IAC DO 99`)
-	n, used := e.feed(buf)
-	if string(buf[:n]) != "bye" || used != 6 || e.stop != stopLogout || !e.logout {
-		t.Fatalf("feed = %q, used %d, stop %v, logout %v", buf[:n], used, e.stop, e.logout)
+	r := e.feed(buf)
+	if string(buf[:r.n]) != "bye" || r.used != 6 || r.stop != stopEnd || r.arg != OptLogout || e.ended != OptLogout {
+		t.Fatalf("feed = %q, used %d, stop %v %s, ended %s", buf[:r.n], r.used, r.stop, OptionName(r.arg), OptionName(e.ended))
 	}
 	if out := e.takeOut(); !bytes.Equal(out, wire(t, `IAC WILL LOGOUT`)) {
 		t.Errorf("replies %s", formatWire(out))
 	}
+	// Nothing after the end is parsed, however often it is fed.
+	if r := e.feed(buf[r.used:]); r.n != 0 || r.used != 0 || r.stop != stopEnd || len(e.out) != 0 {
+		t.Errorf("feed after the end = %d, used %d, stop %v, replies %s", r.n, r.used, r.stop, formatWire(e.out))
+	}
 	// The client does not get to log us out, or to ask twice.
 	e = startedEngine(testConfig())
 	runExchanges(t, e, []exchange{{in: `IAC WILL LOGOUT`, out: `IAC DONT LOGOUT`}})
-	if e.logout {
+	if e.ended != 0 {
 		t.Error("WILL LOGOUT logged out")
 	}
 }
@@ -94,8 +97,11 @@ func TestEOR(t *testing.T) {
 		{in: `"a" IAC EOR "b"`, data: `"ab"`},
 		{in: `IAC DONT EOR`, out: `IAC WONT EOR`},
 	})
-	if !e.learned {
+	if !e.dirty {
 		t.Error("EOR changes not published")
+	}
+	if st := e.snapshot(); st.Us(OptEOR) || !st.Him(OptEOR) {
+		t.Errorf("snapshot: us EOR %v, him EOR %v; want off, on", st.Us(OptEOR), st.Him(OptEOR))
 	}
 }
 
@@ -394,12 +400,11 @@ func TestSynch(t *testing.T) {
 		t.Error("still discarding after the DM")
 	}
 	// The feed stops right after the DM, for Conn to ask whether more
-	// urgent data is pending; the data before it is Conn's to discard (the
-	// data path does not look at synch).
-	e.synch = true
+	// urgent data is pending, and the data before it is discarded.
+	e.discardToMark()
 	buf := wire(t, `"x" IAC DM "y"`)
-	if n, used := e.feed(buf); n != 1 || used != 3 || e.stop != stopMark || e.synch {
-		t.Errorf("feed = %d, %d, stop %v, synch %v", n, used, e.stop, e.synch)
+	if r := e.feed(buf); r.n != 0 || r.used != 3 || r.stop != stopMark || e.synch {
+		t.Errorf("feed = %d, %d, stop %v, synch %v", r.n, r.used, r.stop, e.synch)
 	}
 }
 

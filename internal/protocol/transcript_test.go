@@ -51,7 +51,8 @@ import (
 // Tokens (the wire syntax, also used by the other tests):
 //
 //	IAC WILL SB NOP AYT ...    Telnet commands (CommandName)
-//	ECHO TTYPE NEW-ENVIRON ... options, right after WILL/WONT/DO/DONT/SB (OptionName)
+//	ECHO TTYPE NEW-ENVIRON ... options, right after WILL/WONT/DO/DONT/SB (OptionName);
+//	                           IAC there is 255, as in IAC SB IAC SE
 //	IS SEND INFO               subnegotiation verbs (TTYPE, NEW-ENVIRON, ...)
 //	VAR VALUE ESC USERVAR      NEW-ENVIRON type bytes
 //	OFF ON RESTART-ANY ...     LFLOW commands
@@ -145,6 +146,9 @@ func wireToken(word string, optionNext bool) (byte, error) {
 	if optionNext {
 		if b, ok := optionByName[word]; ok {
 			return b, nil
+		}
+		if word == "IAC" { // IAC SB IAC SE: an empty subnegotiation
+			return IAC, nil
 		}
 		return 0, fmt.Errorf("unknown option %q", word)
 	}
@@ -417,7 +421,7 @@ func (r *transcriptRun) run(steps []tstep) {
 		case "session":
 			handleCommands(r.e)
 		case "urgent":
-			r.e.synch = true
+			r.e.discardToMark()
 		case "!":
 			if !bytes.HasPrefix(r.data, s.data) {
 				r.fail(s, "application got\n\t%s\nwant the command\n\t%s", formatWire(r.data), formatWire(s.data))
@@ -476,7 +480,7 @@ func (r *transcriptRun) check(s tstep) {
 			r.fail(s, "size = %s, want %s", got, want)
 		}
 	case "negotiating", "logout", "synch":
-		got := map[string]bool{"negotiating": e.negotiating(), "logout": e.logout, "synch": e.synch}[what]
+		got := map[string]bool{"negotiating": e.negotiating(), "logout": e.ended == OptLogout, "synch": e.synch}[what]
 		if want := strings.Join(args, " "); yesNo(got) != want {
 			r.fail(s, "%s = %s, want %s", what, yesNo(got), want)
 		}
