@@ -535,6 +535,9 @@ func TestDevConfig(t *testing.T) {
 	want.UsersFile = filepath.Join("../../configs", "dev/users")
 	want.GroupsFile = filepath.Join("../../configs", "dev/groups")
 	want.AdminSocket = "/tmp/tlntsvr-dev/admin.sock"
+	want.ListenTLS = []string{"127.0.0.1:2992"}
+	want.TLS.CertFile = filepath.Join("../../configs", "dev/cert.pem")
+	want.TLS.KeyFile = filepath.Join("../../configs", "dev/key.pem")
 	want.Path = devPath
 	if !sameSettings(c, &want) {
 		t.Errorf("configs/dev.yaml:\n got %+v\nwant %+v", *c, want)
