@@ -43,6 +43,9 @@ type Session struct {
 type TLS struct {
 	Version     string `json:"version"`      // "TLS1.2", "TLS1.3"
 	CipherSuite string `json:"cipher_suite"` // e.g. TLS_AES_128_GCM_SHA256
+	// Via is how the client came to TLS: "telnets" (listen_tls),
+	// "start_tls" or "auth_ssl" (on a listen address).
+	Via string `json:"via"`
 	// ClientCertificate is the subject of the certificate the user logged
 	// on with; "" for a password logon.
 	ClientCertificate string `json:"client_certificate,omitempty"`

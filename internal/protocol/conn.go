@@ -61,6 +61,10 @@ type Config struct {
 	// EnvAllowed reports whether a client environment variable may be
 	// kept. Nil keeps none. XDISPLOC is agreed only if it allows DISPLAY.
 	EnvAllowed func(name string) bool
+	// OfferTLS offers START_TLS and AUTHENTICATION type SSL: the caller
+	// has a certificate and runs the handshake when the stream is handed
+	// over (HandedOver, Detach).
+	OfferTLS bool
 }
 
 // Conn is a server-side Telnet connection. Read returns only data, with
@@ -237,6 +241,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// HandedOver reports whether the client and we agreed to leave Telnet for
+// another protocol, and by which option (OptStartTLS, OptAuth): after
+// Negotiate, a caller that offered TLS looks here before it reads. The
+// data the client sent before is dropped with the Telnet layer by Detach.
+func (c *Conn) HandedOver() (opt byte, ok bool) {
+	if c.ended == 0 || c.ended == OptLogout {
+		return 0, false
+	}
+	return c.ended, true
 }
 
 // endError is what Read returns once the option opt ended the stream.

@@ -108,6 +108,7 @@ var charsetRequest = []byte{IAC, SB, OptCharset, csREQUEST, ';', 'U', 'T', 'F', 
 var sbCoded = [256]bool{
 	OptTTYPE: true, OptStatus: true, OptTSpeed: true, OptXDispLoc: true,
 	OptNewEnviron: true, OptOldEnviron: true, OptLFlow: true, OptCharset: true,
+	OptStartTLS: true, OptAuth: true,
 }
 
 // policy says which options we agree to, per side.
@@ -128,6 +129,8 @@ func newPolicy(cfg Config) policy {
 		p.him[o] = true
 	}
 	p.him[OptXDispLoc] = cfg.EnvAllowed != nil && cfg.EnvAllowed("DISPLAY")
+	p.him[OptStartTLS] = cfg.OfferTLS
+	p.him[OptAuth] = cfg.OfferTLS
 	return p
 }
 
@@ -186,6 +189,7 @@ type engine struct {
 	// CHARSET: our REQUEST is sent once; charset is what was agreed.
 	charsetAsked, charsetDone bool
 	charset                   string
+	tls                       tlsOffer // START_TLS and AUTH SSL (tlsoptions.go)
 	lflowAgreed               uint32 // how many times LFLOW was agreed
 	cols, rows                int
 	nawsSeen                  bool
@@ -203,6 +207,9 @@ func newEngine(cfg Config) *engine {
 // start returns our opening offers. Every one is made through the Q method
 // so the answers are matched against what we asked.
 func (e *engine) start() []byte {
+	// First, so that a client that can encrypt does before anything else
+	// is said in clear text.
+	e.offerTLS()
 	e.requestUs(OptEcho, true)
 	e.requestUs(OptSGA, true)
 	e.requestHim(OptTTYPE, true)
@@ -312,6 +319,8 @@ func (e *engine) himEnabled(opt byte) {
 			e.xdispAsked = true
 			e.out = append(e.out, IAC, SB, OptXDispLoc, sbSEND, IAC, SE)
 		}
+	case OptStartTLS, OptAuth:
+		e.tlsOptionEnabled(opt)
 	}
 }
 
@@ -333,10 +342,13 @@ func (e *engine) negotiating() bool {
 			return true
 		}
 	}
-	for _, o := range []byte{OptTTYPE, OptNAWS, OptNewEnviron} {
+	for _, o := range []byte{OptTTYPE, OptNAWS, OptNewEnviron, OptStartTLS, OptAuth} {
 		if e.him[o].pending() {
 			return true
 		}
+	}
+	if e.tlsNegotiating() {
+		return true
 	}
 	yes := func(o byte) bool { return e.him[o].state == qYes }
 	switch {
@@ -618,6 +630,8 @@ func (e *engine) negotiate(verb, opt byte) {
 		switch opt {
 		case OptTTYPE:
 			e.ttypeDone = true
+		case OptStartTLS:
+			e.maybeSendAuth() // the other way in, now that this one is refused
 		case OptNewEnviron:
 			// RFC 1571: a client without NEW-ENVIRON may have the old
 			// one. Asked once, and only of a client that refused the new.
@@ -716,10 +730,12 @@ func (e *engine) subnegotiation(opt byte, data []byte) {
 		e.displayReply(data)
 	case OptCharset:
 		e.charsetMessage(data)
+	case OptStartTLS, OptAuth:
+		e.tlsSubnegotiation(opt, data)
 	}
 	// Every other option's subnegotiation is ignored: we never agreed to
-	// it. That includes LFLOW (only the server sends those), LINEMODE,
-	// ENCRYPT and AUTHENTICATION.
+	// it. That includes LFLOW (only the server sends those), LINEMODE and
+	// ENCRYPT.
 }
 
 func (e *engine) termTypeReply(data []byte) {

@@ -144,9 +144,11 @@ func checkEngineBounds(t *testing.T, e *engine) {
 	if (e.ended == OptLogout) != (e.us[OptLogout].state == qYes) {
 		t.Fatalf("ended by %s, LOGOUT %v", OptionName(e.ended), e.us[OptLogout].state)
 	}
-	// Never agreed, whatever the client sends.
+	// Never agreed, whatever the client sends; START_TLS and
+	// AUTHENTICATION only on the client's side, and only when offered.
 	for _, o := range []byte{OptLinemode, OptStartTLS, OptAuth, OptEncrypt, OptEXOPL} {
-		if e.us[o].state != qNo || e.him[o].state != qNo {
+		him := e.him[o].state != qNo && !(e.cfg.OfferTLS && (o == OptStartTLS || o == OptAuth))
+		if e.us[o].state != qNo || him {
 			t.Fatalf("%s agreed", OptionName(o))
 		}
 	}

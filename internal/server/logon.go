@@ -19,6 +19,7 @@ import (
 type logonConn struct {
 	conn   *protocol.Conn
 	tls    *tls.Conn // nil for clear text
+	via    string    // how it came to TLS (viaTelnets, ...)
 	remote string
 	log    *slog.Logger
 }
@@ -35,7 +36,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 		say(strings.ReplaceAll(cfg.Banner, "\n", "\r\n"))
 		say("")
 	}
-	prot = tlsInfo(lc.tls, "")
+	prot = tlsInfo(lc.tls, lc.via, "")
 	if lc.tls != nil {
 		if id, prot, done, ok := s.certificateLogon(ctx, lc, cfg, say); done {
 			return id, nil, prot, ok
@@ -133,7 +134,7 @@ func (s *Server) certificateLogon(ctx context.Context, lc logonConn, cfg *config
 		return id, nil, false, false
 	}
 	subject := lc.tls.ConnectionState().PeerCertificates[0].Subject.String()
-	prot = tlsInfo(lc.tls, subject)
+	prot = tlsInfo(lc.tls, lc.via, subject)
 	fail := func(event, msg, reason string) (auth.Identity, *admin.TLS, bool, bool) {
 		say(msg)
 		s.audit.Warn("logon failed", append([]any{"event", event, "user", printable(user), "remote", lc.remote,

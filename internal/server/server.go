@@ -291,7 +291,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stopClose()
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
-	conn, tc, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
+	conn, tc, via, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
 	if err != nil {
 		s.auditFlood(err, remote)
 		log.Debug("negotiation failed", "err", err)
@@ -307,7 +307,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	// The login deadline bounds the wait for a bcrypt slot as well as the
 	// reads: a logon flood must not hold a connection past it.
 	logonCtx, cancelLogon := context.WithDeadline(ctx, loginDeadline)
-	lg := logonConn{conn: conn, tls: tc, remote: remote, log: log}
+	lg := logonConn{conn: conn, tls: tc, via: via, remote: remote, log: log}
 	id, typeahead, prot, ok := s.logon(logonCtx, lg, cfg)
 	cancelLogon()
 	endLogon()

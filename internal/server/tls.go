@@ -49,7 +49,7 @@ func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte
 
 // tlsInfo is the admin API's and the audit trail's view of a TLS
 // connection; nil for clear text.
-func tlsInfo(tc *tls.Conn, clientSubject string) *admin.TLS {
+func tlsInfo(tc *tls.Conn, via, clientSubject string) *admin.TLS {
 	if tc == nil {
 		return nil
 	}
@@ -57,6 +57,7 @@ func tlsInfo(tc *tls.Conn, clientSubject string) *admin.TLS {
 	return &admin.TLS{
 		Version:           strings.ReplaceAll(tls.VersionName(cs.Version), " ", ""),
 		CipherSuite:       tls.CipherSuiteName(cs.CipherSuite),
+		Via:               via,
 		ClientCertificate: clientSubject,
 	}
 }
@@ -66,7 +67,7 @@ func tlsAttrs(t *admin.TLS) []any {
 	if t == nil {
 		return []any{"tls", "none"}
 	}
-	attrs := []any{"tls", t.Version, "cipher_suite", t.CipherSuite}
+	attrs := []any{"tls", t.Version, "cipher_suite", t.CipherSuite, "tls_via", t.Via}
 	if t.ClientCertificate != "" {
 		attrs = append(attrs, "client_certificate", t.ClientCertificate)
 	}
@@ -74,31 +75,83 @@ func tlsAttrs(t *admin.TLS) []any {
 }
 
 // secure brings a connection to the login dialogue: on a listen_tls
-// address the TLS handshake first, then Telnet negotiation. It returns
-// the Telnet connection and, when it is encrypted, the TLS connection
-// under it. nc is the counted socket; everything is bounded by deadline.
-func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline time.Time, remote string) (*protocol.Conn, *tls.Conn, error) {
-	var tc *tls.Conn
-	transport := nc
+// address the TLS handshake first, then Telnet negotiation; on a plain one
+// negotiation, in which a client that can encrypt is offered START_TLS and
+// AUTH SSL (when a certificate is in force) and, taking either, gets the
+// handshake on the same connection and negotiation afresh over TLS. It
+// returns the Telnet connection and, when it is encrypted, the TLS
+// connection under it. nc is the counted socket; everything is bounded by
+// deadline.
+func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline time.Time, remote string) (conn *protocol.Conn, tc *tls.Conn, via string, err error) {
+	store := s.tls.Load()
+	telnet := func(transport net.Conn, offer bool) (*protocol.Conn, error) {
+		conn := protocol.NewConn(transport, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed, OfferTLS: offer})
+		nc.SetWriteDeadline(deadline)
+		return conn, conn.Negotiate()
+	}
 	if tlsFirst {
-		store := s.tls.Load()
 		if store == nil {
 			// The certificate was removed by a reload; listen_tls
 			// stays open until a restart.
-			return nil, nil, errors.New("a listen_tls address with no certificate in force (tls.cert_file was removed; restart to close the address)")
+			return nil, nil, "", errors.New("a listen_tls address with no certificate in force (tls.cert_file was removed; restart to close the address)")
 		}
-		var err error
 		if tc, err = s.tlsHandshake(store, nc, nil, deadline, remote, viaTelnets); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
-		transport = tc
+		conn, err = telnet(tc, false)
+		return conn, tc, viaTelnets, err
 	}
-	conn := protocol.NewConn(transport, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed})
-	nc.SetWriteDeadline(deadline)
-	if err := conn.Negotiate(); err != nil {
-		return nil, nil, err
+	if conn, err = telnet(nc, store != nil); err != nil {
+		return nil, nil, "", err
 	}
-	return conn, tc, nil
+	opt, ok := conn.HandedOver()
+	if !ok {
+		return conn, nil, "", nil
+	}
+	// The state learned in clear text is dropped with the old Conn: the
+	// draft says negotiation starts afresh over TLS.
+	via = viaStartTLS
+	if opt == protocol.OptAuth {
+		via = viaAuthSSL
+	}
+	raw, buffered := conn.Detach()
+	buffered, hello := awaitClientHello(raw, buffered, time.Now().Add(clientHelloWait))
+	if !hello {
+		// It said it would and did not (the npm telnet-client agrees to
+		// every option): clear text, as if it had refused.
+		s.log.Debug("client agreed to TLS but sent no ClientHello; going on in clear text", "remote", remote, "via", via)
+		conn, err = telnet(tlsconf.WithPrefix(raw, buffered), false)
+		return conn, nil, "", err
+	}
+	if tc, err = s.tlsHandshake(store, raw, buffered, deadline, remote, via); err != nil {
+		return nil, nil, "", err
+	}
+	conn, err = telnet(tc, false)
+	return conn, tc, via, err
+}
+
+// clientHelloWait bounds the wait for the first bytes of the handshake
+// after START_TLS's FOLLOWS or AUTH SSL's ACCEPT: a real client sends its
+// ClientHello at once.
+const clientHelloWait = 3 * time.Second
+
+// awaitClientHello reads, by deadline, until the bytes after the handover
+// show whether they start a TLS handshake, and returns them all.
+func awaitClientHello(nc net.Conn, buffered []byte, deadline time.Time) ([]byte, bool) {
+	nc.SetReadDeadline(deadline)
+	defer nc.SetReadDeadline(time.Time{})
+	for len(buffered) < 3 {
+		if len(buffered) > 0 && buffered[0] != 0x16 {
+			return buffered, false
+		}
+		var b [3]byte
+		n, err := nc.Read(b[:3-len(buffered)])
+		buffered = append(buffered, b[:n]...)
+		if err != nil {
+			return buffered, false
+		}
+	}
+	return buffered, tlsconf.LooksLikeClientHello(buffered)
 }
 
 // TLSSettings are cfg's tls settings as the TLS layer takes them.
