@@ -27,7 +27,7 @@ const (
 	msgLoginIncorrect = "Login incorrect"
 	msgTooManyFails   = "Too many failed logons. Connection closed."
 	msgLoginTimeout   = "Logon timed out. Connection closed."
-	msgCannotStart    = "Access denied: a session cannot be started for this account."
+	msgCannotStart    = session.CannotStartMessage
 	msgShutdown       = "The Telnet server is shutting down. Your session is ending."
 	msgPaused         = "The Telnet server is paused and accepts no new connections. Try again later."
 	msgLockedOut      = "Too many failed logons. Logons are refused for a while; try again later."

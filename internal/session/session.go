@@ -67,6 +67,9 @@ type Session struct {
 	// read starts with a status byte.
 	packet bool
 	exited chan struct{} // closed when the shell has been waited for
+	// report is what the incubator wrote on its stderr; not empty if it
+	// failed after Start returned (the login script, the exec).
+	report *incubatorReport
 	// loggedOut: the client asked to be logged out (copyIn saw ErrLogout).
 	loggedOut atomic.Bool
 	// panicked: copyIn or copyOut panicked (recoverPanic logged it).
@@ -174,6 +177,11 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 	}
 	if s.panicked.Load() {
 		reason = ReasonError
+	}
+	if reason == ReasonExit && s.report.failed() {
+		// The incubator failed after the login script began (the shell
+		// could not be exec'd): the client is told as at logon.
+		s.Notice(CannotStartMessage)
 	}
 
 	s.teardown(ctx, reason, outDone, inDone)

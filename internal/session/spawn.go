@@ -91,6 +91,27 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		return nil, err
 	}
 	defer specR.Close()
+	// The incubator's stderr is a pipe to us, not the terminal, until just
+	// before it execs the shell: whatever it or the Go runtime writes
+	// there (an error, a crash's registers and stack, from a process that
+	// may still be root) goes to the daemon's log, never to the client.
+	// readyW tells us it has become the account and is about to run the
+	// login script and the shell.
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		master.Close()
+		specW.Close()
+		return nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		master.Close()
+		specW.Close()
+		reportR.Close()
+		reportW.Close()
+		return nil, err
+	}
+	defer readyR.Close()
 	// /proc/self/exe, not os.Executable(): after a package upgrade has
 	// replaced the file, a running daemon must start sessions with its own
 	// (deleted) binary, never a different version.
@@ -102,18 +123,26 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		Dir:        "/",
 		Stdin:      slave,
 		Stdout:     slave,
-		Stderr:     slave,
-		ExtraFiles: []*os.File{specR}, // becomes specFD
+		Stderr:     reportW,
+		ExtraFiles: []*os.File{specR, readyW}, // become specFD and readyFD
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:  true,
 			Setctty: true,
 			Ctty:    0,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	reportW.Close()
+	readyW.Close()
+	if err != nil {
 		master.Close()
 		specW.Close()
+		reportR.Close()
 		return nil, fmt.Errorf("start session process: %w", err)
+	}
+	rep := readReport(reportR, log)
+	if testHookIncubatorStarted != nil {
+		testHookIncubatorStarted(cmd.Process.Pid)
 	}
 	ispec := incubatorSpec{
 		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
@@ -128,12 +157,20 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		master.Close()
+		<-rep.done
 		return nil, fmt.Errorf("send session spec: %w", werr)
+	}
+	if err := waitReady(readyR); err != nil {
+		cmd.Process.Kill()
+		werr := cmd.Wait()
+		master.Close()
+		<-rep.done
+		return nil, fmt.Errorf("session process failed before the shell: %v (%v): %s", err, werr, rep.summary())
 	}
 
 	s := &Session{
 		spec: spec, log: log, conn: conn, pid: cmd.Process.Pid, master: master, packet: packet,
-		exited: make(chan struct{}), started: time.Now(),
+		exited: make(chan struct{}), started: time.Now(), report: rep,
 	}
 	// Our child, unreaped until waitExit: its PID cannot be reused yet.
 	st, _ := readStat(s.pid)
