@@ -48,6 +48,9 @@ type incubatorSpec struct {
 	LoginScript string
 	Env         []string
 	Umask       int // the host's login umask for the account (see loginUmask)
+	// NProc, if not 0, is the account's RLIMIT_NPROC (the task limit,
+	// where the session's cgroup has no pids controller).
+	NProc uint64
 }
 
 // RunIncubatorIfRequested turns this process into a session incubator if
@@ -87,6 +90,9 @@ func incubate() error {
 		return err
 	}
 
+	if err := limitProcesses(spec.NProc); err != nil {
+		return err
+	}
 	if spec.Drop {
 		if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
 			return err
@@ -193,6 +199,25 @@ func clearInheritableCaps() error {
 	data[0].Inheritable, data[1].Inheritable = 0, 0
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
+}
+
+// limitProcesses lowers RLIMIT_NPROC (soft and hard, so the user cannot
+// raise it again) to n, never raising it. The kernel checks it at fork and,
+// after the setuid, at exec: an account already at its limit gets no new
+// session, and the daemon, as root, is not bound by it.
+func limitProcesses(n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &rl); err != nil {
+		return fmt.Errorf("getrlimit NPROC: %w", err)
+	}
+	rl.Cur, rl.Max = min(rl.Cur, n), min(rl.Max, n)
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &rl); err != nil {
+		return fmt.Errorf("setrlimit NPROC %d: %w", n, err)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ type Spec struct {
 	Charset  string
 	Stream   bool // stream mode: the terminal does not echo input
 	EndTasks bool // end every process of the session when it ends
+	Limits   Limits
 	Logger   *slog.Logger
 }
 
@@ -70,6 +71,9 @@ type Session struct {
 	// report is what the incubator wrote on its stderr; not empty if it
 	// failed after Start returned (the login script, the exec).
 	report *incubatorReport
+	// cg is the session's cgroup; nil where processes are tracked by
+	// session ID.
+	cg *sessionCgroup
 	// loggedOut: the client asked to be logged out (copyIn saw ErrLogout).
 	loggedOut atomic.Bool
 	// panicked: copyIn or copyOut panicked (recoverPanic logged it).
@@ -95,7 +99,7 @@ type Session struct {
 func (s *Session) PID() int { return s.pid }
 
 // Leader names the session's Unix session (see Leader).
-func (s *Session) Leader() Leader { return Leader{SID: s.pid, Start: s.shellStart} }
+func (s *Session) Leader() Leader { return Leader{SID: s.pid, Start: s.shellStart, cgroup: s.cg} }
 
 // Started returns when the session started.
 func (s *Session) Started() time.Time { return s.started }

@@ -116,22 +116,46 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 	// replaced the file, a running daemon must start sessions with its own
 	// (deleted) binary, never a different version.
 	const exe = "/proc/self/exe"
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{IncubatorArg0},
-		Env:        []string{}, // nothing of the daemon's environment
-		Dir:        "/",
-		Stdin:      slave,
-		Stdout:     slave,
-		Stderr:     reportW,
-		ExtraFiles: []*os.File{specR, readyW}, // become specFD and readyFD
-		SysProcAttr: &syscall.SysProcAttr{
-			Setsid:  true,
-			Setctty: true,
-			Ctty:    0,
-		},
+	newCmd := func() *exec.Cmd {
+		return &exec.Cmd{
+			Path:       exe,
+			Args:       []string{IncubatorArg0},
+			Env:        []string{}, // nothing of the daemon's environment
+			Dir:        "/",
+			Stdin:      slave,
+			Stdout:     slave,
+			Stderr:     reportW,
+			ExtraFiles: []*os.File{specR, readyW}, // become specFD and readyFD
+			SysProcAttr: &syscall.SysProcAttr{
+				Setsid:  true,
+				Setctty: true,
+				Ctty:    0,
+			},
+		}
+	}
+	var cg *sessionCgroup
+	if h := hostCgroup(log); h != nil {
+		if cg, err = h.newSession(spec.Limits, ceiling); err != nil {
+			log.Warn("no cgroup for this session: its processes are tracked by session ID", "err", err)
+			cg = nil
+		}
+	}
+	cmd := newCmd()
+	if cg != nil {
+		// Born in its cgroup (clone3), so nothing it starts is ever
+		// outside it.
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cg.fd
 	}
 	err = cmd.Start()
+	if err != nil && cg != nil {
+		// clone3 refused (a kernel before 5.7, a seccomp filter): start
+		// it as before, tracked by session ID.
+		log.Warn("cannot start the session in its cgroup: its processes are tracked by session ID", "err", err)
+		cg.remove()
+		cg = nil
+		cmd = newCmd()
+		err = cmd.Start()
+	}
 	reportW.Close()
 	readyW.Close()
 	if err != nil {
@@ -140,7 +164,22 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		reportR.Close()
 		return nil, fmt.Errorf("start session process: %w", err)
 	}
+	if cg != nil {
+		cg.started()
+	}
 	rep := readReport(reportR, log)
+	// failed ends what Start began when the incubator did not get ready.
+	failed := func() error {
+		cmd.Process.Kill()
+		werr := cmd.Wait()
+		master.Close()
+		<-rep.done
+		if cg != nil {
+			cg.kill(time.Second)
+			cg.remove()
+		}
+		return werr
+	}
 	if testHookIncubatorStarted != nil {
 		testHookIncubatorStarted(cmd.Process.Pid)
 	}
@@ -150,27 +189,25 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		Env:   buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
 		Umask: loginUmask(acct),
 	}
+	if drop && acct.UID != 0 && (cg == nil || !cg.host.controllers["pids"]) {
+		// No pids controller: the account's process limit instead.
+		ispec.NProc = uint64(spec.Limits.tasks(ceiling))
+	}
 	// The pipe buffer holds the spec, so this does not wait on the child.
 	werr := json.NewEncoder(specW).Encode(ispec)
 	specW.Close()
 	if werr != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		master.Close()
-		<-rep.done
+		failed()
 		return nil, fmt.Errorf("send session spec: %w", werr)
 	}
 	if err := waitReady(readyR); err != nil {
-		cmd.Process.Kill()
-		werr := cmd.Wait()
-		master.Close()
-		<-rep.done
+		werr := failed()
 		return nil, fmt.Errorf("session process failed before the shell: %v (%v): %s", err, werr, rep.summary())
 	}
 
 	s := &Session{
 		spec: spec, log: log, conn: conn, pid: cmd.Process.Pid, master: master, packet: packet,
-		exited: make(chan struct{}), started: time.Now(), report: rep,
+		exited: make(chan struct{}), started: time.Now(), report: rep, cg: cg,
 	}
 	// Our child, unreaped until waitExit: its PID cannot be reused yet.
 	st, _ := readStat(s.pid)
