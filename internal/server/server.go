@@ -353,6 +353,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
+		Limits:  session.Limits{Tasks: int64(cfg.SessionLimits.Tasks), Memory: cfg.SessionLimits.MemoryBytes()},
 		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),
 	})
 	if err != nil {

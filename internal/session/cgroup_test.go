@@ -199,3 +199,30 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// A session's task limit applies: as its cgroup's pids.max where the pids
+// controller is there, else as the account's RLIMIT_NPROC.
+func TestSessionTaskLimit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to start a session as another account")
+	}
+	nobody, err := LookupAccount("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{Account: nobody, EndTasks: true, Limits: Limits{Tasks: 77}})
+	done := runAsync(s, context.Background(), []byte(
+		"echo NPROC=$(awk '/^Max processes/{print $3 \"-\" $4}' /proc/self/limits); echo PIDS=$(cat /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/pids.max 2>/dev/null || "+
+			"cat /sys/fs/cgroup/unified$(sed -n 's/^0:://p' /proc/self/cgroup)/pids.max 2>/dev/null); echo END$((8*8)); exit\n"))
+	p.waitOutput(t, "END64")
+	waitReason(t, done)
+	out := p.output()
+	if s.cg != nil && s.cg.host.controllers["pids"] {
+		if !strings.Contains(out, "PIDS=77\r\n") {
+			t.Errorf("the session's cgroup has not pids.max 77:\n%q", out)
+		}
+	} else if !strings.Contains(out, "NPROC=77-77\r\n") {
+		t.Errorf("the account's RLIMIT_NPROC is not 77:\n%q", out)
+	}
+}
