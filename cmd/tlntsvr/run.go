@@ -16,6 +16,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/logescape"
 	"github.com/tlntsvr/tlntsvr/internal/server"
+	"github.com/tlntsvr/tlntsvr/internal/session"
 	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
 )
 
@@ -73,6 +74,10 @@ func run(opts *runOptions) error {
 	if auditFile != nil {
 		defer auditFile.Close()
 	}
+
+	// How sessions' processes are kept together (a cgroup each, or by
+	// session ID), decided and logged once, before any session.
+	session.Setup(log)
 
 	store, err := auth.NewStore(server.AuthOptions(cfg, log))
 	if err != nil {

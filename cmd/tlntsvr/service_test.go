@@ -32,6 +32,8 @@ func TestRenderUnit(t *testing.T) {
 		"ExecReload=" + exe + " check-config --config " + cfg + "\n",
 		"ExecReload=/bin/kill -HUP $MAINPID\n",
 		"KillMode=mixed\n", "Restart=on-failure\n", "TimeoutStopSec=30s\n", "RuntimeDirectory=tlntsvr\n",
+		// Sessions get cgroups of their own below the unit's.
+		"Delegate=yes\n",
 		// A config error exits 78; 2 is a Go panic's, which must restart.
 		"RestartPreventExitStatus=78\n",
 		// One user's program killed by the OOM killer must not stop the

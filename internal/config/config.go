@@ -40,6 +40,20 @@ type Lockout struct {
 	Duration time.Duration
 }
 
+// SessionLimits bound what each session may use (its cgroup's pids.max
+// and memory.max, or RLIMIT_NPROC per account without a pids controller).
+type SessionLimits struct {
+	Tasks  int    // processes and threads; 0: no limit of its own
+	Memory string // "" for none, else a size such as 512MiB or 2G (see MemoryBytes)
+}
+
+// MemoryBytes returns the memory limit in bytes; 0 for none. The value was
+// checked when it was read.
+func (l SessionLimits) MemoryBytes() int64 {
+	n, _ := parseSize(l.Memory)
+	return n
+}
+
 // Config is the daemon's configuration. Its keys, defaults and rules are
 // the schema's (fields, in schema.go); configs/tlntsvr.yaml documents each
 // one.
@@ -62,6 +76,7 @@ type Config struct {
 	LoginScript          string   // "" = none
 	AcceptEnv            []string // names; a trailing "*" is a prefix pattern (LC_*)
 	EndTasksOnDisconnect bool
+	SessionLimits        SessionLimits
 	Lockout              Lockout
 	AdminSocket          string
 	AdminOSGroup         string // "" = root only

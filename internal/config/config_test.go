@@ -81,6 +81,7 @@ shell: /bin/sh
 login_script: /etc/tlntsvr/login.sh
 accept_env: [TERM, "LC_*", "XDG_*", COLORTERM]
 end_tasks_on_disconnect: false
+session_limits: {tasks: 100, memory: 1GiB}
 lockout: {attempts: 0, window: 0, duration: 0s}
 admin_socket: /run/lab/admin.sock
 admin_os_group: telnet-admins
@@ -108,6 +109,7 @@ func TestParseEveryKey(t *testing.T) {
 		LoginScript:          "/etc/tlntsvr/login.sh",
 		AcceptEnv:            []string{"TERM", "LC_*", "XDG_*", "COLORTERM"},
 		EndTasksOnDisconnect: false,
+		SessionLimits:        SessionLimits{Tasks: 100, Memory: "1GiB"},
 		Lockout:              Lockout{},
 		AdminSocket:          "/run/lab/admin.sock",
 		AdminOSGroup:         "telnet-admins",
@@ -845,6 +847,39 @@ func TestKeyError(t *testing.T) {
 	} {
 		if got := c.KeyError(tt.key, "bad %d", 7).Error(); got != tt.want {
 			t.Errorf("KeyError(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestSessionLimitsMemory(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		bad  string
+	}{
+		{"", 0, ""},
+		{"512MiB", 512 << 20, ""},
+		{"2G", 2 << 30, ""},
+		{"1T", 1 << 40, ""},
+		{"16777216", 16 << 20, ""},
+		{"1M", 0, "at least 16MiB"},
+		{"12X", 0, "must be a size"},
+		{"-5G", 0, "must be a size"},
+		{"99999999999T", 0, "too large"},
+	} {
+		cfg, err := Parse([]byte("session_limits: {memory: \""+c.in+"\"}\n"), "f.yaml")
+		if c.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), "f.yaml:1: session_limits.memory: ") || !strings.Contains(err.Error(), c.bad) {
+				t.Errorf("memory %q: error %v, want one containing %q", c.in, err, c.bad)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("memory %q: %v", c.in, err)
+			continue
+		}
+		if got := cfg.SessionLimits.MemoryBytes(); got != c.want || cfg.SessionLimits.Tasks != 512 {
+			t.Errorf("memory %q = %d (tasks %d), want %d (tasks 512)", c.in, got, cfg.SessionLimits.Tasks, c.want)
 		}
 	}
 }

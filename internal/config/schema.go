@@ -15,6 +15,7 @@ const (
 	maxPathBytes         = 4096 // PATH_MAX
 	maxSocketPathBytes   = 107  // sizeof(sun_path) - 1 on Linux
 	maxEnvEntryBytes     = 256
+	maxSessionTasks      = 4194304 // the kernel's highest pid_max
 )
 
 // fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
@@ -75,6 +76,10 @@ var fields = []field{
 		windows(windowsName{name: "loginscript"}),
 	value("accept_env", `[TERM, LANG, "LC_*"]`, live|rootOnly, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }),
 	value("end_tasks_on_disconnect", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }),
+	mapping("session_limits", live,
+		value("tasks", "512", live, intIn(0, maxSessionTasks), func(c *Config) *int { return &c.SessionLimits.Tasks }),
+		value("memory", `""`, live, readMemory, func(c *Config) *string { return &c.SessionLimits.Memory }),
+	),
 	mapping("lockout", live,
 		value("attempts", "10", live, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }),
 		value("window", "10m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }),
@@ -140,6 +145,18 @@ func readLoginTimeout(d *decoder, key string, n *yaml.Node) (time.Duration, bool
 		return 0, false
 	}
 	return v, ok
+}
+
+func readMemory(d *decoder, key string, n *yaml.Node) (string, bool) {
+	v, ok := d.str(key, n)
+	if !ok {
+		return "", false
+	}
+	if _, err := parseSize(v); err != nil {
+		d.errorf(n.Line, key, `%v; e.g. 512MiB, 2G, or "" for no limit`, err)
+		return "", false
+	}
+	return v, true
 }
 
 func readMode(d *decoder, key string, n *yaml.Node) (Mode, bool) {

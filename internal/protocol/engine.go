@@ -190,7 +190,7 @@ type engine struct {
 	charsetAsked, charsetDone bool
 	charset                   string
 	tls                       tlsOffer // START_TLS and AUTH SSL (tlsoptions.go)
-	lflowAgreed               uint32 // how many times LFLOW was agreed
+	lflowAgreed               uint32   // how many times LFLOW was agreed
 	cols, rows                int
 	nawsSeen                  bool
 	resized                   bool // NAWS brought a size in the feed under way

@@ -30,7 +30,7 @@ const (
 	msgLoginIncorrect = "Login incorrect"
 	msgTooManyFails   = "Too many failed logons. Connection closed."
 	msgLoginTimeout   = "Logon timed out. Connection closed."
-	msgCannotStart    = "Access denied: a session cannot be started for this account."
+	msgCannotStart    = session.CannotStartMessage
 	msgShutdown       = "The Telnet server is shutting down. Your session is ending."
 	msgPaused         = "The Telnet server is paused and accepts no new connections. Try again later."
 	msgLockedOut      = "Too many failed logons. Logons are refused for a while; try again later."
@@ -390,6 +390,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
+		Limits:  session.Limits{Tasks: int64(cfg.SessionLimits.Tasks), Memory: cfg.SessionLimits.MemoryBytes()},
 		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),
 	})
 	if err != nil {

@@ -28,8 +28,14 @@ import (
 // IncubatorArg0 is argv[0] of the incubator process.
 const IncubatorArg0 = "tlntsvr-session"
 
-// specFD is the descriptor on which the incubator receives its spec.
-const specFD = 3
+// specFD is the descriptor on which the incubator receives its spec;
+// readyFD the one on which it tells the daemon it has become the account.
+// Its stderr (2) is a pipe to the daemon until just before it execs the
+// shell (see Start); the terminal is on 0 and 1.
+const (
+	specFD  = 3
+	readyFD = 4
+)
 
 // incubatorSpec is what the daemon tells the incubator, as JSON on specFD.
 type incubatorSpec struct {
@@ -42,6 +48,9 @@ type incubatorSpec struct {
 	LoginScript string
 	Env         []string
 	Umask       int // the host's login umask for the account (see loginUmask)
+	// NProc, if not 0, is the account's RLIMIT_NPROC (the task limit,
+	// where the session's cgroup has no pids controller).
+	NProc uint64
 }
 
 // RunIncubatorIfRequested turns this process into a session incubator if
@@ -53,8 +62,9 @@ func RunIncubatorIfRequested() {
 	}
 	err := incubate()
 	// Only reached on failure: the shell replaced us otherwise. The message
-	// goes to the user's terminal and, through the exit status, the log.
-	fmt.Fprintf(os.Stderr, "\r\ntlntsvr: cannot start the session: %v\r\n", err)
+	// goes to the daemon's log (stderr is its pipe); the client is told
+	// only that the session cannot start.
+	fmt.Fprintf(os.Stderr, "tlntsvr: cannot start the session: %v\n", err)
 	os.Exit(126)
 }
 
@@ -62,6 +72,7 @@ func incubate() error {
 	// Keep to one thread so the signal mask set below is the one exec sees.
 	runtime.LockOSThread()
 
+	ready := os.NewFile(readyFD, "ready")
 	f := os.NewFile(specFD, "spec")
 	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
 	f.Close()
@@ -79,6 +90,9 @@ func incubate() error {
 		return err
 	}
 
+	if err := limitProcesses(spec.NProc); err != nil {
+		return err
+	}
 	if spec.Drop {
 		if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
 			return err
@@ -91,7 +105,7 @@ func incubate() error {
 	env := spec.Env
 	if err := os.Chdir(spec.Home); err != nil {
 		// What login(1) does: carry on in / and say so.
-		fmt.Fprintf(os.Stderr, "No directory %s, logging in with HOME=/\r\n", spec.Home)
+		fmt.Fprintf(os.Stdout, "No directory %s, logging in with HOME=/\r\n", spec.Home)
 		if err := os.Chdir("/"); err != nil {
 			return fmt.Errorf("chdir /: %w", err)
 		}
@@ -103,19 +117,42 @@ func incubate() error {
 	// with umask 000 would otherwise make its users' files world-writable.
 	unix.Umask(spec.Umask)
 
+	// The daemon's Start returns now; a failure from here on ends the
+	// session with the same one line to the client.
+	if _, err := ready.Write([]byte{1}); err != nil {
+		return fmt.Errorf("tell the daemon: %w", err)
+	}
+	ready.Close()
+
 	if spec.LoginScript != "" {
 		cmd := exec.Command(spec.LoginScript)
 		cmd.Env = env
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		// Its errors are the user's to see: the terminal, not our stderr.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stdout
 		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "tlntsvr: login script %s: %v\r\n", spec.LoginScript, err)
+			fmt.Fprintf(os.Stdout, "tlntsvr: login script %s: %v\r\n", spec.LoginScript, err)
 		}
 	}
 
 	// A leading '-' in argv[0] makes it a login shell (reads the profile).
 	argv0 := "-" + filepath.Base(spec.Shell)
-	err = syscall.Exec(spec.Shell, []string{argv0}, env)
-	return fmt.Errorf("exec %s: %w", spec.Shell, err)
+	return execOnTerminal(spec.Shell, []string{argv0}, env)
+}
+
+// execOnTerminal execs the shell with the terminal as its stderr too. Our
+// stderr, the daemon's pipe, is kept aside (close-on-exec) so that an exec
+// that fails is still reported there, and nowhere else.
+func execOnTerminal(path string, argv, env []string) error {
+	report, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return fmt.Errorf("keep the report pipe: %w", err)
+	}
+	if err := unix.Dup3(1, 2, 0); err != nil {
+		return fmt.Errorf("terminal as stderr: %w", err)
+	}
+	err = syscall.Exec(path, argv, env)
+	unix.Dup3(report, 2, 0)
+	return fmt.Errorf("exec %s: %w", path, err)
 }
 
 // closeInherited keeps every descriptor but the terminal (0, 1, 2) from
@@ -162,6 +199,25 @@ func clearInheritableCaps() error {
 	data[0].Inheritable, data[1].Inheritable = 0, 0
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
+}
+
+// limitProcesses lowers RLIMIT_NPROC (soft and hard, so the user cannot
+// raise it again) to n, never raising it. The kernel checks it at fork and,
+// after the setuid, at exec: an account already at its limit gets no new
+// session, and the daemon, as root, is not bound by it.
+func limitProcesses(n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &rl); err != nil {
+		return fmt.Errorf("getrlimit NPROC: %w", err)
+	}
+	rl.Cur, rl.Max = min(rl.Cur, n), min(rl.Max, n)
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &rl); err != nil {
+		return fmt.Errorf("setrlimit NPROC %d: %w", n, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Finding a session's processes means reading the stat file of every
@@ -99,6 +100,9 @@ func scanSessions() map[int][]int {
 type Leader struct {
 	SID   int
 	Start uint64
+	// cgroup is the session's cgroup, if it has one: then its processes
+	// are those in it, whatever their session ID.
+	cgroup *sessionCgroup
 }
 
 // reused reports whether l's session ID now belongs to another session:
@@ -140,10 +144,27 @@ func signalAll(l Leader, pids []int, sig syscall.Signal) int {
 func KillSessions(leaders []Leader) int {
 	bySID := scanSessions()
 	n := 0
+	var cgs []*sessionCgroup
 	for _, l := range leaders {
-		if l.SID > 1 {
+		if l.cgroup != nil {
+			if k := len(l.cgroup.members()); k > 0 {
+				n += k
+				cgs = append(cgs, l.cgroup)
+			}
+		} else if l.SID > 1 {
 			n += signalAll(l, bySID[l.SID], syscall.SIGKILL)
 		}
+	}
+	// All at once, then one wait for them all.
+	for _, cg := range cgs {
+		writeCgroupFile(cg.path, "cgroup.kill", "1")
+	}
+	for _, cg := range cgs {
+		cg.kill(time.Second)
+		cg.remove()
+	}
+	if len(cgs) > 0 {
+		cgs[0].host.sweep()
 	}
 	return n
 }

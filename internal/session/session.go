@@ -33,6 +33,7 @@ type Spec struct {
 	Charset  string
 	Stream   bool // stream mode: the terminal does not echo input
 	EndTasks bool // end every process of the session when it ends
+	Limits   Limits
 	Logger   *slog.Logger
 }
 
@@ -67,6 +68,12 @@ type Session struct {
 	// read starts with a status byte.
 	packet bool
 	exited chan struct{} // closed when the shell has been waited for
+	// report is what the incubator wrote on its stderr; not empty if it
+	// failed after Start returned (the login script, the exec).
+	report *incubatorReport
+	// cg is the session's cgroup; nil where processes are tracked by
+	// session ID.
+	cg *sessionCgroup
 	// loggedOut: the client asked to be logged out (copyIn saw ErrLogout).
 	loggedOut atomic.Bool
 	// panicked: copyIn or copyOut panicked (recoverPanic logged it).
@@ -92,7 +99,7 @@ type Session struct {
 func (s *Session) PID() int { return s.pid }
 
 // Leader names the session's Unix session (see Leader).
-func (s *Session) Leader() Leader { return Leader{SID: s.pid, Start: s.shellStart} }
+func (s *Session) Leader() Leader { return Leader{SID: s.pid, Start: s.shellStart, cgroup: s.cg} }
 
 // Started returns when the session started.
 func (s *Session) Started() time.Time { return s.started }
@@ -174,6 +181,11 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 	}
 	if s.panicked.Load() {
 		reason = ReasonError
+	}
+	if reason == ReasonExit && s.report.failed() {
+		// The incubator failed after the login script began (the shell
+		// could not be exec'd): the client is told as at logon.
+		s.Notice(CannotStartMessage)
 	}
 
 	s.teardown(ctx, reason, outDone, inDone)

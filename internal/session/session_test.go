@@ -28,7 +28,12 @@ import (
 func TestMain(m *testing.M) {
 	// Sessions re-execute this test binary as their incubator.
 	RunIncubatorIfRequested()
-	os.Exit(m.Run())
+	code := m.Run()
+	if host != nil {
+		// What a test left running with EndTasks off has been killed.
+		host.sweep()
+	}
+	os.Exit(code)
 }
 
 // self is the account running the tests: a session can always be started

@@ -91,29 +91,97 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		return nil, err
 	}
 	defer specR.Close()
+	// The incubator's stderr is a pipe to us, not the terminal, until just
+	// before it execs the shell: whatever it or the Go runtime writes
+	// there (an error, a crash's registers and stack, from a process that
+	// may still be root) goes to the daemon's log, never to the client.
+	// readyW tells us it has become the account and is about to run the
+	// login script and the shell.
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		master.Close()
+		specW.Close()
+		return nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		master.Close()
+		specW.Close()
+		reportR.Close()
+		reportW.Close()
+		return nil, err
+	}
+	defer readyR.Close()
 	// /proc/self/exe, not os.Executable(): after a package upgrade has
 	// replaced the file, a running daemon must start sessions with its own
 	// (deleted) binary, never a different version.
 	const exe = "/proc/self/exe"
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{IncubatorArg0},
-		Env:        []string{}, // nothing of the daemon's environment
-		Dir:        "/",
-		Stdin:      slave,
-		Stdout:     slave,
-		Stderr:     slave,
-		ExtraFiles: []*os.File{specR}, // becomes specFD
-		SysProcAttr: &syscall.SysProcAttr{
-			Setsid:  true,
-			Setctty: true,
-			Ctty:    0,
-		},
+	newCmd := func() *exec.Cmd {
+		return &exec.Cmd{
+			Path:       exe,
+			Args:       []string{IncubatorArg0},
+			Env:        []string{}, // nothing of the daemon's environment
+			Dir:        "/",
+			Stdin:      slave,
+			Stdout:     slave,
+			Stderr:     reportW,
+			ExtraFiles: []*os.File{specR, readyW}, // become specFD and readyFD
+			SysProcAttr: &syscall.SysProcAttr{
+				Setsid:  true,
+				Setctty: true,
+				Ctty:    0,
+			},
+		}
 	}
-	if err := cmd.Start(); err != nil {
+	var cg *sessionCgroup
+	if h := hostCgroup(log); h != nil {
+		if cg, err = h.newSession(spec.Limits, ceiling); err != nil {
+			log.Warn("no cgroup for this session: its processes are tracked by session ID", "err", err)
+			cg = nil
+		}
+	}
+	cmd := newCmd()
+	if cg != nil {
+		// Born in its cgroup (clone3), so nothing it starts is ever
+		// outside it.
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, cg.fd
+	}
+	err = cmd.Start()
+	if err != nil && cg != nil {
+		// clone3 refused (a kernel before 5.7, a seccomp filter): start
+		// it as before, tracked by session ID.
+		log.Warn("cannot start the session in its cgroup: its processes are tracked by session ID", "err", err)
+		cg.remove()
+		cg = nil
+		cmd = newCmd()
+		err = cmd.Start()
+	}
+	reportW.Close()
+	readyW.Close()
+	if err != nil {
 		master.Close()
 		specW.Close()
+		reportR.Close()
 		return nil, fmt.Errorf("start session process: %w", err)
+	}
+	if cg != nil {
+		cg.started()
+	}
+	rep := readReport(reportR, log)
+	// failed ends what Start began when the incubator did not get ready.
+	failed := func() error {
+		cmd.Process.Kill()
+		werr := cmd.Wait()
+		master.Close()
+		<-rep.done
+		if cg != nil {
+			cg.kill(time.Second)
+			cg.remove()
+		}
+		return werr
+	}
+	if testHookIncubatorStarted != nil {
+		testHookIncubatorStarted(cmd.Process.Pid)
 	}
 	ispec := incubatorSpec{
 		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
@@ -121,19 +189,25 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		Env:   buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
 		Umask: loginUmask(acct),
 	}
+	if drop && acct.UID != 0 && (cg == nil || !cg.host.controllers["pids"]) {
+		// No pids controller: the account's process limit instead.
+		ispec.NProc = uint64(spec.Limits.tasks(ceiling))
+	}
 	// The pipe buffer holds the spec, so this does not wait on the child.
 	werr := json.NewEncoder(specW).Encode(ispec)
 	specW.Close()
 	if werr != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		master.Close()
+		failed()
 		return nil, fmt.Errorf("send session spec: %w", werr)
+	}
+	if err := waitReady(readyR); err != nil {
+		werr := failed()
+		return nil, fmt.Errorf("session process failed before the shell: %v (%v): %s", err, werr, rep.summary())
 	}
 
 	s := &Session{
 		spec: spec, log: log, conn: conn, pid: cmd.Process.Pid, master: master, packet: packet,
-		exited: make(chan struct{}), started: time.Now(),
+		exited: make(chan struct{}), started: time.Now(), report: rep, cg: cg,
 	}
 	// Our child, unreaped until waitExit: its PID cannot be reused yet.
 	st, _ := readStat(s.pid)

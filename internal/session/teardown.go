@@ -69,6 +69,13 @@ func (s *Session) teardown(ctx context.Context, reason Reason, outDone, inDone <
 		status = fmt.Sprint(s.status)
 	default:
 	}
+	if s.cg != nil {
+		// Removed now if empty; else (end_tasks_on_disconnect off, or a
+		// process in uninterruptible sleep) once it is, at a later
+		// session's end.
+		s.cg.remove()
+		s.cg.host.sweep()
+	}
 	s.log.Debug("session ended", "reason", reason, "shell", status)
 }
 
@@ -122,6 +129,10 @@ func (s *Session) closeConn() {
 // goes out right after the scan that checked the PID is in the session, so
 // a PID reused by another process meanwhile is not hit.
 func (s *Session) endTasks() {
+	if s.cg != nil {
+		s.endCgroup()
+		return
+	}
 	sid := s.PID()
 	pids := sessionMembers(sid)
 	if len(pids) == 0 {
@@ -160,4 +171,28 @@ func (s *Session) endTasks() {
 		signalAll(s.Leader(), left, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// endCgroup ends every process in the session's cgroup, as endTasks does
+// by session ID, but with nothing able to leave: SIGHUP and SIGCONT to
+// each, the grace, then cgroup.kill, which kills whatever is in the cgroup
+// at that moment, forks in flight included.
+func (s *Session) endCgroup() {
+	cg := s.cg
+	if !cg.populated() {
+		return
+	}
+	cg.signal(syscall.SIGHUP)
+	cg.signal(syscall.SIGCONT)
+	graceEnd := time.Now().Add(killGrace)
+	t := time.NewTimer(killGrace)
+	select {
+	case <-s.exited:
+	case <-t.C:
+	}
+	t.Stop()
+	for time.Now().Before(graceEnd) && slices.ContainsFunc(cg.members(), heedsHangup) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cg.kill(time.Second)
 }
