@@ -324,6 +324,37 @@ func (c *Conn) Detach() (nc net.Conn, buffered []byte) {
 	return c.nc, buffered
 }
 
+// Resume carries the Telnet layer on over nc after a handover that keeps
+// the negotiated state: AUTHENTICATION type SSL (RFC 2941 changes nothing
+// of the options agreed before it, and telnet-ssl and C-Kermit answer no
+// offer twice). nc is the TLS connection over the one Detach returned;
+// telnet is what the client sent between the handover and its handshake
+// (the answers it had queued, whole Telnet commands: SkipCommands), parsed
+// now. Negotiate may then be called again: it sends no offers twice and
+// waits for the answers still missing. After a START_TLS handover the
+// draft wants negotiation afresh: use a new Conn instead. Urgent data is
+// not watched on nc (it may not be a socket). Reading goroutine only.
+func (c *Conn) Resume(nc net.Conn, telnet []byte) error {
+	c.wmu.Lock()
+	c.nc, c.wDetached = nc, false
+	c.wmu.Unlock()
+	c.rc, c.detached, c.ended = nil, false, 0
+	c.e.resume()
+	if len(telnet) == 0 {
+		return nil
+	}
+	buf := bytes.Clone(telnet)
+	for len(buf) > 0 {
+		r, err := c.feed(buf)
+		c.pending = append(c.pending, buf[:r.n]...)
+		buf = buf[r.used:]
+		if err != nil || r.stop == stopEnd {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkUrgent runs after each network read: if the watcher saw urgent data
 // arrive and it is still ahead of us, what we read precedes the mark (a
 // read never crosses it) and is discarded up to the DM. One atomic load

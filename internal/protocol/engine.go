@@ -168,8 +168,9 @@ type engine struct {
 	// and is discarded; commands are obeyed as usual. Only the caller,
 	// which can see the socket, knows when to start (discardToMark), so
 	// the data path never looks for urgent data.
-	synch bool
-	ended byte // the option that ended the stream (stopEnd), or 0
+	synch   bool
+	ended   byte // the option that ended the stream (stopEnd), or 0
+	started bool // start sent our offers
 
 	// What the client told us.
 	termTypes  []string // TTYPE answers in order, capped
@@ -207,6 +208,10 @@ func newEngine(cfg Config) *engine {
 // start returns our opening offers. Every one is made through the Q method
 // so the answers are matched against what we asked.
 func (e *engine) start() []byte {
+	if e.started {
+		return nil // a Negotiate after Resume: the offers are out
+	}
+	e.started = true
 	// First, so that a client that can encrypt does before anything else
 	// is said in clear text.
 	e.offerTLS()
@@ -370,6 +375,10 @@ func (e *engine) end(opt byte) {
 	e.ended = opt
 	e.stop, e.stopArg = stopEnd, opt
 }
+
+// resume takes up the stream again after an end that keeps the state
+// (Conn.Resume).
+func (e *engine) resume() { e.ended = 0 }
 
 // binaryIn reports whether the client sends in binary mode, in which case
 // CR is passed on as is.

@@ -1,5 +1,7 @@
 package protocol
 
+import "bytes"
+
 // The two ways into TLS on a plain Telnet connection, offered only when
 // Config.OfferTLS says the application has a certificate:
 //
@@ -18,8 +20,11 @@ package protocol
 // takes START_TLS; AUTH's SEND waits until START_TLS is refused, so the
 // two never race. Any other authentication type, and anything but START
 // from the client, ends AUTHENTICATION without TLS. What follows the end
-// is the caller's (Conn.Detach): the handshake, then a new Conn over TLS
-// whose negotiation starts afresh, without these offers.
+// is the caller's (Conn.Detach): the handshake, then, after START_TLS, a
+// new Conn over TLS whose negotiation starts afresh without these offers
+// (the draft says so, and Kermit offers everything again); after AUTH SSL
+// the same Conn carried on over TLS with its state (Conn.Resume), since
+// its clients answer no offer twice.
 
 // START_TLS's one message.
 const tlsFOLLOWS byte = 1
@@ -97,6 +102,7 @@ func (e *engine) tlsSubnegotiation(opt byte, data []byte) {
 		}
 		if len(data) == 4 && data[1] == authTypeSSL && data[2] == authClientOneWay && data[3] == sslStart {
 			e.out = append(e.out, IAC, SB, OptAuth, authREPLY, authTypeSSL, authClientOneWay, sslAccept, IAC, SE)
+			e.tls.authDone = true // nothing more to wait for after Resume
 			e.end(OptAuth)
 			return
 		}
@@ -114,4 +120,38 @@ func (e *engine) tlsSubnegotiation(opt byte, data []byte) {
 func (e *engine) tlsNegotiating() bool {
 	return e.him[OptStartTLS].state == qYes && e.tls.followsSent ||
 		e.him[OptAuth].state == qYes && e.tls.authSent && !e.tls.authDone
+}
+
+// SkipCommands returns how many bytes at the start of b are whole Telnet
+// commands (IAC cmd, IAC verb option, IAC SB ... IAC SE), and whether b
+// ends inside one (more: read on). After AUTH SSL's ACCEPT a client may
+// still send the Telnet answers it had queued before it (telnet-ssl sends
+// its TTYPE and NEW-ENVIRON IS in the same segment as IS SSL START); they
+// belong to the clear-text stream, which is dropped, and the handshake
+// starts after them.
+func SkipCommands(b []byte) (n int, more bool) {
+	for n < len(b) {
+		if b[n] != IAC {
+			return n, false
+		}
+		if n+1 >= len(b) {
+			return n, true
+		}
+		switch c := b[n+1]; {
+		case c == SB:
+			end := bytes.Index(b[n+2:], []byte{IAC, SE})
+			if end < 0 {
+				return n, true
+			}
+			n += 2 + end + 2
+		case c >= WILL:
+			if n+2 >= len(b) {
+				return n, true
+			}
+			n += 3
+		default:
+			n += 2
+		}
+	}
+	return n, false
 }

@@ -108,24 +108,34 @@ func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline
 	if !ok {
 		return conn, nil, "", nil
 	}
-	// The state learned in clear text is dropped with the old Conn: the
-	// draft says negotiation starts afresh over TLS.
 	via = viaStartTLS
 	if opt == protocol.OptAuth {
 		via = viaAuthSSL
 	}
 	raw, buffered := conn.Detach()
-	buffered, hello := awaitClientHello(raw, buffered, time.Now().Add(clientHelloWait))
+	queued, rest, hello := awaitClientHello(raw, buffered, time.Now().Add(clientHelloWait))
 	if !hello {
 		// It said it would and did not (the npm telnet-client agrees to
 		// every option): clear text, as if it had refused.
 		s.log.Debug("client agreed to TLS but sent no ClientHello; going on in clear text", "remote", remote, "via", via)
-		conn, err = telnet(tlsconf.WithPrefix(raw, buffered), false)
+		conn, err = telnet(tlsconf.WithPrefix(raw, append(queued, rest...)), false)
 		return conn, nil, "", err
 	}
-	if tc, err = s.tlsHandshake(store, raw, buffered, deadline, remote, via); err != nil {
+	if tc, err = s.tlsHandshake(store, raw, rest, deadline, remote, via); err != nil {
 		return nil, nil, "", err
 	}
+	if opt == protocol.OptAuth {
+		// AUTH SSL keeps what was agreed in clear text: its clients
+		// answer no offer twice. The answers they sent after IS SSL
+		// START and before the handshake are theirs.
+		nc.SetWriteDeadline(deadline)
+		if err := conn.Resume(tc, queued); err != nil {
+			return nil, nil, "", err
+		}
+		return conn, tc, via, conn.Negotiate()
+	}
+	// START_TLS: the state learned in clear text is dropped with the old
+	// Conn, and negotiation starts afresh over TLS, as the draft says.
 	conn, err = telnet(tc, false)
 	return conn, tc, via, err
 }
@@ -136,22 +146,28 @@ func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline
 const clientHelloWait = 3 * time.Second
 
 // awaitClientHello reads, by deadline, until the bytes after the handover
-// show whether they start a TLS handshake, and returns them all.
-func awaitClientHello(nc net.Conn, buffered []byte, deadline time.Time) ([]byte, bool) {
+// show whether they start a TLS handshake. queued is the whole Telnet
+// commands before it (answers the client had queued before it saw our
+// FOLLOWS or ACCEPT); rest is everything from the first other byte on.
+func awaitClientHello(nc net.Conn, buffered []byte, deadline time.Time) (queued, rest []byte, hello bool) {
 	nc.SetReadDeadline(deadline)
 	defer nc.SetReadDeadline(time.Time{})
-	for len(buffered) < 3 {
-		if len(buffered) > 0 && buffered[0] != 0x16 {
-			return buffered, false
+	var b [512]byte
+	for {
+		n, more := protocol.SkipCommands(buffered)
+		queued, buffered = append(queued, buffered[:n]...), buffered[n:]
+		switch {
+		case !more && len(buffered) > 0 && buffered[0] != 0x16:
+			return queued, buffered, false
+		case !more && len(buffered) >= 3:
+			return queued, buffered, tlsconf.LooksLikeClientHello(buffered)
 		}
-		var b [3]byte
-		n, err := nc.Read(b[:3-len(buffered)])
-		buffered = append(buffered, b[:n]...)
+		m, err := nc.Read(b[:])
+		buffered = append(buffered, b[:m]...)
 		if err != nil {
-			return buffered, false
+			return queued, buffered, false
 		}
 	}
-	return buffered, tlsconf.LooksLikeClientHello(buffered)
 }
 
 // TLSSettings are cfg's tls settings as the TLS layer takes them.
