@@ -46,13 +46,16 @@ func newRootCmd() *cobra.Command {
 		Short: "Telnet server daemon",
 		Long: `tlntsvr is a Telnet server in the manner of Windows Telnet Server: it negotiates
 Telnet options, checks users against a users file and a telnet-clients group,
-and runs each user's shell on a PTY as their own OS account.
+and runs each user's shell on a PTY as their own OS account. With a TLS
+certificate (tls.cert_file) it encrypts: TLS from the first byte on
+listen_tls (telnets, port 992), START_TLS and AUTH SSL on listen, and
+certificate logon with tls.client_ca_file.
 
 Run without a subcommand it does what "tlntsvr run" does.
 
 Signals: SIGTERM or SIGINT stops it (every session is told and ended; a
 second one stops it at once); SIGHUP re-reads the config, users and groups
-files without ending sessions and reopens audit_log; SIGUSR1 reopens
+files and the TLS certificate without ending sessions and reopens audit_log; SIGUSR1 reopens
 audit_log (for logrotate). A signal that comes while it starts is acted on
 once it is ready.
 
@@ -66,11 +69,12 @@ as packaged).
 
 Exit status of run: 0 after a clean stop; 1 on an error, or when a stop was
 cut short by a second signal or the 10 s grace; 78 (EX_CONFIG) when the
-config, users, groups or audit log file or --log-level cannot be used at
+config, users, groups, TLS certificate or audit log file or --log-level
+cannot be used at
 start (systemd does not restart after it); 2 on a crash (a Go panic), which
 systemd restarts.
 
-See docs/configuration.md, docs/operations.md and tlntadmn(8).`,
+See docs/configuration.md, docs/tls.md, docs/operations.md and tlntadmn(8).`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
