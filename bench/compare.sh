@@ -127,8 +127,13 @@ mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
 
 # --- tlntsvr config -----------------------------------------------------------
-PORTS=($("$LC" ports 4))
-P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
+PORTS=($("$LC" ports 5))
+P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]} P_TLS=${PORTS[4]}
+# tlntsvr also serves telnets (TLS from the first byte) on P_TLS, measured
+# as the server tlntsvr-tls against its own clear text (docs/tls.md).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+	-keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+chmod 600 "$WORK/tls.key"
 echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
 echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
 chmod 600 "$WORK/users" "$WORK/groups"
@@ -136,6 +141,8 @@ chmod 600 "$WORK/users" "$WORK/groups"
 tlntsvr_config() {
 	cat >"$WORK/$1.d/tlntsvr.yaml" <<EOF
 listen: ["127.0.0.1:$2"]
+${3:+listen_tls: [\"127.0.0.1:$3\"]}
+tls: {cert_file: ../tls.pem, key_file: ../tls.key}
 users_file: ../users
 groups_file: ../groups
 max_connections: $((SESSIONS + 100))
@@ -151,12 +158,13 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((3 * SESSIONS + 100
 	echo "compare.sh: open files limit $(ulimit -n) is too low for $SESSIONS sessions" >&2
 	exit 1
 fi
-tlntsvr_config tlntsvr "$P_TLNTSVR"
+tlntsvr_config tlntsvr "$P_TLNTSVR" "$P_TLS"
 "$WORK/tlntsvr.d/tlntsvr" run --config "$WORK/tlntsvr.d/tlntsvr.yaml" --log-level warn 2>"$WORK/tlntsvr.log" &
 PID_TLNTSVR=$!
 STARTED_PIDS+=("$PID_TLNTSVR")
 SERVERS=(--server "tlntsvr=127.0.0.1:$P_TLNTSVR,pid=$PID_TLNTSVR,daemon=tlntsvr")
-LISTEN=("$P_TLNTSVR")
+SERVERS+=(--server "tlntsvr-tls=127.0.0.1:$P_TLS,pid=$PID_TLNTSVR,daemon=tlntsvr,tls")
+LISTEN=("$P_TLNTSVR" "$P_TLS")
 if [ -n "${CANDIDATE:-}" ]; then
 	tlntsvr_config candidate "$P_CANDIDATE"
 	"$WORK/candidate.d/tlntsvr" run --config "$WORK/candidate.d/tlntsvr.yaml" --log-level warn 2>"$WORK/candidate.log" &

@@ -55,13 +55,17 @@ type server struct {
 	// Ours marks tlntsvr and any candidate build of it: these get ratios
 	// and verdicts; the others are the peers they are compared with.
 	Ours bool
+	// TLS: the address is a listen_tls one (Addr is then tls://HOST:PORT).
+	// Its figures are also set against the clear-text server with the
+	// same daemon (the same pid) in a table of their own.
+	TLS bool
 }
 
 type serverList []*server
 
 func (l *serverList) String() string { return fmt.Sprint(len(*l), " servers") }
 
-// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM.
+// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,tls].
 func (l *serverList) Set(v string) error {
 	name, rest, ok := strings.Cut(v, "=")
 	if !ok {
@@ -84,6 +88,9 @@ func (l *serverList) Set(v string) error {
 			}
 		case "ours":
 			s.Ours = true
+		case "tls":
+			s.TLS, s.Ours = true, true
+			s.Addr = tlsScheme + s.Addr
 		default:
 			return fmt.Errorf("server %q: unknown field %q", name, k)
 		}
@@ -157,6 +164,7 @@ type results struct {
 	Errors                map[string][]string          // server → first errors
 	Order                 []string                     // server names, the subject first
 	Ours                  map[string]bool              // see server.Ours
+	TLSTwin               map[string]string            // TLS server → the clear-text one of its daemon
 	errCount              map[string]int
 	mu                    sync.Mutex
 }
@@ -198,10 +206,19 @@ func measure(o *options) error {
 		Ceiling: map[string]series{}, Servers: map[string]map[string]series{},
 		Conc: map[string]*concResult{}, Errors: map[string][]string{}, errCount: map[string]int{},
 	}
-	res.Ours = map[string]bool{}
+	res.Ours, res.TLSTwin = map[string]bool{}, map[string]string{}
 	for _, s := range o.servers {
 		res.Order = append(res.Order, s.Name)
 		res.Ours[s.Name] = s.Ours
+		if !s.TLS {
+			continue
+		}
+		for _, c := range o.servers {
+			if !c.TLS && c.PID == s.PID {
+				res.TLSTwin[s.Name] = c.Name
+				break
+			}
+		}
 	}
 	res.LoadBefore = loadavg()
 	for _, k := range o.kinds {

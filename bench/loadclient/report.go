@@ -197,6 +197,7 @@ func report(w io.Writer, r *results) {
 		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
+	reportTLS(w, r)
 	for _, srv := range r.Order {
 		for _, k := range r.Kinds {
 			if n := r.Servers[srv]["corrupt_"+k.Key].count(); n > 0 {
@@ -249,4 +250,69 @@ func ratio(a, b float64) float64 {
 
 func size(n int64) string {
 	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
+
+// reportTLS sets each TLS server's figures against the clear-text ones
+// of the same daemon, round by round (issue: TLS must cost little).
+func reportTLS(w io.Writer, r *results) {
+	for _, srv := range r.Order {
+		clear, ok := r.TLSTwin[srv]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s against %s (the same daemon, TLS against clear text, in the same rounds):\n\n", srv, clear)
+		fmt.Fprintln(w, "| metric | "+clear+" | "+srv+" | TLS / clear | target | holds |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+		type tlsRow struct {
+			name, metric, format, target string
+			higher                       bool
+			holds                        func(ratio float64) bool
+		}
+		var rows []tlsRow
+		for _, k := range r.Kinds {
+			if k.Key == "ff" {
+				continue // the target speaks of text and random binary
+			}
+			rows = append(rows, tlsRow{name: "throughput, " + k.Label + " (MB/s)", metric: k.mbs(), format: "%.1f",
+				target: "≥ 0.8 × clear", higher: true, holds: func(x float64) bool { return x >= 0.8 }})
+		}
+		rows = append(rows, tlsRow{name: "echo p99 (µs)", metric: mEchoP99, format: "%.0f",
+			target: "≤ 1.2 × clear", holds: func(x float64) bool { return x <= 1.2 }})
+		for _, rw := range rows {
+			mine, theirs := r.Servers[srv][rw.metric], r.Servers[clear][rw.metric]
+			var ratios series
+			held := 0
+			for round := range min(len(mine), len(theirs)) {
+				if x := ratio(mine[round], theirs[round]); x >= 0 {
+					ratios = append(ratios, x)
+					if rw.holds(x) {
+						held++
+					}
+				}
+			}
+			verdict := ""
+			if x := ratios.median(); x >= 0 {
+				verdict = "**no**"
+				if rw.holds(x) {
+					verdict = "yes"
+				}
+				verdict += fmt.Sprintf(" (%d of %d rounds)", held, len(ratios))
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", rw.name, cell(rw.format, theirs.median()),
+				cell(rw.format, mine.median()), cell("%.2f", ratios.median()), rw.target, verdict)
+		}
+		if c := r.Conc[srv]; c != nil && c.OK > 0 && c.DaemonProcs > 0 {
+			kib := float64(c.DaemonAt.PSS-c.DaemonBase.PSS) / 1024 / float64(c.OK)
+			clearKiB := -1.0
+			if cc := r.Conc[clear]; cc != nil && cc.OK > 0 && cc.DaemonProcs > 0 {
+				clearKiB = float64(cc.DaemonAt.PSS-cc.DaemonBase.PSS) / 1024 / float64(cc.OK)
+			}
+			verdict := "**no**"
+			if kib <= 96 {
+				verdict = "yes"
+			}
+			fmt.Fprintf(w, "| daemon PSS per session, %d open (KiB) | %s | %.0f | %s | ≤ 96 KiB | %s |\n",
+				c.OK, cell("%.0f", clearKiB), kib, cell("%.2f", ratio(kib, clearKiB)), verdict)
+		}
+	}
 }

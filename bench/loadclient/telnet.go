@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,10 @@ type tconn struct {
 	stray int
 }
 
+// tlsScheme marks an address dialled with TLS from the first byte
+// (telnets). The certificate is not checked: the bench measures cost.
+const tlsScheme = "tls://"
+
 // dialTelnet connects from the loopback address src ("" for any), so a
 // test can look like many clients rather than one address opening
 // hundreds of connections.
@@ -59,6 +64,14 @@ func dialTelnet(addr, src string, timeout time.Duration) (*tconn, error) {
 	d := net.Dialer{Timeout: timeout}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	if host, ok := strings.CutPrefix(addr, tlsScheme); ok {
+		td := tls.Dialer{NetDialer: &d, Config: &tls.Config{InsecureSkipVerify: true}}
+		nc, err := td.Dial("tcp", host)
+		if err != nil {
+			return nil, err
+		}
+		return &tconn{nc: nc, rbuf: make([]byte, 64<<10)}, nil
 	}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
