@@ -144,21 +144,7 @@ func (s *Session) endTasks() {
 	// A stopped job must run to see SIGHUP; each PID, since jobs have
 	// process groups of their own.
 	signalAll(s.Leader(), pids, syscall.SIGCONT)
-	graceEnd := time.Now().Add(killGrace)
-	t := time.NewTimer(killGrace)
-	select {
-	case <-s.exited:
-	case <-t.C:
-	}
-	t.Stop()
-	// The shell usually goes at once; a job may still be in its SIGHUP
-	// handler (an editor writing its recovery file), and gets the rest of
-	// the grace to finish. What ignores SIGHUP (nohup) is not waited for:
-	// it will not end by itself, and the client waits for the session to
-	// end.
-	for time.Now().Before(graceEnd) && slices.ContainsFunc(sessionMembers(sid), heedsHangup) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.awaitHangup(func() []int { return sessionMembers(sid) })
 	// Scan again each round, for what was forked since; and wait (briefly)
 	// until the killed are gone, so that when the session is over,
 	// nothing of it is still running.
@@ -184,6 +170,18 @@ func (s *Session) endCgroup() {
 	}
 	cg.signal(syscall.SIGHUP)
 	cg.signal(syscall.SIGCONT)
+	s.awaitHangup(cg.members)
+	cg.kill(time.Second)
+}
+
+// awaitHangup waits, after SIGHUP and SIGCONT, for the shell to exit, and
+// until the grace ends for the members (as listed by members) still in
+// their SIGHUP handlers. The shell usually goes at once; a job may still
+// be in its handler (an editor writing its recovery file), and gets the
+// rest of the grace to finish. What ignores SIGHUP (nohup) is not waited
+// for: it will not end by itself, and the client waits for the session
+// to end.
+func (s *Session) awaitHangup(members func() []int) {
 	graceEnd := time.Now().Add(killGrace)
 	t := time.NewTimer(killGrace)
 	select {
@@ -191,8 +189,7 @@ func (s *Session) endCgroup() {
 	case <-t.C:
 	}
 	t.Stop()
-	for time.Now().Before(graceEnd) && slices.ContainsFunc(cg.members(), heedsHangup) {
+	for time.Now().Before(graceEnd) && slices.ContainsFunc(members(), heedsHangup) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	cg.kill(time.Second)
 }
