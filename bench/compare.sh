@@ -127,10 +127,14 @@ mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
 
 # --- tlntsvr config -----------------------------------------------------------
-PORTS=($("$LC" ports 5))
-P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]} P_TLS=${PORTS[4]}
-# tlntsvr also serves telnets (TLS from the first byte) on P_TLS, measured
-# as the server tlntsvr-tls against its own clear text (docs/tls.md).
+PORTS=($("$LC" ports 6))
+P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
+P_TLS=${PORTS[4]} P_TLS_PLAIN=${PORTS[5]}
+# A second tlntsvr, the same build, serves telnets (TLS from the first
+# byte) on P_TLS, measured as tlntsvr-tls against tlntsvr's clear text
+# (docs/tls.md). A daemon of its own, so that its memory per session is
+# not the clear-text daemon's heap reused. Both have the certificate (the
+# clear-text one then offers START_TLS, which the load client refuses).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
 chmod 600 "$WORK/tls.key"
@@ -158,12 +162,18 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((3 * SESSIONS + 100
 	echo "compare.sh: open files limit $(ulimit -n) is too low for $SESSIONS sessions" >&2
 	exit 1
 fi
-tlntsvr_config tlntsvr "$P_TLNTSVR" "$P_TLS"
+tlntsvr_config tlntsvr "$P_TLNTSVR"
 "$WORK/tlntsvr.d/tlntsvr" run --config "$WORK/tlntsvr.d/tlntsvr.yaml" --log-level warn 2>"$WORK/tlntsvr.log" &
 PID_TLNTSVR=$!
 STARTED_PIDS+=("$PID_TLNTSVR")
 SERVERS=(--server "tlntsvr=127.0.0.1:$P_TLNTSVR,pid=$PID_TLNTSVR,daemon=tlntsvr")
-SERVERS+=(--server "tlntsvr-tls=127.0.0.1:$P_TLS,pid=$PID_TLNTSVR,daemon=tlntsvr,tls")
+mkdir -p "$WORK/tls.d"
+cp "$WORK/tlntsvr.d/tlntsvr" "$WORK/tls.d/tlntsvr"
+tlntsvr_config tls "$P_TLS_PLAIN" "$P_TLS"
+"$WORK/tls.d/tlntsvr" run --config "$WORK/tls.d/tlntsvr.yaml" --log-level warn 2>"$WORK/tls.log" &
+PID_TLS=$!
+STARTED_PIDS+=("$PID_TLS")
+SERVERS+=(--server "tlntsvr-tls=127.0.0.1:$P_TLS,pid=$PID_TLS,daemon=tlntsvr,tls=tlntsvr")
 LISTEN=("$P_TLNTSVR" "$P_TLS")
 if [ -n "${CANDIDATE:-}" ]; then
 	tlntsvr_config candidate "$P_CANDIDATE"

@@ -56,16 +56,17 @@ type server struct {
 	// and verdicts; the others are the peers they are compared with.
 	Ours bool
 	// TLS: the address is a listen_tls one (Addr is then tls://HOST:PORT).
-	// Its figures are also set against the clear-text server with the
-	// same daemon (the same pid) in a table of their own.
-	TLS bool
+	// Its figures are also set against those of the clear-text server
+	// named Clear, in a table of their own.
+	TLS   bool
+	Clear string
 }
 
 type serverList []*server
 
 func (l *serverList) String() string { return fmt.Sprint(len(*l), " servers") }
 
-// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,tls].
+// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,tls=CLEAR].
 func (l *serverList) Set(v string) error {
 	name, rest, ok := strings.Cut(v, "=")
 	if !ok {
@@ -89,7 +90,7 @@ func (l *serverList) Set(v string) error {
 		case "ours":
 			s.Ours = true
 		case "tls":
-			s.TLS, s.Ours = true, true
+			s.TLS, s.Ours, s.Clear = true, true, val
 			s.Addr = tlsScheme + s.Addr
 		default:
 			return fmt.Errorf("server %q: unknown field %q", name, k)
@@ -164,7 +165,7 @@ type results struct {
 	Errors                map[string][]string          // server → first errors
 	Order                 []string                     // server names, the subject first
 	Ours                  map[string]bool              // see server.Ours
-	TLSTwin               map[string]string            // TLS server → the clear-text one of its daemon
+	TLSTwin               map[string]string            // TLS server → the clear-text server it is set against
 	errCount              map[string]int
 	mu                    sync.Mutex
 }
@@ -210,14 +211,8 @@ func measure(o *options) error {
 	for _, s := range o.servers {
 		res.Order = append(res.Order, s.Name)
 		res.Ours[s.Name] = s.Ours
-		if !s.TLS {
-			continue
-		}
-		for _, c := range o.servers {
-			if !c.TLS && c.PID == s.PID {
-				res.TLSTwin[s.Name] = c.Name
-				break
-			}
+		if s.TLS && s.Clear != "" {
+			res.TLSTwin[s.Name] = s.Clear
 		}
 	}
 	res.LoadBefore = loadavg()
