@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
@@ -279,10 +281,14 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	conn, tc, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
 	if err != nil {
 		s.auditFlood(err, st)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			st.ended(outcomeTimedOut)
-		} else if stage(st.stage.Load()) > stageConnected {
-			st.ended(outcomeFailed)
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+			// The client left (or was evicted): nothing to charge
+			// beyond what finishStartup finds.
+		case stage(st.stage.Load()) > stageConnected:
+			st.ended(outcomeFailed) // a TLS handshake or negotiation that failed on what it sent
 		}
 		log.Debug("negotiation failed", "err", err)
 		return
