@@ -200,16 +200,26 @@ func TestShutdownEndsSessions(t *testing.T) {
 	waitFor(t, "no process of the account left", func() bool { return pgrepCount(osAlice, "") == 0 })
 }
 
-// Connections beyond max_connections get one line and are closed.
+// max_connections counts logged-on sessions: while they are all taken, a
+// new connection gets one line and is closed; one logging on meanwhile is
+// refused at its logon. Connections still logging on do not count.
 func TestMaxConnections(t *testing.T) {
 	needRoot(t)
 	d := startDaemon(t, daemonOpts{extraConfig: "max_connections: 1\n"})
 	c1 := telnet(t, d, 80, 24)
 	c1.expect(`Welcome`)
-	c2 := telnet(t, d, 80, 24)
+	c2 := telnet(t, d, 80, 24) // both at the prompt: neither is a session yet
+	c2.expect(`login: `)
+	c1.login("alice", alicePass)
+	c3 := telnet(t, d, 80, 24)
+	c3.expect(`maximum number of connections`)
+	c3.waitExit()
+	c2.send("alice\r")
+	c2.expect(`password: `)
+	c2.send(alicePass + "\r")
 	c2.expect(`maximum number of connections`)
 	c2.waitExit()
-	c1.login("alice", alicePass) // the first goes on
+	c1.run("echo still here") // the first goes on
 }
 
 // A client that never logs on is dropped at login_timeout.

@@ -141,3 +141,30 @@ func parseSize(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// checkCIDR reads a network block, 10.0.0.0/8 or 2001:db8::/32; an
+// address alone is a block of one address. Bits set past the prefix length
+// are refused rather than masked: 10.1.2.3/8 is more likely a typo for
+// 10.1.2.3/32 than a way to write 10.0.0.0/8.
+func checkCIDR(s string) (netip.Prefix, string) {
+	const examples = "write a network block such as 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32"
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Sprintf("%q is not an address or network block; %s", truncate(s, 60), examples)
+		}
+		s = a.Unmap().String() + "/" + strconv.Itoa(a.Unmap().BitLen())
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Sprintf("%q is not a network block; %s", truncate(s, 60), examples)
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Sprintf("%q is an IPv4-mapped IPv6 block; write the IPv4 block (IPv4 clients are matched as IPv4)", truncate(s, 60))
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Sprintf("%q has bits set past its prefix length; write %s for the block, or %s for the one address",
+			truncate(s, 60), m, netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
+	}
+	return p, ""
+}

@@ -62,7 +62,13 @@ type Config struct {
 	ListenTLS            []string // telnets: TLS from the first byte
 	TLS                  TLS
 	Banner               string
-	MaxConnections       int
+	MaxConnections       int // logged-on sessions
+	MaxStartups          int // connections not yet logged on, in all
+	PerSourceMaxStartups int // the same, per source (SourceNetblock)
+	SourceNetblock       Netblock
+	PenaltyExempt        CIDRs
+	Allow                CIDRs // empty = everyone not denied
+	Deny                 CIDRs
 	MaxFailedLogons      int
 	LoginTimeout         time.Duration
 	IdleTimeout          time.Duration // 0 = never

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,6 +69,12 @@ banner: |-
   Lab gear
   	tabbed line
 max_connections: 100000
+max_startups: 1000
+per_source_max_startups: 4
+source_netblock: [24, 48]
+penalty_exempt: [192.0.2.10, "2001:db8:1::/48"]
+allow: [10.0.0.0/8, "::1"]
+deny: [10.66.0.0/16]
 max_failed_logons: 5
 login_timeout: 1m30s
 idle_timeout: 2h
@@ -96,6 +103,12 @@ func TestParseEveryKey(t *testing.T) {
 		TLS:                  TLS{CertFile: "/srv/tls/cert.pem", KeyFile: "/srv/tls/key.pem", MinVersion: TLS13, Require: true, ClientCAFile: "/srv/tls/clients.pem"},
 		Banner:               "Lab gear\n\ttabbed line",
 		MaxConnections:       100000,
+		MaxStartups:          1000,
+		PerSourceMaxStartups: 4,
+		SourceNetblock:       Netblock{IPv4: 24, IPv6: 48},
+		PenaltyExempt:        CIDRs{netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8:1::/48")},
+		Allow:                CIDRs{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Deny:                 CIDRs{netip.MustParsePrefix("10.66.0.0/16")},
 		MaxFailedLogons:      5,
 		LoginTimeout:         90 * time.Second,
 		IdleTimeout:          2 * time.Hour,
@@ -259,6 +272,19 @@ func TestParseErrors(t *testing.T) {
 		{"scalar for lockout", "lockout: 5\n", []want{w(1, "lockout", "must be a mapping such as {attempts: 10")}},
 		{"list entry not a string", "listen:\n  - \":23\"\n  - [a]\n", []want{w(3, "listen", "entry 2 must be a string; got a list")}},
 		{"binary tag", "banner: !!binary aGk=\n", []want{w(1, "banner", "tagged !!binary")}},
+		// Network edge.
+		{"cidr host bits", "allow: [10.1.2.3/8]\n", []want{w(1, "allow", "entry 1: \"10.1.2.3/8\" has bits set past its prefix length; write 10.0.0.0/8 for the block, or 10.1.2.3/32")}},
+		{"cidr not an address", "deny: [10.0.0.0/8, example.com]\n", []want{w(1, "deny", "entry 2: \"example.com\" is not an address or network block")}},
+		{"cidr bad length", "deny: [10.0.0.0/33]\n", []want{w(1, "deny", "is not a network block")}},
+		{"cidr 4in6", "penalty_exempt: [\"::ffff:10.0.0.0/104\"]\n", []want{w(1, "penalty_exempt", "write the IPv4 block")}},
+		{"cidr zone", "allow: [\"fe80::1%eth0\"]\n", []want{w(1, "allow", "is not an address or network block")}},
+		{"cidrs not a list", "allow: 10.0.0.0/8\n", []want{w(1, "allow", "must be a list of network blocks")}},
+		{"netblock one entry", "source_netblock: [24]\n", []want{w(1, "source_netblock", "must be a list of two prefix lengths")}},
+		{"netblock too long", "source_netblock: [33, 64]\n", []want{w(1, "source_netblock", "entry 1 must be a prefix length from 1 to 32; got 33")}},
+		{"netblock zero", "source_netblock: [24, 0]\n", []want{w(1, "source_netblock", "entry 2 must be a prefix length from 1 to 128; got 0")}},
+		{"netblock words", "source_netblock: [a, b]\n", []want{w(1, "source_netblock", "entry 1 must be a prefix length")}},
+		{"max_startups too big", "max_startups: 10001\n", []want{w(1, "max_startups", "from 1 to 10000")}},
+		{"per_source_max_startups 0", "per_source_max_startups: 0\n", []want{w(1, "per_source_max_startups", "from 1 to 10000")}},
 		// Durations.
 		{"duration without unit", "login_timeout: 60\n", []want{w(1, "login_timeout", "60 has no unit (write 60s for seconds)")}},
 		{"bad duration", "idle_timeout: 1 hour\n", []want{w(1, "idle_timeout", `(units ms, s, m, h); got "1 hour"`)}},
@@ -678,6 +704,13 @@ func TestSet(t *testing.T) {
 		{"lockout", "{attempts: 0, window: 0}", func(c *Config) bool { return c.Lockout == Lockout{Duration: 15 * time.Minute} }, ""},
 		{"users_file", "users2", func(c *Config) bool { return c.UsersFile == "/etc/tlntsvr/users2" }, ""},
 		{"max_connections", "0", nil, "max_connections: must be a whole number from 1 to 100000; got 0"},
+		{"source_netblock", "24, 56", func(c *Config) bool { return c.SourceNetblock == Netblock{IPv4: 24, IPv6: 56} }, ""},
+		{"source_netblock", "[16, 48]", func(c *Config) bool { return c.SourceNetblock == Netblock{IPv4: 16, IPv6: 48} }, ""},
+		{"deny", "192.0.2.0/24, 2001:db8::1", func(c *Config) bool {
+			return reflect.DeepEqual(c.Deny, CIDRs{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::1/128")})
+		}, ""},
+		{"allow", "", func(c *Config) bool { return len(c.Allow) == 0 }, ""},
+		{"allow", "11.0.0.0/7", nil, "allow: entry 1: \"11.0.0.0/7\" has bits set past its prefix length"},
 		{"idle_timeout", "30s", nil, "idle_timeout: must be longer than idle_warning (1m), or 0 for never"},
 		{"idle_warning", "2h", nil, "idle_warning: must be shorter than idle_timeout (1h)"},
 		{"lockout.window", "0", nil, "lockout.window: must be more than 0 while lockout.attempts is more than 0"},

@@ -57,6 +57,9 @@ func value[T any](key, def string, rules rule, read func(d *decoder, key string,
 	case reflect.Slice:
 		kind = kindList
 	}
+	if reflect.TypeFor[T]().Implements(reflect.TypeFor[listValue]()) {
+		kind = kindList
+	}
 	return field{key: key, def: def, rules: rules, kind: kind,
 		parse: func(d *decoder, c *Config, key string, n *yaml.Node) {
 			if v, ok := read(d, key, n); ok {
@@ -98,7 +101,10 @@ func (f field) windows(names ...windowsName) field {
 
 // cloneValue returns v with nothing shared with it.
 func cloneValue[T any](v T) T {
-	if s, ok := any(v).([]string); ok {
+	switch s := any(v).(type) {
+	case []string:
+		return any(slices.Clone(s)).(T)
+	case CIDRs:
 		return any(slices.Clone(s)).(T)
 	}
 	return v

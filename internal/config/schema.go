@@ -1,6 +1,8 @@
 package config
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -9,6 +11,8 @@ import (
 // Limits on values; each error message names the accepted range.
 const (
 	maxConnectionsLimit  = 100000
+	maxStartupsLimit     = 10000 // eviction looks at each connection not yet logged on
+	maxCIDRs             = 10000
 	maxFailedLogonsLimit = 100 // as Windows' tlntadmn maxfail
 	lockoutAttemptsLimit = 100000
 	maxBannerBytes       = 4096
@@ -51,6 +55,12 @@ var fields = []field{
 	value("banner", `"Welcome to tlntsvr Telnet Server"`, live, readBanner, func(c *Config) *string { return &c.Banner }),
 	value("max_connections", "64", live, intIn(1, maxConnectionsLimit), func(c *Config) *int { return &c.MaxConnections }).
 		windows(windowsName{name: "maxconn", use: "maxconn=N"}),
+	value("max_startups", "256", live, intIn(1, maxStartupsLimit), func(c *Config) *int { return &c.MaxStartups }),
+	value("per_source_max_startups", "16", live, intIn(1, maxStartupsLimit), func(c *Config) *int { return &c.PerSourceMaxStartups }),
+	value("source_netblock", "[32, 64]", live, readNetblock, func(c *Config) *Netblock { return &c.SourceNetblock }),
+	value("penalty_exempt", "[]", live, (*decoder).cidrs, func(c *Config) *CIDRs { return &c.PenaltyExempt }),
+	value("allow", "[]", live, (*decoder).cidrs, func(c *Config) *CIDRs { return &c.Allow }),
+	value("deny", "[]", live, (*decoder).cidrs, func(c *Config) *CIDRs { return &c.Deny }),
 	value("max_failed_logons", "3", live, intIn(1, maxFailedLogonsLimit), func(c *Config) *int { return &c.MaxFailedLogons }).
 		windows(windowsName{name: "maxfail", use: "maxfail=N"}),
 	value("login_timeout", "60s", live, readLoginTimeout, func(c *Config) *time.Duration { return &c.LoginTimeout }),
@@ -136,6 +146,57 @@ func groupName(required bool) func(*decoder, string, *yaml.Node) (string, bool) 
 func readBanner(d *decoder, key string, n *yaml.Node) (string, bool) {
 	v, ok := d.str(key, n)
 	return v, ok && d.check(key, n, checkBanner(v))
+}
+
+// readNetblock reads source_netblock: [IPv4 prefix length, IPv6 prefix
+// length]. Set's comma-separated form gives the numbers as strings, which
+// are taken when they are decimal.
+func readNetblock(d *decoder, key string, n *yaml.Node) (Netblock, bool) {
+	const want = "a list of two prefix lengths, [IPv4, IPv6], such as [32, 64] (1 to 32 and 1 to 128)"
+	s := deref(n)
+	if s.Kind != yaml.SequenceNode || len(s.Content) != 2 {
+		d.errorf(n.Line, key, "must be %s; got %s", want, describe(n))
+		return Netblock{}, false
+	}
+	var bits [2]int
+	for i, limit := range [2]int{32, 128} {
+		e := deref(s.Content[i])
+		v, err := strconv.Atoi(e.Value)
+		if e.Kind != yaml.ScalarNode || (e.ShortTag() != "!!int" && e.ShortTag() != "!!str") || err != nil ||
+			strings.TrimLeft(e.Value, "0123456789") != "" || v < 1 || v > limit {
+			d.errorf(e.Line, key, "entry %d must be a prefix length from 1 to %d; got %s (%s)", i+1, limit, describe(e), want)
+			return Netblock{}, false
+		}
+		bits[i] = v
+	}
+	return Netblock{IPv4: bits[0], IPv6: bits[1]}, true
+}
+
+// cidrs reads a list of network blocks (allow, deny, penalty_exempt).
+func (d *decoder) cidrs(key string, n *yaml.Node) (CIDRs, bool) {
+	es, ok := d.list(key, n, `a list of network blocks, such as [10.0.0.0/8, "2001:db8::/32"], or [] for none`)
+	if !ok {
+		return nil, false
+	}
+	if len(es) > maxCIDRs {
+		d.errorf(n.Line, key, "must list at most %d network blocks; got %d", maxCIDRs, len(es))
+		return nil, false
+	}
+	out := make(CIDRs, 0, len(es))
+	for i, e := range es {
+		if !e.ok {
+			ok = false
+			continue
+		}
+		p, msg := checkCIDR(e.v)
+		if msg != "" {
+			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
+			ok = false
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, ok
 }
 
 func readLoginTimeout(d *decoder, key string, n *yaml.Node) (time.Duration, bool) {

@@ -85,6 +85,8 @@ func showValue(v any) string {
 	switch v := v.(type) {
 	case []string:
 		return showList(v)
+	case listValue:
+		return showList(v.listItems())
 	case int:
 		return strconv.Itoa(v)
 	case bool:

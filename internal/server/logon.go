@@ -22,6 +22,7 @@ type logonConn struct {
 	via    string    // how it came to TLS (viaTelnets, ...)
 	remote string
 	log    *slog.Logger
+	st     *startup // its place in the startup pool: progress, outcome
 }
 
 // logon runs the login dialogue: a certificate logon when the client
@@ -44,8 +45,9 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 	}
 	lr := &lineReader{conn: conn}
 	readErr := func(err error) {
-		s.auditFlood(err, remote)
+		s.auditFlood(err, lc.st)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			lc.st.ended(outcomeTimedOut)
 			conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 			say("")
 			say(msgLoginTimeout)
@@ -70,6 +72,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			say("")
 			continue
 		}
+		lc.st.advance(stageNamed)
 		say("")
 		conn.WritePrompt([]byte("password: "))
 		password, err := lr.readLine(false)
@@ -77,6 +80,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			readErr(err)
 			return id, nil, nil, false
 		}
+		lc.st.advance(stageChecking)
 		say("")
 		id, err = s.authenticate(ctx, cfg, hostOf(remote), user, func() (auth.Identity, error) {
 			return s.store.Authenticate(ctx, user, password)
@@ -87,19 +91,22 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			// Refused without looking at the password: no bcrypt time is
 			// spent on a locked-out address or account.
 			failures++
-			s.audit.Warn("logon refused", "event", "logon_locked_out", "user", printable(user), "remote", remote,
+			lc.st.ended(outcomeFailed)
+			s.flood.record(refusedLockedOut, sourceName(lc.st.source), "user", printable(user), "remote", remote,
 				"until", lo.until.UTC().Format(time.RFC3339))
 			say(msgLockedOut)
 			say("")
 		case err == nil:
 			return id, lr.typeahead(), prot, true
 		case errors.Is(err, auth.ErrNotMember):
+			lc.st.ended(outcomeFailed)
 			say(accessDenied(cfg.ClientsGroup))
 			s.audit.Warn("logon refused", "event", "logon_denied", "user", user, "remote", remote,
 				"reason", "not a member of "+cfg.ClientsGroup+" or "+cfg.AdminsGroup)
 			return id, nil, nil, false
 		case errors.Is(err, auth.ErrBadCredentials):
 			failures++
+			lc.st.ended(outcomeFailed)
 			s.audit.Warn("logon failed", "event", "logon_failed", "user", printable(user), "remote", remote,
 				"failures", failures)
 			say(msgLoginIncorrect)
@@ -114,8 +121,8 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 		}
 	}
 	say(msgTooManyFails)
-	s.audit.Warn("connection dropped", "event", "max_failed_logons", "remote", remote,
-		"max_failed_logons", cfg.MaxFailedLogons)
+	lc.st.ended(outcomeFailed)
+	s.flood.record(droppedFailures, sourceName(lc.st.source), "remote", remote, "max_failed_logons", cfg.MaxFailedLogons)
 	return id, nil, nil, false
 }
 
@@ -136,6 +143,7 @@ func (s *Server) certificateLogon(ctx context.Context, lc logonConn, cfg *config
 	subject := lc.tls.ConnectionState().PeerCertificates[0].Subject.String()
 	prot = tlsInfo(lc.tls, lc.via, subject)
 	fail := func(event, msg, reason string) (auth.Identity, *admin.TLS, bool, bool) {
+		lc.st.ended(outcomeFailed)
 		say(msg)
 		s.audit.Warn("logon failed", append([]any{"event", event, "user", printable(user), "remote", lc.remote,
 			"reason", reason}, tlsAttrs(prot)...)...)

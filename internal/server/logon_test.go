@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -129,6 +130,29 @@ func connect(srv *Server, host string, port int) (tc *testClient, done chan stru
 
 func countEvents(audit *testutil.LockedBuffer, event string) int {
 	return strings.Count(audit.String(), fmt.Sprintf("%q:%q", "event", event))
+}
+
+// countSummarised counts the records of event, written one by one or
+// counted in the summaries of floodAudit (flush it first).
+func countSummarised(t *testing.T, audit *testutil.LockedBuffer, event string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(audit.String()), "\n") {
+		var rec struct {
+			Event, Summarises string
+			Count, Written    int
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("audit record %q: %v", line, err)
+		}
+		switch {
+		case rec.Event == event:
+			n++
+		case rec.Event == "audit_summary" && rec.Summarises == event:
+			n += rec.Count - rec.Written
+		}
+	}
+	return n
 }
 
 // wrongPasswordsAtOnce opens n connections, connection i from address

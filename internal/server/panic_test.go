@@ -81,11 +81,8 @@ func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
 	if !strings.Contains(logs.String(), "panic in connection") || !strings.Contains(logs.String(), "injected: logon path bug") {
 		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}
-	srv.pendingMu.Lock()
-	pending := len(srv.pending)
-	srv.pendingMu.Unlock()
-	if pending != 0 {
-		t.Errorf("%d addresses still hold pending-logon slots", pending)
+	if conns, sources := srv.startups.len(); conns+sources != 0 {
+		t.Errorf("%d connections from %d sources still hold places in the startup pool", conns, sources)
 	}
 
 	// The next connection gets its login prompt.

@@ -16,8 +16,11 @@ const maxPreLogonBytes = 64 << 10
 var errPreLogonFlood = errors.New("client sent too much before logging on")
 
 // preLogonConn counts what the client sends until the logon succeeds.
+// It tells the connection's startup of every byte (its progress, for
+// eviction).
 type preLogonConn struct {
 	net.Conn
+	st        *startup
 	n         int64
 	unlimited atomic.Bool
 }
@@ -34,6 +37,9 @@ func (c *preLogonConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.n += int64(n)
+	if n > 0 {
+		c.st.heard()
+	}
 	return n, err
 }
 
@@ -46,9 +52,10 @@ func (c *preLogonConn) CloseWrite() error {
 }
 
 // auditFlood records a connection cut off by the pre-logon limit.
-func (s *Server) auditFlood(err error, remote string) {
+func (s *Server) auditFlood(err error, st *startup) {
 	if errors.Is(err, errPreLogonFlood) {
-		s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
+		st.ended(outcomeFailed)
+		s.flood.record(droppedFlood, sourceName(st.source), "remote", st.remote, "limit_bytes", maxPreLogonBytes)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
@@ -35,6 +37,7 @@ const (
 	msgPaused         = "The Telnet server is paused and accepts no new connections. Try again later."
 	msgLockedOut      = "Too many failed logons. Logons are refused for a while; try again later."
 	msgTooManyPending = "Too many connections from your address are logging on. Try again later."
+	msgPenalised      = "Too many failed or abandoned logons from your address. Try again later."
 )
 
 // accessDenied is the design's message for a user outside the groups.
@@ -55,14 +58,15 @@ type Server struct {
 
 	sessions *Registry
 	active   atomic.Int64 // connections, in logon or in session
+	loggedOn atomic.Int64 // sessions, against max_connections
 	lockout  *auth.Lockout
 	tls      atomic.Pointer[tlsconf.Store] // nil without a certificate
 
-	// pending counts connections not yet logged on, per client address,
-	// so one address cannot hold every connection slot with silent
-	// connections (slowloris).
-	pendingMu sync.Mutex
-	pending   map[string]int
+	// Admission before logon (admission.go): the connections not yet
+	// logged on, the sources' penalties, and the audit of refusals.
+	startups  *startups
+	penalties *penalties
+	flood     *floodAudit
 
 	mu        sync.Mutex
 	listeners []listener
@@ -87,7 +91,8 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		store: store, log: log, audit: audit,
-		sessions: newRegistry(), started: time.Now(), pending: map[string]int{},
+		sessions: newRegistry(), started: time.Now(),
+		startups: newStartups(), penalties: newPenalties(penaltyTableSize), flood: newFloodAudit(audit, floodInterval),
 		ctx: ctx, cancel: cancel,
 	}
 	s.cfg.Store(cfg)
@@ -216,37 +221,19 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// startConn applies the connection limit and starts the connection's
-// goroutine. tlsFirst: the connection came to a listen_tls address.
+// startConn starts the connection's goroutine; admission (admit) runs
+// there, before the first byte. tlsFirst: the connection came to a
+// listen_tls address.
 func (s *Server) startConn(nc net.Conn, tlsFirst bool) {
-	cfg := s.Config()
-	// A client that speaks TLS from its first byte could not read a line
-	// in clear text: it is closed without one.
-	refuse := refuse
-	if tlsFirst {
-		refuse = func(nc net.Conn, _ string) { nc.Close() }
-	}
-	if s.Paused() {
-		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(), "reason", "paused")
-		refuse(nc, msgPaused)
-		return
-	}
-	if s.active.Add(1) > int64(cfg.MaxConnections) {
-		s.active.Add(-1)
-		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(),
-			"reason", "max_connections", "max_connections", cfg.MaxConnections)
-		refuse(nc, msgMaxConnections)
-		return
-	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		s.active.Add(-1)
 		nc.Close()
 		return
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.active.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.active.Add(-1)
@@ -274,14 +261,14 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 		}
 	}()
 	cfg := s.Config()
-	if !s.beginLogon(remote) {
-		s.audit.Info("connection refused", "event", "connection_refused", "remote", remote, "reason", "too many pending logons from the address")
-		refuse(nc, msgTooManyPending)
+	st := s.admit(nc, cfg, tlsFirst)
+	if st == nil {
 		return
 	}
-	endLogon := sync.OnceFunc(func() { s.endLogon(remote) })
+	loggedOn := false
+	endLogon := sync.OnceFunc(func() { s.finishStartup(st, cfg, loggedOn, remoteAddr(nc)) })
 	defer endLogon()
-	limited := &preLogonConn{Conn: nc}
+	limited := &preLogonConn{Conn: nc, st: st}
 
 	// Until the shell starts, shutdown closes the socket, which ends any
 	// read in progress; the session handles ctx itself after that. The
@@ -293,13 +280,23 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
 	conn, tc, via, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
 	if err != nil {
-		s.auditFlood(err, remote)
+		s.auditFlood(err, st)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			st.ended(outcomeTimedOut)
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+			// The client left (or was evicted): nothing to charge
+			// beyond what finishStartup finds.
+		case stage(st.stage.Load()) > stageConnected:
+			st.ended(outcomeFailed) // a TLS handshake or negotiation that failed on what it sent
+		}
 		log.Debug("negotiation failed", "err", err)
 		return
 	}
 	nc.SetReadDeadline(loginDeadline)
 	if tc == nil && cfg.TLS.Require {
-		s.audit.Warn("connection refused", "event", "tls_required", "remote", remote)
+		s.flood.record(refusedTLS, sourceName(st.source), "remote", remote)
+		st.ended(outcomeFailed)
 		conn.Write([]byte(msgTLSRequired + "\r\n"))
 		return
 	}
@@ -307,40 +304,25 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	// The login deadline bounds the wait for a bcrypt slot as well as the
 	// reads: a logon flood must not hold a connection past it.
 	logonCtx, cancelLogon := context.WithDeadline(ctx, loginDeadline)
-	lg := logonConn{conn: conn, tls: tc, via: via, remote: remote, log: log}
+	lg := logonConn{conn: conn, tls: tc, via: via, remote: remote, log: log, st: st}
 	id, typeahead, prot, ok := s.logon(logonCtx, lg, cfg)
 	cancelLogon()
+	loggedOn = ok
 	endLogon()
 	if !ok || !stopClose() {
 		return
 	}
+	if !s.reserveSession(cfg) {
+		// Sessions started by others while this one logged on.
+		s.flood.record(refusedSessions, sourceName(st.source), "remote", remote, "max_connections", cfg.MaxConnections)
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		conn.Write([]byte(msgMaxConnections + "\r\n"))
+		return
+	}
+	defer s.loggedOn.Add(-1)
 	limited.unlimited.Store(true)
 	nc.SetDeadline(time.Time{})
 	s.runSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
-}
-
-// maxPendingPerAddress caps the connections one client address may have
-// in negotiation or at the login prompt at once.
-const maxPendingPerAddress = 16
-
-func (s *Server) beginLogon(remote string) bool {
-	a := hostOf(remote)
-	s.pendingMu.Lock()
-	defer s.pendingMu.Unlock()
-	if s.pending[a] >= maxPendingPerAddress {
-		return false
-	}
-	s.pending[a]++
-	return true
-}
-
-func (s *Server) endLogon(remote string) {
-	a := hostOf(remote)
-	s.pendingMu.Lock()
-	defer s.pendingMu.Unlock()
-	if s.pending[a]--; s.pending[a] <= 0 {
-		delete(s.pending, a)
-	}
 }
 
 // hostOf returns the address part of host:port.
@@ -447,7 +429,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	s.sessions.End(0, msgShutdown, nil)
 	s.cancel() // the connections still logging on
-	return s.wait(ctx)
+	err := s.wait(ctx)
+	s.flood.flush() // the summaries of the interval in progress
+	return err
 }
 
 func (s *Server) wait(ctx context.Context) error {

@@ -40,8 +40,8 @@ func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte
 		if errors.Is(err, errPreLogonFlood) {
 			reason = "client sent too much before logging on"
 		}
-		s.audit.Warn("TLS handshake failed", "event", "tls_handshake_failed", "remote", remote, "via", via,
-			"reason", printable(reason))
+		s.flood.record(failedTLS, s.sourceOf(remote), "remote", remote, "via", via,
+			"error", printable(reason))
 		return nil, err
 	}
 	return tc, nil

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/tlntsvr/tlntsvr/internal/config"
+)
+
+// admission is what a connection passes before the login dialogue, in
+// this order, cheapest and most certain first: allow and deny (nothing
+// is sent to a denied address), pause, max_connections (no room for a
+// session), the source's penalties, per_source_max_startups, and the
+// startup pool (max_startups), which evicts rather than refuses.
+//
+// It runs before the connection's first byte, and costs a few map look-ups
+// under a mutex and, with the pool full, one pass over it.
+
+// remoteAddr is the client's IP address; invalid for a connection that
+// is not over IP (a test's pipe).
+func remoteAddr(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		a, _ := netip.AddrFromSlice(ta.IP)
+		return a.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// allowed applies allow and deny: deny wins; an empty allow lets in every
+// address not denied.
+func allowed(cfg *config.Config, a netip.Addr) bool {
+	if cfg.Deny.Contains(a) {
+		return false
+	}
+	return len(cfg.Allow) == 0 || cfg.Allow.Contains(a)
+}
+
+// sourceName is a source as the audit trail writes it: the address when
+// the block is one address, else the block.
+func sourceName(src netip.Prefix) string {
+	if !src.IsValid() {
+		return "unknown"
+	}
+	if src.Bits() == src.Addr().BitLen() {
+		return src.Addr().String()
+	}
+	return src.String()
+}
+
+// sourceOf names the source of a host:port for the audit trail.
+func (s *Server) sourceOf(remote string) string {
+	a, err := netip.ParseAddr(hostOf(remote))
+	if err != nil {
+		return hostOf(remote)
+	}
+	return sourceName(s.Config().SourceNetblock.Source(a))
+}
+
+// admit decides whether nc may go on to the login dialogue. On refusal
+// the client has been told (unless it is denied, or speaks TLS from the
+// first byte), nc is closed and it returns nil. Otherwise nc holds a
+// place in the startup pool until finishStartup.
+func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup {
+	remote := nc.RemoteAddr().String()
+	addr := remoteAddr(nc)
+	src := cfg.SourceNetblock.Source(addr)
+	name := sourceName(src)
+	refuse := refuse
+	if tlsFirst {
+		// A client that speaks TLS from its first byte could not read
+		// a line in clear text.
+		refuse = func(nc net.Conn, _ string) { nc.Close() }
+	}
+	if !allowed(cfg, addr) {
+		s.flood.record(refusedDenied, name, "remote", remote)
+		nc.Close()
+		return nil
+	}
+	if s.Paused() {
+		s.flood.record(refusedPaused, name, "remote", remote)
+		refuse(nc, msgPaused)
+		return nil
+	}
+	if s.loggedOn.Load() >= int64(cfg.MaxConnections) {
+		s.flood.record(refusedSessions, name, "remote", remote, "max_connections", cfg.MaxConnections)
+		refuse(nc, msgMaxConnections)
+		return nil
+	}
+	if until, ok := s.penalties.refusedUntil(src, time.Now()); ok {
+		s.flood.record(refusedPenalised, name, "remote", remote, "until", until.UTC().Format(time.RFC3339))
+		refuse(nc, msgPenalised)
+		return nil
+	}
+	st := newStartup(src, remote, func() { nc.Close() })
+	victims, ok := s.startups.admit(st, cfg.MaxStartups, cfg.PerSourceMaxStartups)
+	if !ok {
+		s.flood.record(refusedPerSource, name, "remote", remote, "per_source_max_startups", cfg.PerSourceMaxStartups)
+		refuse(nc, msgTooManyPending)
+		return nil
+	}
+	for _, v := range victims {
+		// Closed without a word: its goroutine ends on the closed
+		// socket, and a write here could wait on a client that does
+		// not read.
+		v.end()
+		s.flood.record(evictedStartup, sourceName(v.source), "remote", v.remote, "max_startups", cfg.MaxStartups,
+			"stage", stageName(stage(v.stage.Load())))
+	}
+	return st
+}
+
+// finishStartup takes st out of the startup pool once its logon has
+// ended, and charges its source for a logon that ended badly.
+func (s *Server) finishStartup(st *startup, cfg *config.Config, loggedOn bool, addr netip.Addr) {
+	evicted := s.startups.release(st)
+	if loggedOn {
+		return
+	}
+	var charge time.Duration
+	switch {
+	case evicted && stage(st.stage.Load()) < stageNamed:
+		charge = penaltySilent
+	case evicted:
+		return
+	case outcome(st.outcome.Load()) == outcomeTimedOut:
+		charge = penaltyTimeout
+	case outcome(st.outcome.Load()) == outcomeFailed:
+		charge = penaltyFailed
+	case stage(st.stage.Load()) == stageConnected:
+		charge = penaltySilent
+	default:
+		return
+	}
+	if cfg.PenaltyExempt.Contains(addr) || s.isClosed() {
+		return
+	}
+	name := sourceName(st.source)
+	until, full := s.penalties.charge(st.source, charge, time.Now())
+	switch {
+	case full:
+		s.flood.record(penaltyTableFull, name, "source", name, "table_size", penaltyTableSize)
+	case !until.IsZero():
+		s.flood.record(penaltyBegins, name, "source", name, "until", until.UTC().Format(time.RFC3339))
+	}
+}
+
+// reserveSession takes one of max_connections' places for a session; it
+// reports false when they are all taken.
+func (s *Server) reserveSession(cfg *config.Config) bool {
+	for {
+		n := s.loggedOn.Load()
+		if n >= int64(cfg.MaxConnections) {
+			return false
+		}
+		if s.loggedOn.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func stageName(st stage) string {
+	switch st {
+	case stageConnected:
+		return "connected"
+	case stageTalking:
+		return "negotiating"
+	case stageNamed:
+		return "login name typed"
+	default:
+		return "password typed"
+	}
+}
