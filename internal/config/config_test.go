@@ -80,6 +80,8 @@ admins_group: wheel
 shell: /bin/sh
 login_script: /etc/tlntsvr/login.sh
 accept_env: [TERM, "LC_*", "XDG_*", COLORTERM]
+allow_root: true
+refuse_locked_accounts: false
 end_tasks_on_disconnect: false
 lockout: {attempts: 0, window: 0, duration: 0s}
 admin_socket: /run/lab/admin.sock
@@ -107,6 +109,8 @@ func TestParseEveryKey(t *testing.T) {
 		Shell:                "/bin/sh",
 		LoginScript:          "/etc/tlntsvr/login.sh",
 		AcceptEnv:            []string{"TERM", "LC_*", "XDG_*", "COLORTERM"},
+		AllowRoot:            true,
+		RefuseLockedAccounts: false,
 		EndTasksOnDisconnect: false,
 		Lockout:              Lockout{},
 		AdminSocket:          "/run/lab/admin.sock",

@@ -74,6 +74,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.LoginScript }).
 		windows(windowsName{name: "loginscript"}),
 	value("accept_env", `[TERM, LANG, "LC_*"]`, live|rootOnly, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }),
+	value("allow_root", "false", live|rootOnly, (*decoder).boolean, func(c *Config) *bool { return &c.AllowRoot }),
+	value("refuse_locked_accounts", "true", live|rootOnly, (*decoder).boolean, func(c *Config) *bool { return &c.RefuseLockedAccounts }),
 	value("end_tasks_on_disconnect", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }),
 	mapping("lockout", live,
 		value("attempts", "10", live, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }),
