@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/testutil"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // An admin_os_group that is not a group of the host fails check-config,
@@ -112,6 +113,37 @@ func TestCheckConfigRefusesFilesOthersCanWrite(t *testing.T) {
 				t.Errorf("run: %v; want exit status 78 naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// check-config warns about each users-file line that maps a user to root
+// while allow_root is false (the daemon refuses those logons), and says
+// nothing of it with allow_root: true.
+func TestCheckConfigWarnsOfRootUsers(t *testing.T) {
+	dir := t.TempDir()
+	writeAuthFiles(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := "admin:" + string(hash) + ":root\nalice:" + string(hash) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "tlntsvr.yaml")
+	for _, allow := range []bool{false, true} {
+		cfg := fmt.Sprintf("users_file: users\ngroups_file: groups\nadmin_socket: %s\nallow_root: %v\n", filepath.Join(dir, "admin.sock"), allow)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := checkConfig(&out, cfgPath); err != nil {
+			t.Fatalf("allow_root %v: %v", allow, err)
+		}
+		warned := strings.Contains(out.String(), `warning: users file `+filepath.Join(dir, "users")+`: user "admin" runs as OS account root (uid 0)`)
+		if warned == allow || strings.Contains(out.String(), `"alice"`) {
+			t.Errorf("allow_root %v: check-config said:\n%s", allow, out.String())
+		}
 	}
 }
 

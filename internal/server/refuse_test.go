@@ -69,3 +69,25 @@ func TestRightPasswordNoSession(t *testing.T) {
 		t.Fatal("the refusal's write to a client that stopped reading has no deadline: the connection is still held")
 	}
 }
+
+// A users-file line that maps a user to root is refused at logon while
+// allow_root is false: the client is told the session cannot start, the
+// audit record says why and how to allow it.
+func TestRootMappingRefusedWithoutAllowRoot(t *testing.T) {
+	hash, err := auth.HashPasswordCost("right", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, audit := newTestServer(t, "admin:"+hash+":root\n", "telnet-clients: admin\n", "")
+	tc, done := connect(srv, "192.0.2.1", 1000)
+	tc.waitFor(t, "login: ")
+	tc.Write([]byte("admin\r\n"))
+	tc.waitFor(t, "password: ")
+	tc.Write([]byte("right\r\n"))
+	tc.waitFor(t, msgCannotStart)
+	<-done
+	tc.Close()
+	if n := countEvents(audit, "logon_denied"); n != 1 || !strings.Contains(audit.String(), "allow_root: true") {
+		t.Fatalf("%d logon_denied records, want 1 naming allow_root; audit:\n%s", n, audit)
+	}
+}

@@ -370,7 +370,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		refuse(err)
 		return
 	}
-	if err := session.CheckAccount(acct); err != nil {
+	if err := session.CheckAccount(acct, session.AccountPolicy{AllowRoot: cfg.AllowRoot, RefuseLocked: cfg.RefuseLockedAccounts}); err != nil {
 		log.Warn("logon refused", "err", err)
 		refuse(err)
 		return
