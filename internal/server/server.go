@@ -387,7 +387,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		clientEnv = append(clientEnv, k+"="+v)
 	}
 	sess, err := session.Start(conn, session.Spec{
-		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
+		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, LoginScriptTimeout: cfg.LoginTimeout, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
 		InSpeed: txSpeed, OutSpeed: rxSpeed, Charset: conn.Charset(),

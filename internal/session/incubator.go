@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +42,10 @@ type incubatorSpec struct {
 	LoginScript string
 	Env         []string
 	Umask       int // the host's login umask for the account (see loginUmask)
+
+	// LoginScriptTimeout ends the session when the login script runs
+	// longer (see runLoginScript); 0 = no limit.
+	LoginScriptTimeout time.Duration
 }
 
 // RunIncubatorIfRequested turns this process into a session incubator if
@@ -104,11 +108,8 @@ func incubate() error {
 	unix.Umask(spec.Umask)
 
 	if spec.LoginScript != "" {
-		cmd := exec.Command(spec.LoginScript)
-		cmd.Env = env
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "tlntsvr: login script %s: %v\r\n", spec.LoginScript, err)
+		if err := runLoginScript(spec.LoginScript, env, spec.LoginScriptTimeout); err != nil {
+			return err
 		}
 	}
 

@@ -34,6 +34,10 @@ type Spec struct {
 	Stream   bool // stream mode: the terminal does not echo input
 	EndTasks bool // end every process of the session when it ends
 	Logger   *slog.Logger
+
+	// LoginScriptTimeout is how long the login script may run before the
+	// session ends without a shell; 0 = no limit.
+	LoginScriptTimeout time.Duration
 }
 
 // Reason says why a session ended.

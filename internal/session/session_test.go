@@ -192,6 +192,54 @@ func TestLoginScriptRunsFirst(t *testing.T) {
 	}
 }
 
+// loginScript writes a login script the session's account can run.
+func loginScript(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	script := dir + "/login.sh"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// Ctrl-C, and Telnet's Interrupt Process, typed while the login script
+// runs do not cut it short (the shell would start early): the script runs
+// to its end with its signals at their defaults, and the shell gets the
+// signal keys back.
+func TestLoginScriptCannotBeInterrupted(t *testing.T) {
+	script := loginScript(t, "echo SCRIPT-START$((1+1)); sleep 1; echo SCRIPT-END$((2+2))\n")
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{LoginScript: script, LoginScriptTimeout: time.Minute})
+	done := runAsync(s, context.Background(), nil)
+	p.waitOutput(t, "SCRIPT-START2")
+	p.nc.Write([]byte{0x03, 0x1c, 255, 244}) // Ctrl-C, Ctrl-\, IAC IP
+	p.waitOutput(t, "SCRIPT-END4")
+	// What was typed reaches the shell as characters: a line of its own.
+	p.nc.Write([]byte("\necho ISIG=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*isig'); exit\n"))
+	waitReason(t, done)
+	<-p.eof
+	if out := p.output(); !strings.Contains(out, "ISIG=isig") {
+		t.Errorf("the shell has not got its signal keys back:\n%q", out)
+	}
+}
+
+// A login script that outlives its deadline is killed and the session
+// ends without a shell: waiting must not be a way around the script.
+func TestLoginScriptDeadline(t *testing.T) {
+	script := loginScript(t, "echo SCRIPT-START$((1+1)); sleep 100\n")
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{LoginScript: script, LoginScriptTimeout: 500 * time.Millisecond})
+	done := runAsync(s, context.Background(), []byte("echo SHELL$((2+3))\n"))
+	waitReason(t, done)
+	<-p.eof
+	out := p.output()
+	if !strings.Contains(out, "did not finish within 500ms") || strings.Contains(out, "SHELL5") {
+		t.Errorf("want the session ended at the deadline, no shell:\n%q", out)
+	}
+}
+
 // When the client goes, every process of the session ends, background
 // jobs included, and the shell is reaped.
 func TestDisconnectEndsSessionProcesses(t *testing.T) {
