@@ -465,6 +465,52 @@ func TestLockout(t *testing.T) {
 	dialRaw(t, d, "127.0.0.1").logon()
 }
 
+// wrongPassword tries alice with a wrong password from the address from,
+// once, and says whether the lockout refused it.
+func wrongPassword(t *testing.T, d *daemon, from string) (lockedOut bool) {
+	t.Helper()
+	r := dialRaw(t, d, from)
+	defer r.nc.Close()
+	r.expect("login: ")
+	r.sendString("alice\r\n")
+	r.expect("password: ")
+	r.sendString("wrong\r\n")
+	r.expect("\r\n\r\n")
+	got := string(r.received())
+	return strings.Contains(got, "Logons are refused for a while")
+}
+
+// One address typing wrong passwords at a known name cannot keep its
+// owner out: it locks the name for its own network only. Failures from
+// many networks lock the account for every source, and then the owner's
+// client certificate still logs on.
+func TestLockoutCannotKeepOwnerOut(t *testing.T) {
+	needRoot(t)
+	d := startDaemon(t, daemonOpts{tls: true, tlsConfig: "  client_ca_file: clients-ca.pem\n",
+		extraConfig: "lockout: {attempts: 2, window: 1m, duration: 1m}\n"})
+	for i := range 3 {
+		if locked := wrongPassword(t, d, "127.0.5.1"); locked != (i == 2) {
+			t.Fatalf("attempt %d from one address: locked out %v", i+1, locked)
+		}
+	}
+	dialRaw(t, d, "127.0.5.2").logon() // the owner, elsewhere
+
+	// Five times the limit, from as many networks, locks alice for all.
+	for i := range 10 {
+		if wrongPassword(t, d, fmt.Sprintf("127.0.6.%d", i+1)) {
+			t.Fatalf("failure %d of 10 from distinct networks refused", i+1)
+		}
+	}
+	if !wrongPassword(t, d, "127.0.5.3") {
+		t.Fatal("alice not locked for everyone after failures from 10 networks")
+	}
+	d.auditHas(t, `"event":"lockout"`, `"locked":"account"`)
+	r := newRawConn(t, dialTLS(t, d.tlsAddr, pki.alice))
+	r.send([]byte{255, 252, 24, 255, 252, 31, 255, 252, 39})
+	r.sendString("echo CERT=$(id -un)=$((6*7))\r\n")
+	r.expect("CERT=" + osAlice + "=42")
+}
+
 // Accept survives descriptor exhaustion (EMFILE): it backs off, and once
 // descriptors are free again logons work.
 func TestAcceptSurvivesEMFILE(t *testing.T) {

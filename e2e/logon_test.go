@@ -96,6 +96,54 @@ func TestNonMemberRefused(t *testing.T) {
 	}
 }
 
+// An OS account whose password usermod -L locked is refused after the
+// password check (refuse_locked_accounts, default true), told so and
+// audited; with refuse_locked_accounts: false it logs on; unlocked, it
+// logs on again.
+func TestLockedAccountRefused(t *testing.T) {
+	needRoot(t)
+	run := func(stdin string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stdin = strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	// useradd left the account with no Unix password ("!"), which
+	// usermod -L cannot lock: give it one first, and take it away after.
+	run(osAlice+":a Unix password\n", "chpasswd")
+	run("", "usermod", "-L", osAlice)
+	t.Cleanup(func() { exec.Command("usermod", "-p", "!", osAlice).Run() })
+
+	d := startDaemon(t, daemonOpts{})
+	c := telnet(t, d, 80, 24)
+	c.expect(`login: `)
+	c.send("alice\r")
+	c.expect(`password: `)
+	c.send(alicePass + "\r")
+	c.expect(`Access denied: a session cannot be started for this account\.`)
+	c.waitExit()
+	if a := auditLog(t, d); !strings.Contains(a, `"event":"logon_denied"`) || !strings.Contains(a, "is locked (usermod -L)") {
+		t.Errorf("no logon_denied record saying the account is locked:\n%s", a)
+	}
+
+	d = startDaemon(t, daemonOpts{extraConfig: "refuse_locked_accounts: false\n"})
+	c = telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	if got := c.run("id -un"); got != osAlice {
+		t.Errorf("refuse_locked_accounts false: id -un = %q, want %q", got, osAlice)
+	}
+
+	run("", "usermod", "-U", osAlice)
+	d = startDaemon(t, daemonOpts{})
+	c = telnet(t, d, 80, 24)
+	c.login("alice", alicePass)
+	if got := c.run("id -un"); got != osAlice {
+		t.Errorf("unlocked: id -un = %q, want %q", got, osAlice)
+	}
+}
+
 // Every byte the shell writes before it exits reaches the client, before
 // the connection closes. A raw client reads the socket to its end: the
 // Telnet clients themselves drop what they have not yet written to their

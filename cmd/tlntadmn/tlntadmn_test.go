@@ -309,6 +309,36 @@ func TestUserFilesOffline(t *testing.T) {
 	}
 }
 
+// user add --os-account root says that the daemon refuses the user's
+// logons unless allow_root is true, and what allowing it means.
+func TestUserAddRootSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tlntsvr.yaml")
+	for i, tc := range []struct{ config, want string }{
+		{"", "refuses this user's logons unless the config sets allow_root: true"},
+		{"allow_root: true\n", "logs on as root"},
+	} {
+		os.WriteFile(cfg, []byte("users_file: users\ngroups_file: groups\nadmin_socket: "+dir+"/none.sock\n"+tc.config), 0o600)
+		f, out := testFactory(t)
+		f.In = strings.NewReader("pw\n")
+		name := fmt.Sprintf("admin%d", i)
+		if err := execute(NewCmdRoot(f), "--config", cfg, "user", "add", name, "--os-account", "root", "--password-stdin"); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%q: user add said %q, want %q", tc.config, out, tc.want)
+		}
+		f, out = testFactory(t)
+		f.In = strings.NewReader("pw\n")
+		if err := execute(NewCmdRoot(f), "--config", cfg, "user", "add", "plain"+name, "--os-account", "nobody", "--password-stdin"); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "root") {
+			t.Errorf("user add of a user who is not root said %q", out)
+		}
+	}
+}
+
 // Edits made at the same time all land: each takes the edit lock, so none
 // reads the file before another has written its change back.
 func TestConcurrentEditsAllLand(t *testing.T) {

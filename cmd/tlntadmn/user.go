@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -203,6 +204,9 @@ func userRun(o *UserOptions) error {
 			msg += " to group " + group
 		}
 		fmt.Fprintln(o.F.Out, msg+".")
+		if note := rootNote(acct, cfg.AllowRoot); note != "" {
+			fmt.Fprintln(o.F.Out, note)
+		}
 		notifyDaemon(o.F, "user add "+o.Name)
 
 	case "passwd":
@@ -241,6 +245,20 @@ func userRun(o *UserOptions) error {
 		return errors.New("unknown user action " + o.Action)
 	}
 	return nil
+}
+
+// rootNote says what becomes of a user who runs as an account of uid 0:
+// refused at logon unless the config allows root, and if it does, a root
+// password that crosses the network in clear text.
+func rootNote(account string, allowRoot bool) string {
+	u, err := user.Lookup(account)
+	if err != nil || u.Uid != "0" {
+		return ""
+	}
+	if !allowRoot {
+		return fmt.Sprintf("Note: OS account %s is root (uid 0): tlntsvr refuses this user's logons unless the config sets allow_root: true.", account)
+	}
+	return fmt.Sprintf("Note: this user logs on as root (OS account %s, uid 0; allow_root is true); its password crosses the network in clear text unless Telnet runs over TLS.", account)
 }
 
 // checkUserExists refuses to add a user who is already there, or to

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 	"time"
 
@@ -225,6 +226,30 @@ func reopenAudit(f *auditFile, log *slog.Logger) {
 	log.Info("audit log reopened", "path", f.path)
 }
 
+// rootUsers says which users of the users file run as an account of uid
+// 0, whose logons the daemon refuses while allow_root is false: the file
+// is valid and the other users log on, so check-config warns rather than
+// fails. The file has just loaded; a read error here says nothing new.
+func rootUsers(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	users, err := auth.ParseUsers(f, path)
+	if err != nil {
+		return nil
+	}
+	var warnings []string
+	for _, u := range users.Users() {
+		if acct, err := user.Lookup(u.OSAccount); err == nil && acct.Uid == "0" {
+			warnings = append(warnings, fmt.Sprintf("users file %s: user %q runs as OS account %s (uid 0); its logons are refused "+
+				"while allow_root is false: map it to another account, or set allow_root: true", path, u.Name, u.OSAccount))
+		}
+	}
+	return warnings
+}
+
 // checkConfig loads the configuration and the files it names and reports
 // every problem found.
 func checkConfig(out io.Writer, path string) error {
@@ -237,6 +262,11 @@ func checkConfig(out io.Writer, path string) error {
 	}
 	if _, err := auth.NewStore(server.AuthOptions(cfg, nil)); err != nil {
 		return &exitError{1, err}
+	}
+	if !cfg.AllowRoot {
+		for _, w := range rootUsers(cfg.UsersFile) {
+			fmt.Fprintf(out, "warning: %s\n", w)
+		}
 	}
 	if cfg.TLS.Enabled() {
 		warnings, err := tlsconf.Check(server.TLSSettings(cfg), time.Now())

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/testutil"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // An admin_os_group that is not a group of the host fails check-config,
@@ -43,6 +44,106 @@ func TestCheckConfigAdminOSGroup(t *testing.T) {
 	}
 	if err := checkConfig(&out, write("root")); err != nil {
 		t.Errorf("check-config with admin_os_group root: %v", err)
+	}
+}
+
+// check-config, and the daemon's start, refuse a config, users, groups
+// or login_script file that others than root can change (by its mode or
+// a directory's above it), naming it and the fix; a root-owned sticky
+// directory above, such as /tmp, is fine.
+func TestCheckConfigRefusesFilesOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	writeAuthFiles(t, dir)
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "login.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "tlntsvr.yaml")
+	base := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nadmin_socket: " + filepath.Join(dir, "admin.sock") + "\n"
+	tests := []struct {
+		name  string
+		extra string // config lines
+		chmod string // file in dir made world-writable
+		want  string // in the error; "" = OK
+	}{
+		{"all owner-only", "login_script: " + script + "\n", "", ""},
+		{"config file", "", "tlntsvr.yaml", "chmod go-w " + cfgPath},
+		{"users file", "", "users", "chmod go-w " + filepath.Join(dir, "users")},
+		{"groups file", "", "groups", "chmod go-w " + filepath.Join(dir, "groups")},
+		{"login script", "login_script: " + script + "\n", "login.sh", "login_script: " + script},
+		{"login script in a directory others can write", "login_script: " + filepath.Join(open, "login.sh") + "\n", "", "chmod go-w " + open},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(cfgPath, []byte(base+tt.extra), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.chmod != "" {
+				p := filepath.Join(dir, tt.chmod)
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(p, 0o646); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Chmod(p, fi.Mode().Perm())
+			}
+			var out bytes.Buffer
+			err := checkConfig(&out, cfgPath)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("check-config: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("check-config: %v (%s); want a refusal naming %q", err, out.String(), tt.want)
+			}
+			err = run(&runOptions{configPath: cfgPath, logLevel: "info"})
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != exitConfig || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run: %v; want exit status 78 naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// check-config warns about each users-file line that maps a user to root
+// while allow_root is false (the daemon refuses those logons), and says
+// nothing of it with allow_root: true.
+func TestCheckConfigWarnsOfRootUsers(t *testing.T) {
+	dir := t.TempDir()
+	writeAuthFiles(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := "admin:" + string(hash) + ":root\nalice:" + string(hash) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "tlntsvr.yaml")
+	for _, allow := range []bool{false, true} {
+		cfg := fmt.Sprintf("users_file: users\ngroups_file: groups\nadmin_socket: %s\nallow_root: %v\n", filepath.Join(dir, "admin.sock"), allow)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := checkConfig(&out, cfgPath); err != nil {
+			t.Fatalf("allow_root %v: %v", allow, err)
+		}
+		warned := strings.Contains(out.String(), `warning: users file `+filepath.Join(dir, "users")+`: user "admin" runs as OS account root (uid 0)`)
+		if warned == allow || strings.Contains(out.String(), `"alice"`) {
+			t.Errorf("allow_root %v: check-config said:\n%s", allow, out.String())
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ func (l *Lockout) locked(address, account string) (bool, time.Time) {
 	}
 	now := l.now()
 	var until time.Time
-	for _, k := range keys(address, account) {
+	for _, k := range l.policy.keys(address, account) {
 		if e := l.entries[k]; e != nil && now.Before(e.lockedUntil) && e.lockedUntil.After(until) {
 			until = e.lockedUntil
 		}
@@ -41,8 +41,8 @@ func (l *Lockout) failUnreserved(address, account string) (locked []string) {
 }
 
 // succeedUnreserved records a successful logon that reserved no attempt.
-func (l *Lockout) succeedUnreserved(account string) {
+func (l *Lockout) succeedUnreserved(address, account string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.successLocked(account)
+	l.successLocked(address, account)
 }

@@ -1,21 +1,83 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 )
 
 // LockoutPolicy is the brute-force rule: after Attempts failures within
-// Window from one source address, or against one account, further attempts
-// from that address or at that account are refused for Duration.
+// Window from one source address, or at one account from one source
+// network, further attempts from that address, or at that account from
+// that network, are refused for Duration; after AccountAttempts failures
+// at one account from anywhere, attempts at it from everywhere are.
 // Attempts 0 turns it off.
+//
+// The account is counted per source network first so that one host
+// cannot keep a known user out by typing wrong passwords at the name (ten
+// of them locked the account for everyone): it locks the account only
+// for its own network, and its own address anyway. Locking the account
+// for every source takes failures from many networks, which is a spread
+// guessing attack, the thing the account lock is for.
 type LockoutPolicy struct {
 	Attempts int
 	Window   time.Duration
 	Duration time.Duration
+	// AccountAttempts is the failures at one account, from any source,
+	// that lock it for all; 0 means accountFactor × Attempts.
+	AccountAttempts int
+	// SourcePrefix4 and SourcePrefix6 are the prefix lengths that make an
+	// IPv4 or IPv6 address's source network; 0 means 32 and 64 (one
+	// host: a host has a /64 of its own). (The network edge's
+	// source_netblock setting is the place to set them from.)
+	SourcePrefix4, SourcePrefix6 int
+}
+
+// accountFactor is how many times Attempts failures, from any number of
+// sources, lock an account for all of them when AccountAttempts is 0: with
+// the default 10, 50 failures within the window, which no one source can
+// make (its address locks at 10).
+const accountFactor = 5
+
+// The kinds of record the lockout keeps, as the audit trail names them.
+const (
+	kindAddress        = "address"         // one source address, any account
+	kindAccountNetwork = "account_network" // one account from one source network
+	kindAccount        = "account"         // one account from anywhere
+)
+
+// limit is the failures that lock a record of kind.
+func (p LockoutPolicy) limit(kind string) int {
+	if kind != kindAccount {
+		return p.Attempts
+	}
+	if p.AccountAttempts > 0 {
+		return p.AccountAttempts
+	}
+	return accountFactor * p.Attempts
+}
+
+// network returns the source network of address (a CIDR prefix), or
+// address itself when it is not an IP address.
+func (p LockoutPolicy) network(address string) string {
+	a, err := netip.ParseAddr(address)
+	if err != nil {
+		return address
+	}
+	a = a.WithZone("").Unmap()
+	bits := cmp.Or(p.SourcePrefix4, 32)
+	if a.Is6() {
+		bits = cmp.Or(p.SourcePrefix6, 64)
+	}
+	pfx, err := a.Prefix(bits)
+	if err != nil {
+		return address
+	}
+	return pfx.String()
 }
 
 // maxLockoutEntries caps the memory an attacker spraying addresses or
@@ -23,7 +85,8 @@ type LockoutPolicy struct {
 // entries that are not locked are dropped first.
 const maxLockoutEntries = 100000
 
-// Lockout tracks failed logons per source address and per account. It is
+// Lockout tracks failed logons per source address, per account from each
+// source network, and per account (see LockoutPolicy). It is
 // checked before any password work, so a locked-out attempt costs no
 // bcrypt time. Unknown account names are tracked like known ones, so a
 // lockout reveals nothing about which accounts exist.
@@ -41,8 +104,9 @@ type Lockout struct {
 }
 
 type lockKey struct {
-	kind string // "address" or "account"
-	name string
+	kind    string // kindAddress, kindAccountNetwork or kindAccount
+	name    string // the address or the account
+	network string // kindAccountNetwork's source network
 }
 
 type lockEntry struct {
@@ -100,12 +164,12 @@ func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.T
 	}
 	now := l.now()
 	full := false
-	ks := keys(address, account)
+	ks := p.keys(address, account)
 	for _, k := range ks {
 		e := l.entries[k]
 		switch {
 		case e == nil:
-		case !now.Before(e.lockedUntil) && e.recent(now, p.Window) >= p.Attempts:
+		case !now.Before(e.lockedUntil) && e.recent(now, p.Window) >= p.limit(k.kind):
 			// Failures at the limit lock when the last of them is
 			// recorded, so this many unlocked ones were recorded under
 			// a higher limit. They lock now: waiting for an attempt in
@@ -117,7 +181,7 @@ func (l *Lockout) beginLocked(address, account string) (a *Attempt, until time.T
 			if e.lockedUntil.After(until) {
 				until = e.lockedUntil
 			}
-		case e.recent(now, p.Window)+e.inFlight >= p.Attempts:
+		case e.recent(now, p.Window)+e.inFlight >= p.limit(k.kind):
 			full = true
 		}
 	}
@@ -212,7 +276,8 @@ func (l *Lockout) serveWaiters() {
 }
 
 // Failure ends the attempt as a failed logon, and returns which of
-// "address" and "account" became locked by it (for the audit trail).
+// "address", "account_network" and "account" became locked by it (for the
+// audit trail).
 func (a *Attempt) Failure() (locked []string) {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
@@ -229,7 +294,7 @@ func (a *Attempt) Success() {
 	a.l.mu.Lock()
 	defer a.l.mu.Unlock()
 	if a.end() {
-		a.l.successLocked(a.account)
+		a.l.successLocked(a.address, a.account)
 		a.l.serveWaiters()
 	}
 }
@@ -280,7 +345,8 @@ func (l *Lockout) failureLocked(address, account string) (locked []string) {
 		return nil
 	}
 	now := l.now()
-	for _, k := range keys(address, account) {
+	for _, k := range p.keys(address, account) {
+		limit := p.limit(k.kind)
 		e := l.entry(k, now)
 		// Keep only the failures inside the window.
 		kept := e.failures[:0]
@@ -290,10 +356,10 @@ func (l *Lockout) failureLocked(address, account string) (locked []string) {
 			}
 		}
 		e.failures = append(kept, now)
-		if len(e.failures) > p.Attempts {
-			e.failures = e.failures[len(e.failures)-p.Attempts:]
+		if len(e.failures) > limit {
+			e.failures = e.failures[len(e.failures)-limit:]
 		}
-		if len(e.failures) >= p.Attempts && !now.Before(e.lockedUntil) {
+		if len(e.failures) >= limit && !now.Before(e.lockedUntil) {
 			e.lockedUntil = now.Add(p.Duration)
 			e.failures = e.failures[:0]
 			locked = append(locked, k.kind)
@@ -302,30 +368,39 @@ func (l *Lockout) failureLocked(address, account string) (locked []string) {
 	return locked
 }
 
-// successLocked clears the account's record after a successful logon. The
+// successLocked clears the account's records, from everywhere and from
+// the address's network, after a successful logon from address. The
 // address keeps its record: one good password from an address does not
 // excuse a spray from it. Called with l.mu held.
-func (l *Lockout) successLocked(account string) {
-	k := lockKey{"account", account}
-	e := l.entries[k]
-	switch {
-	case e == nil || l.now().Before(e.lockedUntil):
-	case e.inFlight > 0:
-		// Other attempts at the account are still being checked: their
-		// reservations stay.
-		e.failures = nil
-	default:
-		delete(l.entries, k)
+func (l *Lockout) successLocked(address, account string) {
+	for _, k := range l.policy.keys(address, account) {
+		if k.kind == kindAddress {
+			continue
+		}
+		e := l.entries[k]
+		switch {
+		case e == nil || l.now().Before(e.lockedUntil):
+		case e.inFlight > 0:
+			// Other attempts at the account are still being checked:
+			// their reservations stay.
+			e.failures = nil
+		default:
+			delete(l.entries, k)
+		}
 	}
 }
 
-func keys(address, account string) []lockKey {
+// keys are the records an attempt from address at account counts in.
+func (p LockoutPolicy) keys(address, account string) []lockKey {
 	var ks []lockKey
 	if address != "" {
-		ks = append(ks, lockKey{"address", address})
+		ks = append(ks, lockKey{kind: kindAddress, name: address})
 	}
 	if account != "" {
-		ks = append(ks, lockKey{"account", account})
+		if address != "" {
+			ks = append(ks, lockKey{kind: kindAccountNetwork, name: account, network: p.network(address)})
+		}
+		ks = append(ks, lockKey{kind: kindAccount, name: account})
 	}
 	return ks
 }

@@ -23,7 +23,7 @@ func newTestLockout(p LockoutPolicy) (*Lockout, *fakeClock) {
 }
 
 func TestLockoutPerAddressAndAccount(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: 10 * time.Minute})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: 10 * time.Minute, AccountAttempts: 3})
 	// Three failures from one address at three different accounts lock
 	// the address, not the accounts.
 	for i, acct := range []string{"a", "b", "c"} {
@@ -57,7 +57,7 @@ func TestLockoutPerAddressAndAccount(t *testing.T) {
 }
 
 func TestLockoutWindow(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: time.Hour})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: time.Hour, AccountAttempts: 3})
 	l.failUnreserved("a", "x")
 	l.failUnreserved("a", "x")
 	clock.advance(2 * time.Minute) // the first two fall out of the window
@@ -67,9 +67,9 @@ func TestLockoutWindow(t *testing.T) {
 }
 
 func TestLockoutSuccessClearsAccountOnly(t *testing.T) {
-	l, _ := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour})
+	l, _ := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour, AccountAttempts: 2})
 	l.failUnreserved("a", "x")
-	l.succeedUnreserved("x")
+	l.succeedUnreserved("a", "x")
 	if got := l.failUnreserved("a", "x"); !slices.Equal(got, []string{"address"}) {
 		t.Errorf("second failure locked %v, want address only (the account was cleared)", got)
 	}
@@ -87,7 +87,7 @@ func TestLockoutOff(t *testing.T) {
 
 // A spray of distinct addresses cannot grow the table without bound.
 func TestLockoutBoundedMemory(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Second, Duration: time.Minute})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Second, Duration: time.Minute, AccountAttempts: 5})
 	for i := 0; i < maxLockoutEntries+5000; i++ {
 		l.failUnreserved(fmt.Sprint("addr", i), "")
 		if i%1000 == 0 {
@@ -103,7 +103,7 @@ func TestLockoutBoundedMemory(t *testing.T) {
 // inside the window, the entries touched longest ago go first, and an
 // account being attacked now keeps its count.
 func TestLockoutEvictsOldestFirst(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Hour, Duration: time.Minute})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 5, Window: time.Hour, Duration: time.Minute, AccountAttempts: 5})
 	for i := range maxLockoutEntries - 1 {
 		l.failUnreserved(fmt.Sprint("addr", i), "")
 		if i%1000 == 0 {
@@ -122,10 +122,10 @@ func TestLockoutEvictsOldestFirst(t *testing.T) {
 	if n := len(l.entries); n != maxLockoutEntries*9/10+1 {
 		t.Fatalf("%d entries after making room; want %d", n, maxLockoutEntries*9/10+1)
 	}
-	if _, ok := l.entries[lockKey{"address", "addr0"}]; ok {
+	if _, ok := l.entries[lockKey{kind: kindAddress, name: "addr0"}]; ok {
 		t.Error("the entry touched first is still there")
 	}
-	if _, ok := l.entries[lockKey{"address", fmt.Sprint("addr", maxLockoutEntries-2)}]; !ok {
+	if _, ok := l.entries[lockKey{kind: kindAddress, name: fmt.Sprint("addr", maxLockoutEntries-2)}]; !ok {
 		t.Error("a recent entry was dropped")
 	}
 	locked := l.failUnreserved("", "alice")
@@ -138,7 +138,7 @@ func TestLockoutEvictsOldestFirst(t *testing.T) {
 // all pass before the first failure is recorded.
 func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
 	const attempts = 3
-	l, _ := newTestLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Hour})
+	l, _ := newTestLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Hour, AccountAttempts: attempts})
 	for _, tt := range []struct {
 		name          string
 		address, user func(i int) string
@@ -180,7 +180,7 @@ func TestLockoutBeginReservesParallelAttempts(t *testing.T) {
 }
 
 func TestLockoutAttemptEnds(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Hour, AccountAttempts: 2})
 	begin := func(address, account string) *Attempt {
 		t.Helper()
 		a, until, ok := l.begin(address, account)
@@ -230,14 +230,14 @@ func TestLockoutAttemptEnds(t *testing.T) {
 	// while off ends without harm.
 	l.SetPolicy(LockoutPolicy{})
 	off := begin("f", "y")
-	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Hour})
+	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Hour, AccountAttempts: 1})
 	off.Release()
 	begin("f", "y").Release()
 }
 
 // Entries with attempts in flight survive a full table.
 func TestLockoutKeepsReservationsWhenFull(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 1, Window: time.Second, Duration: time.Minute})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 1, Window: time.Second, Duration: time.Minute, AccountAttempts: 1})
 	a, _, ok := l.begin("keep", "")
 	if !ok {
 		t.Fatal("Begin refused")
@@ -260,7 +260,7 @@ func TestLockoutKeepsReservationsWhenFull(t *testing.T) {
 // checks than Attempts, and the rest are refused once the lock is set.
 func TestLockoutBeginWait(t *testing.T) {
 	const attempts, parallel = 3, 20
-	l := NewLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Minute})
+	l := NewLockout(LockoutPolicy{Attempts: attempts, Window: time.Minute, Duration: time.Minute, AccountAttempts: attempts})
 	var mu sync.Mutex
 	inFlight, most, failures, refused := 0, 0, 0, 0
 	run := func(right bool) {
@@ -307,7 +307,7 @@ func TestLockoutBeginWait(t *testing.T) {
 	// A waiter gives up when its context ends.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	l2 := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	l2 := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute, AccountAttempts: 1})
 	if _, _, err := l2.BeginWait(ctx, "10.0.0.1", "bob"); err != nil {
 		t.Fatalf("first attempt: %v", err)
 	}
@@ -319,7 +319,7 @@ func TestLockoutBeginWait(t *testing.T) {
 // Waiters are served first come, first served: under a steady stream of
 // logons none waits behind later arrivals until its deadline.
 func TestLockoutBeginWaitInOrder(t *testing.T) {
-	l := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	l := NewLockout(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute, AccountAttempts: 1})
 	first, _, err := l.BeginWait(context.Background(), "10.0.0.1", "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -358,11 +358,11 @@ func TestLockoutBeginWaitInOrder(t *testing.T) {
 // for a turn that nothing in flight will ever give back. A waiter queued
 // under the old policy is served or refused by the new one.
 func TestLockoutPolicyLowered(t *testing.T) {
-	l, clock := newTestLockout(LockoutPolicy{Attempts: 10, Window: 10 * time.Minute, Duration: 5 * time.Minute})
+	l, clock := newTestLockout(LockoutPolicy{Attempts: 10, Window: 10 * time.Minute, Duration: 5 * time.Minute, AccountAttempts: 10})
 	for range 5 {
 		l.failUnreserved("10.0.0.1", "alice")
 	}
-	l.SetPolicy(LockoutPolicy{Attempts: 3, Window: 10 * time.Minute, Duration: 5 * time.Minute})
+	l.SetPolicy(LockoutPolicy{Attempts: 3, Window: 10 * time.Minute, Duration: 5 * time.Minute, AccountAttempts: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, until, err := l.BeginWait(ctx, "10.0.0.2", "alice")
@@ -374,7 +374,7 @@ func TestLockoutPolicyLowered(t *testing.T) {
 	}
 
 	// One in flight fills a limit of 1; raising the limit serves the waiter.
-	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute})
+	l.SetPolicy(LockoutPolicy{Attempts: 1, Window: time.Minute, Duration: time.Minute, AccountAttempts: 1})
 	first, _, ok := l.begin("10.0.1.1", "bob")
 	if !ok {
 		t.Fatal("first attempt refused")
@@ -396,9 +396,77 @@ func TestLockoutPolicyLowered(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	l.SetPolicy(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Minute})
+	l.SetPolicy(LockoutPolicy{Attempts: 2, Window: time.Minute, Duration: time.Minute, AccountAttempts: 2})
 	if err := <-got; err != nil {
 		t.Fatalf("waiter after the limit was raised: %v", err)
 	}
 	first.Release()
+}
+
+// One source typing wrong passwords at a known name locks the name for its
+// own network only (and its own address): the account's owner elsewhere
+// still logs on. Failures from many networks lock the account for all,
+// at accountFactor times the limit. An IPv6 source network is its /64.
+func TestLockoutAccountPerSourceNetworkFirst(t *testing.T) {
+	const attempts = 10
+	l, clock := newTestLockout(LockoutPolicy{Attempts: attempts, Window: 10 * time.Minute, Duration: 15 * time.Minute})
+	for i := range attempts {
+		got := l.failUnreserved("203.0.113.5", "alice")
+		if i == attempts-1 && !slices.Equal(got, []string{kindAddress, kindAccountNetwork}) {
+			t.Fatalf("the %dth failure from one address locked %v; want the address and alice from its network", attempts, got)
+		}
+	}
+	if locked, _ := l.locked("198.51.100.7", "alice"); locked {
+		t.Fatal("alice locked for everyone by one address's failures")
+	}
+	a, _, ok := l.begin("198.51.100.7", "alice")
+	if !ok {
+		t.Fatal("alice's logon from another network refused")
+	}
+	a.Success()
+
+	// Addresses of one /64 are one source for an account.
+	for i := range attempts {
+		l.failUnreserved(fmt.Sprintf("2001:db8:1:2::%x", i+1), "bob")
+	}
+	if locked, _ := l.locked("2001:db8:1:2::ffff", "bob"); !locked {
+		t.Error("bob not locked from the /64 whose addresses failed at him")
+	}
+	for _, ok := range []struct{ address, account string }{{"2001:db8:1:2::ffff", "carol"}, {"2001:db8:1:3::1", "bob"}} {
+		if locked, _ := l.locked(ok.address, ok.account); locked {
+			t.Errorf("%s from %s locked", ok.account, ok.address)
+		}
+	}
+
+	// A spread attack: failures from many networks lock the account for
+	// every source once they reach accountFactor × attempts.
+	n := accountFactor * attempts
+	for i := range n {
+		got := l.failUnreserved(fmt.Sprintf("192.0.2.%d", i+1), "dave")
+		if locks := slices.Contains(got, kindAccount); locks != (i == n-1) {
+			t.Fatalf("failure %d of %d from distinct networks locked %v", i+1, n, got)
+		}
+	}
+	if locked, until := l.locked("10.0.0.1", "dave"); !locked || !until.Equal(clock.t.Add(15*time.Minute)) {
+		t.Errorf("dave after %d failures from many networks: locked %v until %v", n, locked, until)
+	}
+}
+
+func TestLockoutSourceNetwork(t *testing.T) {
+	for _, c := range []struct {
+		p             LockoutPolicy
+		address, want string
+	}{
+		{LockoutPolicy{}, "192.0.2.7", "192.0.2.7/32"},
+		{LockoutPolicy{}, "::ffff:192.0.2.7", "192.0.2.7/32"},
+		{LockoutPolicy{}, "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{LockoutPolicy{}, "fe80::1%eth0", "fe80::/64"},
+		{LockoutPolicy{SourcePrefix4: 24, SourcePrefix6: 48}, "192.0.2.7", "192.0.2.0/24"},
+		{LockoutPolicy{SourcePrefix4: 24, SourcePrefix6: 48}, "2001:db8:1:2::1", "2001:db8:1::/48"},
+		{LockoutPolicy{}, "pipe", "pipe"},
+	} {
+		if got := c.p.network(c.address); got != c.want {
+			t.Errorf("%+v: network(%q) = %q, want %q", c.p, c.address, got, c.want)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tlntsvr/tlntsvr/internal/trustedfile"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -168,11 +169,11 @@ func (s *Store) SetOptions(opts Options) error {
 
 // loadAll reads both files into st. Called with s.mu held, or before s is shared.
 func (s *Store) loadAll(st *state) error {
-	users, uid, err := loadFile(st.opts.UsersFile, "users", st.opts.Logger, ParseUsers)
+	users, uid, err := loadFile(st.opts.UsersFile, "users", ParseUsers)
 	if err != nil {
 		return err
 	}
-	groups, gid, err := loadFile(st.opts.GroupsFile, "groups", st.opts.Logger, ParseGroups)
+	groups, gid, err := loadFile(st.opts.GroupsFile, "groups", ParseGroups)
 	if err != nil {
 		return err
 	}
@@ -218,11 +219,18 @@ func fileError(op, kind, path string, err error) error {
 	return fmt.Errorf("%s %s file %s: %w", op, kind, path, err)
 }
 
-func loadFile[T any](path, kind string, logger *slog.Logger, parse func(io.Reader, string) (T, error)) (T, fileID, error) {
+func loadFile[T any](path, kind string, parse func(io.Reader, string) (T, error)) (T, fileID, error) {
 	var zero T
 	id, err := statFile(path, kind)
 	if err != nil {
 		return zero, id, err
+	}
+	// Whoever can change the file decides who logs on as which account:
+	// one that others can write is never read (see trustedfile.CheckFile).
+	// Its version is recorded as tried, so it is judged again when it, or
+	// its mode, changes.
+	if err := trustedfile.CheckFile(path); err != nil {
+		return zero, id, fmt.Errorf("%s file %s: others can change it, refused: %w", kind, path, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -252,10 +260,6 @@ func loadFile[T any](path, kind string, logger *slog.Logger, parse func(io.Reade
 	}
 	if perr != nil {
 		return zero, id, perr
-	}
-	if id.mode.Perm()&0o002 != 0 {
-		logger.Warn("auth file is world-writable: any local user can change who may log on",
-			"file", path, "mode", id.mode.Perm().String())
 	}
 	return v, id, nil
 }
@@ -292,7 +296,7 @@ func (s *Store) refreshLocked(force bool) error {
 	if id, _ := statFile(cur.opts.UsersFile, "users"); force || id != s.usersID {
 		var users *UsersFile
 		var err error
-		users, s.usersID, err = loadFile(cur.opts.UsersFile, "users", logger, ParseUsers)
+		users, s.usersID, err = loadFile(cur.opts.UsersFile, "users", ParseUsers)
 		if err == nil {
 			err = next.setUsers(users, s.dummyKey)
 		}
@@ -306,7 +310,7 @@ func (s *Store) refreshLocked(force bool) error {
 	if id, _ := statFile(cur.opts.GroupsFile, "groups"); force || id != s.groupsID {
 		var groups *GroupsFile
 		var err error
-		groups, s.groupsID, err = loadFile(cur.opts.GroupsFile, "groups", logger, ParseGroups)
+		groups, s.groupsID, err = loadFile(cur.opts.GroupsFile, "groups", ParseGroups)
 		if err != nil {
 			errs = append(errs, err)
 		} else {

@@ -385,6 +385,47 @@ func TestStoreKeepsLastGoodCopy(t *testing.T) {
 	f.mustAuth("alice", "pw2", good)
 }
 
+// A users or groups file others can write is refused at start, and at a
+// reload, naming the file and the fix; a store that is running keeps its
+// last good copy, so whatever another user wrote into it is never read.
+func TestStoreRefusesFilesOthersCanWrite(t *testing.T) {
+	f := newFixture(t, userLine(t, "alice", "pw"), "telnet-clients: alice\n", Options{})
+	good := Identity{User: "alice", OSAccount: "alice"}
+
+	for _, path := range []string{f.users, f.groups} {
+		if err := os.Chmod(path, 0o646); err != nil {
+			t.Fatal(err)
+		}
+		_, err := NewStore(Options{UsersFile: f.users, GroupsFile: f.groups})
+		if err == nil || !strings.Contains(err.Error(), "chmod go-w "+path) {
+			t.Errorf("NewStore with %s world-writable: %v; want a refusal naming it and the fix", path, err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Another user writes themselves in, through the mode: not read.
+	f.write(f.users, userLine(t, "alice", "pw")+userLine(t, "mallory", "pw"))
+	f.write(f.groups, "telnet-clients: alice mallory\n")
+	if err := os.Chmod(f.users, 0o646); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Reload(); err == nil || !strings.Contains(err.Error(), "users file "+f.users) {
+		t.Fatalf("Reload() = %v, want the users file refused", err)
+	}
+	f.advance(time.Second)
+	f.mustFail("mallory", "pw", ErrBadCredentials)
+	f.mustAuth("alice", "pw", good)
+
+	// Mended, it is taken up again.
+	if err := os.Chmod(f.users, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(time.Second)
+	f.mustAuth("mallory", "pw", Identity{User: "mallory", OSAccount: "mallory"})
+}
+
 // TestStoreSeesRename: a file replaced by rename with the same size and
 // mtime is still seen, by its inode.
 func TestStoreSeesRename(t *testing.T) {

@@ -81,6 +81,8 @@ type Config struct {
 	Shell                string   // "" = the account's login shell
 	LoginScript          string   // "" = none
 	AcceptEnv            []string // names; a trailing "*" is a prefix pattern (LC_*)
+	AllowRoot            bool     // a users-file line may map a user to uid 0
+	RefuseLockedAccounts bool     // refuse OS accounts whose password usermod -L locked
 	EndTasksOnDisconnect bool
 	SessionLimits        SessionLimits
 	Lockout              Lockout

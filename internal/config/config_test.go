@@ -87,6 +87,8 @@ admins_group: wheel
 shell: /bin/sh
 login_script: /etc/tlntsvr/login.sh
 accept_env: [TERM, "LC_*", "XDG_*", COLORTERM]
+allow_root: true
+refuse_locked_accounts: false
 end_tasks_on_disconnect: false
 session_limits: {tasks: 100, memory: 1GiB}
 lockout: {attempts: 0, window: 0, duration: 0s}
@@ -121,6 +123,8 @@ func TestParseEveryKey(t *testing.T) {
 		Shell:                "/bin/sh",
 		LoginScript:          "/etc/tlntsvr/login.sh",
 		AcceptEnv:            []string{"TERM", "LC_*", "XDG_*", "COLORTERM"},
+		AllowRoot:            true,
+		RefuseLockedAccounts: false,
 		EndTasksOnDisconnect: false,
 		SessionLimits:        SessionLimits{Tasks: 100, Memory: "1GiB"},
 		Lockout:              Lockout{},

@@ -18,7 +18,31 @@ func (cfg *Config) CheckHost() error {
 	if err := cfg.checkOSGroup(); err != nil {
 		return err
 	}
-	return cfg.checkAdminSocket()
+	if err := cfg.checkAdminSocket(); err != nil {
+		return err
+	}
+	return cfg.CheckFiles()
+}
+
+// CheckFiles refuses a config file or login_script that others than root
+// (or the daemon's own user) can change, by their modes or those of the
+// directories above them (trustedfile.CheckFile): whoever can write
+// either chooses what runs as every user, or as root. The users and
+// groups files are the store's to check, each time it loads them. The
+// daemon runs it at start (in CheckHost) and before a reload puts a
+// file in force.
+func (cfg *Config) CheckFiles() error {
+	if cfg.Path != "" {
+		if err := trustedfile.CheckFile(cfg.Path); err != nil {
+			return FieldError{File: cfg.Path, Msg: "config file others can change, refused: " + err.Error()}
+		}
+	}
+	if cfg.LoginScript != "" {
+		if err := trustedfile.CheckFile(cfg.LoginScript); err != nil {
+			return cfg.KeyError("login_script", "%s: others can change it, refused: %v", cfg.LoginScript, err)
+		}
+	}
+	return nil
 }
 
 // checkOSGroup checks that admin_os_group names a group of this host: the

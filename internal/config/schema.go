@@ -85,6 +85,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.LoginScript }).
 		windows(windowsName{name: "loginscript"}),
 	value("accept_env", `[TERM, LANG, "LC_*"]`, live|rootOnly, (*decoder).acceptEnv, func(c *Config) *[]string { return &c.AcceptEnv }),
+	value("allow_root", "false", live|rootOnly, (*decoder).boolean, func(c *Config) *bool { return &c.AllowRoot }),
+	value("refuse_locked_accounts", "true", live|rootOnly, (*decoder).boolean, func(c *Config) *bool { return &c.RefuseLockedAccounts }),
 	value("end_tasks_on_disconnect", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }),
 	mapping("session_limits", live,
 		value("tasks", "512", live, intIn(0, maxSessionTasks), func(c *Config) *int { return &c.SessionLimits.Tasks }),

@@ -152,22 +152,18 @@ func (s *Server) certificateLogon(ctx context.Context, lc logonConn, cfg *config
 	if err != nil {
 		return fail("logon_failed", err.Error(), "client certificate refused: "+err.Error())
 	}
-	id, err = s.authenticate(ctx, cfg, hostOf(lc.remote), user, func() (auth.Identity, error) {
-		return s.store.AuthenticateCertificate(user)
-	})
-	var lo *lockedOutError
+	// Not through the lockout: it is there to stop guessing, and a
+	// certificate our CA signed cannot be guessed. A lock that others'
+	// wrong passwords put on the account does not keep out its owner's
+	// certificate, and a certificate that names no user is no guess.
+	id, err = s.store.AuthenticateCertificate(user)
 	switch {
 	case err == nil:
 		return id, prot, true, true
-	case errors.As(err, &lo):
-		return fail("logon_locked_out", msgLockedOut, "locked out until "+lo.until.UTC().Format(time.RFC3339))
 	case errors.Is(err, auth.ErrNotMember):
 		return fail("logon_denied", accessDenied(cfg.ClientsGroup), "not a member of "+cfg.ClientsGroup+" or "+cfg.AdminsGroup)
-	case errors.Is(err, auth.ErrBadCredentials):
+	default:
 		return fail("logon_failed", msgCertNoUser, "client certificate names no user of the users file")
-	default: // the login deadline, shutdown
-		lc.log.Debug("certificate logon ended", "err", err)
-		return auth.Identity{}, nil, true, false
 	}
 }
 
@@ -182,6 +178,10 @@ func (e *lockedOutError) Error() string { return "locked out" }
 // first: parallel attempts must not run more checks than
 // lockout.attempts allows, which looking at the lock, then checking, then
 // recording the failure let them do.
+//
+// A source the network edge's penalty_exempt names is to skip the
+// lockout here (neither refused by it nor counted), as a certificate
+// logon does.
 func (s *Server) authenticate(ctx context.Context, cfg *config.Config, address, user string, check func() (auth.Identity, error)) (auth.Identity, error) {
 	attempt, until, err := s.lockout.BeginWait(ctx, address, user)
 	if errors.Is(err, auth.ErrLockedOut) {

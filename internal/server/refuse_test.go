@@ -22,14 +22,7 @@ func TestRightPasswordNoSession(t *testing.T) {
 	users := "ghost:" + hash + ":tlntsvr-test-no-such-account\n"
 	srv, audit := newTestServer(t, users, "telnet-clients: ghost\n", "")
 
-	tc, done := connect(srv, "192.0.2.1", 1000)
-	tc.waitFor(t, "login: ")
-	tc.Write([]byte("ghost\r\n"))
-	tc.waitFor(t, "password: ")
-	tc.Write([]byte("right\r\n"))
-	tc.waitFor(t, msgCannotStart)
-	<-done
-	tc.Close()
+	cannotStart(t, srv, "ghost", "right")
 	if n := countEvents(audit, "logon_denied"); n != 1 {
 		t.Fatalf("%d logon_denied records, want 1; audit:\n%s", n, audit)
 	}
@@ -68,4 +61,33 @@ func TestRightPasswordNoSession(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the refusal's write to a client that stopped reading has no deadline: the connection is still held")
 	}
+}
+
+// A users-file line that maps a user to root is refused at logon while
+// allow_root is false: the client is told the session cannot start, the
+// audit record says why and how to allow it.
+func TestRootMappingRefusedWithoutAllowRoot(t *testing.T) {
+	hash, err := auth.HashPasswordCost("right", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, audit := newTestServer(t, "admin:"+hash+":root\n", "telnet-clients: admin\n", "")
+	cannotStart(t, srv, "admin", "right")
+	if n := countEvents(audit, "logon_denied"); n != 1 || !strings.Contains(audit.String(), "allow_root: true") {
+		t.Fatalf("%d logon_denied records, want 1 naming allow_root; audit:\n%s", n, audit)
+	}
+}
+
+// cannotStart logs user on with password and waits for the refusal of a
+// session that cannot start, and the connection's end.
+func cannotStart(t *testing.T, srv *Server, user, password string) {
+	t.Helper()
+	tc, done := connect(srv, "192.0.2.1", 1000)
+	tc.waitFor(t, "login: ")
+	tc.Write([]byte(user + "\r\n"))
+	tc.waitFor(t, "password: ")
+	tc.Write([]byte(password + "\r\n"))
+	tc.waitFor(t, msgCannotStart)
+	<-done
+	tc.Close()
 }

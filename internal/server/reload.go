@@ -39,6 +39,9 @@ func (s *Server) Reload() (ReloadResult, error) {
 		return res, err
 	}
 	next, err := config.Load(old.Path)
+	if err == nil {
+		err = next.CheckFiles() // a file others could have written is not put in force
+	}
 	if err != nil {
 		err = fmt.Errorf("config file refused; the settings in force stay:\n%w", err)
 		if ferr := s.reloadAuthFiles(); ferr != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,5 +55,37 @@ func TestChangeConfigNamesPendingEdits(t *testing.T) {
 	}
 	if got := srv.Config(); got.MaxConnections != 5 || got.Banner != "edited by hand" {
 		t.Errorf("in force: max_connections %d, banner %q", got.MaxConnections, got.Banner)
+	}
+}
+
+// A reload refuses a config file others can write, or one whose
+// login_script others can change, naming it and the fix; the settings in
+// force stay.
+func TestReloadRefusesFilesOthersCanWrite(t *testing.T) {
+	srv, _ := newTestServer(t, "", "telnet-clients:\n", "")
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfigFile(t, srv, "banner: \"edited by another user\"\n")
+	if err := os.Chmod(cfg.Path, 0o646); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Reload(); err == nil || !strings.Contains(err.Error(), "chmod go-w "+cfg.Path) {
+		t.Errorf("Reload of a world-writable config file: %v; want it refused, naming the fix", err)
+	}
+	if err := os.Chmod(cfg.Path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeConfigFile(t, srv, "login_script: "+filepath.Join(open, "login.sh")+"\n")
+	if _, err := srv.Reload(); err == nil || !strings.Contains(err.Error(), "login_script") || !strings.Contains(err.Error(), open) {
+		t.Errorf("Reload with login_script in a directory others can write: %v; want it refused", err)
+	}
+	if got := srv.Config(); got.Banner == "edited by another user" || got.LoginScript != "" {
+		t.Errorf("in force: banner %q, login_script %q; want neither", got.Banner, got.LoginScript)
 	}
 }

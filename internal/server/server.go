@@ -352,7 +352,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		refuse(err)
 		return
 	}
-	if err := session.CheckAccount(acct); err != nil {
+	if err := session.CheckAccount(acct, session.AccountPolicy{AllowRoot: cfg.AllowRoot, RefuseLocked: cfg.RefuseLockedAccounts}); err != nil {
 		log.Warn("logon refused", "err", err)
 		refuse(err)
 		return
@@ -369,7 +369,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		clientEnv = append(clientEnv, k+"="+v)
 	}
 	sess, err := session.Start(conn, session.Spec{
-		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, Term: term,
+		Account: acct, Shell: cfg.Shell, LoginScript: cfg.LoginScript, LoginScriptTimeout: cfg.LoginTimeout, Term: term,
 		ClientEnv: clientEnv, Cols: cols, Rows: rows, Stream: cfg.Mode == config.ModeStream,
 		EndTasks: cfg.EndTasksOnDisconnect, Logger: log,
 		Limits:  session.Limits{Tasks: int64(cfg.SessionLimits.Tasks), Memory: cfg.SessionLimits.MemoryBytes()},

@@ -107,35 +107,69 @@ func accountEntry(file, db, name string) ([]string, error) {
 // account to interactive logons.
 var ErrAccountDisabled = errors.New("the OS account is disabled")
 
+// ErrRootNotAllowed is CheckAccount's error for an account of uid 0 while
+// the config does not allow root (allow_root).
+var ErrRootNotAllowed = errors.New("the OS account is root and allow_root is false")
+
+// AccountPolicy is what the config says of the accounts a logon may run as.
+type AccountPolicy struct {
+	AllowRoot    bool // an account of uid 0 may log on (allow_root)
+	RefuseLocked bool // refuse an account whose password is locked (refuse_locked_accounts)
+}
+
 // CheckAccount refuses an account the host has closed to logons, as
 // login(1) and sshd do: one whose own login shell is nologin or false
 // (whatever shell the config runs instead), or whose expiry date in the
-// shadow file has passed. The shadow file is only readable by root; a
-// daemon without root cannot check expiry.
-func CheckAccount(a Account) error {
+// shadow file has passed; with p.RefuseLocked, one whose password is
+// locked (usermod -L); without p.AllowRoot, one of uid 0. The shadow file
+// is only readable by root; a daemon without root cannot check expiry or
+// locks (and can start sessions only as its own account anyway).
+func CheckAccount(a Account, p AccountPolicy) error {
+	if a.UID == 0 && !p.AllowRoot {
+		return fmt.Errorf("%w: a users-file line maps this user to OS account %q (uid 0); set allow_root: true in the config to allow it",
+			ErrRootNotAllowed, a.Name)
+	}
 	switch filepath.Base(a.Shell) {
 	case "nologin", "false":
 		return fmt.Errorf("%w: OS account %q has the login shell %s", ErrAccountDisabled, a.Name, a.Shell)
 	}
-	if day, ok := shadowExpiry(a.Name); ok && time.Now().Unix() >= day*86400 {
+	f, ok := shadowEntry(a.Name)
+	if !ok {
+		return nil
+	}
+	if day, ok := shadowFieldExpiry(f); ok && time.Now().Unix() >= day*86400 {
 		return fmt.Errorf("%w: OS account %q expired on %s", ErrAccountDisabled, a.Name,
 			time.Unix(day*86400, 0).UTC().Format(time.DateOnly))
+	}
+	if p.RefuseLocked && shadowFieldLocked(f) {
+		return fmt.Errorf("%w: the password of OS account %q is locked (usermod -L); unlock it with usermod -U, or set refuse_locked_accounts: false",
+			ErrAccountDisabled, a.Name)
 	}
 	return nil
 }
 
-// shadowExpiry returns the account's expiry date (days since 1970) from
-// the shadow database; ok is false when the account has none or it cannot
-// be read (only root can).
-func shadowExpiry(name string) (day int64, ok bool) {
+// shadowEntry returns the account's fields in the shadow database; ok is
+// false when it cannot be read (only root can).
+func shadowEntry(name string) (f []string, ok bool) {
 	if os.Geteuid() != 0 {
-		return 0, false
+		return nil, false
 	}
 	f, err := accountEntry("/etc/shadow", "shadow", name)
-	if err != nil {
-		return 0, false
+	return f, err == nil
+}
+
+// shadowFieldLocked reports whether a shadow(5) entry's password is
+// locked: "!" before a hash, as usermod -L and passwd -l write it. "!",
+// "!!" or "*" alone (with "!" before it or not) is an account that never
+// had a Unix password, as useradd without -p leaves it: usermod -L does
+// not change it (and usermod -U refuses to), and an account used only
+// through tlntsvr, whose password is the users file's, is usually so.
+func shadowFieldLocked(f []string) bool {
+	if len(f) < 2 || !strings.HasPrefix(f[1], "!") {
+		return false
 	}
-	return shadowFieldExpiry(f)
+	rest := strings.TrimLeft(f[1], "!")
+	return rest != "" && rest[0] != '*'
 }
 
 // shadowFieldExpiry reads the expiry field of a shadow(5) entry: ok says it

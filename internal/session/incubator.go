@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +51,10 @@ type incubatorSpec struct {
 	// NProc, if not 0, is the account's RLIMIT_NPROC (the task limit,
 	// where the session's cgroup has no pids controller).
 	NProc uint64
+
+	// LoginScriptTimeout ends the session when the login script runs
+	// longer (see runLoginScript); 0 = no limit.
+	LoginScriptTimeout time.Duration
 }
 
 // RunIncubatorIfRequested turns this process into a session incubator if
@@ -125,12 +129,8 @@ func incubate() error {
 	ready.Close()
 
 	if spec.LoginScript != "" {
-		cmd := exec.Command(spec.LoginScript)
-		cmd.Env = env
-		// Its errors are the user's to see: the terminal, not our stderr.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stdout
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stdout, "tlntsvr: login script %s: %v\r\n", spec.LoginScript, err)
+		if err := runLoginScript(spec.LoginScript, env, spec.LoginScriptTimeout); err != nil {
+			return err
 		}
 	}
 

@@ -35,6 +35,10 @@ type Spec struct {
 	EndTasks bool // end every process of the session when it ends
 	Limits   Limits
 	Logger   *slog.Logger
+
+	// LoginScriptTimeout is how long the login script may run before the
+	// session ends without a shell; 0 = no limit.
+	LoginScriptTimeout time.Duration
 }
 
 // Reason says why a session ended.

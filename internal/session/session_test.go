@@ -197,6 +197,56 @@ func TestLoginScriptRunsFirst(t *testing.T) {
 	}
 }
 
+// loginScript writes a login script the session's account can run.
+func loginScript(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	script := dir + "/login.sh"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// Ctrl-C, and Telnet's Interrupt Process, typed while the login script
+// runs do not cut it short (the shell would start early): the script runs
+// to its end with its signals at their defaults, and the shell gets the
+// signal keys back.
+func TestLoginScriptCannotBeInterrupted(t *testing.T) {
+	script := loginScript(t, "echo SCRIPT-START$((1+1)); sleep 1; echo SCRIPT-END$((2+2))\n")
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{LoginScript: script, LoginScriptTimeout: time.Minute})
+	done := runAsync(s, context.Background(), nil)
+	p.waitOutput(t, "SCRIPT-START2")
+	p.nc.Write([]byte{0x03, 0x1c, 255, 244}) // Ctrl-C, Ctrl-\, IAC IP
+	p.waitOutput(t, "SCRIPT-END4")
+	// What was typed reaches the shell as characters: a line of its own.
+	p.nc.Write([]byte("\necho ISIG=$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*isig'); exit\n"))
+	waitReason(t, done)
+	<-p.eof
+	if out := p.output(); !strings.Contains(out, "ISIG=isig") {
+		t.Errorf("the shell has not got its signal keys back:\n%q", out)
+	}
+}
+
+// A login script that outlives its deadline is killed and the session
+// ends without a shell: waiting must not be a way around the script.
+func TestLoginScriptDeadline(t *testing.T) {
+	script := loginScript(t, "echo SCRIPT-START$((1+1)); sleep 100\n")
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{LoginScript: script, LoginScriptTimeout: 500 * time.Millisecond})
+	done := runAsync(s, context.Background(), []byte("echo SHELL$((2+3))\n"))
+	waitReason(t, done)
+	<-p.eof
+	out := p.output()
+	// The reason goes to the daemon's log; the client gets the one line
+	// every session that cannot start gets.
+	if !strings.Contains(out, CannotStartMessage) || strings.Contains(out, "SHELL5") {
+		t.Errorf("want the session ended at the deadline, no shell:\n%q", out)
+	}
+}
+
 // When the client goes, every process of the session ends, background
 // jobs included, and the shell is reaped.
 func TestDisconnectEndsSessionProcesses(t *testing.T) {
@@ -692,7 +742,7 @@ func TestCheckAccount(t *testing.T) {
 		shell string
 		want  bool // refused
 	}{{"/bin/bash", false}, {"/usr/sbin/nologin", true}, {"/sbin/nologin", true}, {"/bin/false", true}, {"", false}} {
-		err := CheckAccount(Account{Name: "tlnt-no-such-account", Shell: c.shell})
+		err := CheckAccount(Account{Name: "tlnt-no-such-account", UID: 1234, Shell: c.shell}, AccountPolicy{RefuseLocked: true})
 		if (err != nil) != c.want || (err != nil && !errors.Is(err, ErrAccountDisabled)) {
 			t.Errorf("shell %q: %v, want refused %v", c.shell, err, c.want)
 		}
@@ -730,14 +780,90 @@ func TestCheckAccountExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckAccount(acct); !errors.Is(err, ErrAccountDisabled) || !strings.Contains(err.Error(), "expired on 2001-01-01") {
+	if err := CheckAccount(acct, AccountPolicy{}); !errors.Is(err, ErrAccountDisabled) || !strings.Contains(err.Error(), "expired on 2001-01-01") {
 		t.Errorf("expired account: %v", err)
 	}
 	if out, err := exec.Command("usermod", "-e", "2099-01-01", name).CombinedOutput(); err != nil {
 		t.Fatalf("usermod: %v\n%s", err, out)
 	}
-	if err := CheckAccount(acct); err != nil {
+	if err := CheckAccount(acct, AccountPolicy{}); err != nil {
 		t.Errorf("account expiring in 2099: %v", err)
+	}
+}
+
+// An account whose password usermod -L locked is refused when the policy
+// says so, and let in when it does not or once unlocked; an account that
+// never had a Unix password (useradd's "!") is not locked. (Run as root:
+// it makes a test account.)
+func TestCheckAccountLocked(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root (make test runs as root)")
+	}
+	const name = "tlntlck1"
+	exec.Command("userdel", name).Run() // left over from a killed run
+	if out, err := exec.Command("useradd", "-M", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	acct, err := LookupAccount(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := AccountPolicy{RefuseLocked: true}
+	if err := CheckAccount(acct, refuse); err != nil {
+		t.Errorf("account with no Unix password: %v", err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stdin = strings.NewReader(name + ":a Unix password\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run("chpasswd")
+	run("usermod", "-L", name)
+	if err := CheckAccount(acct, refuse); !errors.Is(err, ErrAccountDisabled) || !strings.Contains(err.Error(), "usermod -U") {
+		t.Errorf("locked account: %v, want refused saying how to unlock", err)
+	}
+	if err := CheckAccount(acct, AccountPolicy{}); err != nil {
+		t.Errorf("locked account, refuse_locked_accounts false: %v", err)
+	}
+	run("usermod", "-U", name)
+	if err := CheckAccount(acct, refuse); err != nil {
+		t.Errorf("unlocked account: %v", err)
+	}
+}
+
+// An account of uid 0 is refused unless the policy allows root.
+func TestCheckAccountRoot(t *testing.T) {
+	for _, a := range []Account{{Name: "root", Shell: "/bin/sh"}, {Name: "toor", Shell: "/bin/sh"}} {
+		if err := CheckAccount(a, AccountPolicy{RefuseLocked: true}); !errors.Is(err, ErrRootNotAllowed) || !strings.Contains(err.Error(), "allow_root: true") {
+			t.Errorf("%s (uid 0) without allow_root: %v", a.Name, err)
+		}
+		if err := CheckAccount(a, AccountPolicy{AllowRoot: true}); errors.Is(err, ErrRootNotAllowed) {
+			t.Errorf("%s (uid 0) with allow_root: %v", a.Name, err)
+		}
+	}
+}
+
+func TestShadowFieldLocked(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		want  bool
+	}{
+		{"$y$j9T$abc", false},
+		{"!$y$j9T$abc", true}, // usermod -L
+		{"!!$6$x", true},
+		{"!", false},  // useradd without a password (Debian)
+		{"!!", false}, // the same (Red Hat)
+		{"*", false},
+		{"!*", false},
+		{"", false},
+	} {
+		if got := shadowFieldLocked([]string{"alice", c.field, "20000"}); got != c.want {
+			t.Errorf("%q: locked %v, want %v", c.field, got, c.want)
+		}
 	}
 }
 

@@ -185,7 +185,7 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 	}
 	ispec := incubatorSpec{
 		Drop: drop, UID: acct.UID, GID: acct.GID, Groups: groups,
-		Home: acct.Home, Shell: shell, LoginScript: spec.LoginScript,
+		Home: acct.Home, Shell: shell, LoginScript: spec.LoginScript, LoginScriptTimeout: spec.LoginScriptTimeout,
 		Env:   buildEnv(acct, shell, spec.Term, withCharset(spec.ClientEnv, spec.Charset)),
 		Umask: loginUmask(acct),
 	}

@@ -4,6 +4,7 @@
 package trustedfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -80,6 +81,64 @@ func statOwner(fi fs.FileInfo) (owner, bool) {
 // what is not theirs there); a symlink on the way belongs to one of them
 // too, since its owner could point it elsewhere.
 func CheckDir(dir string) error {
+	return checkDirs(dir, strict)
+}
+
+// CheckFile checks a file the daemon trusts with who logs on as whom or
+// what runs in a session (the config, users, groups and login script
+// files): whoever can change it is root. The file, the symlink that names
+// it if any, and every directory above both must belong to root or the
+// daemon's user and be writable by no one else (StrictModes, as sshd
+// has): a sticky directory such as /tmp is fine, since others cannot
+// replace what is not theirs there. A daemon that is not root (a
+// developer's make run) starts sessions only as its own account, so
+// group write on what that account owns (a umask of 002) gives nothing
+// the account's group could not take from its home already: it is
+// accepted there. A file that does not exist is judged by its
+// directory: whoever can write there could create it. The error names
+// the file or directory and the command that fixes it.
+func CheckFile(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	rule := strict
+	if os.Geteuid() != 0 {
+		rule = ownGroupWritable
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(abs); errors.Is(lerr, fs.ErrNotExist) {
+			return checkDirs(filepath.Dir(abs), rule)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{abs, real} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if err := check(p, fi, rule); err != nil {
+			return err
+		}
+		if err := checkDirs(filepath.Dir(p), rule); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rule says what CheckFile and CheckDir accept.
+type rule int
+
+const (
+	strict           rule = iota // owned by root or the daemon's user, writable by the owner only
+	ownGroupWritable             // and group-writable when owned by the daemon's user, not root
+)
+
+func checkDirs(dir string, r rule) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -88,27 +147,41 @@ func CheckDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	euid := uint32(os.Geteuid())
 	for _, path := range []string{abs, real} {
 		for p := path; ; p = filepath.Dir(p) {
 			fi, err := os.Lstat(p)
 			if err != nil {
 				return err
 			}
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if !ok {
-				return fmt.Errorf("%s: no owner", p)
-			}
-			if st.Uid != 0 && st.Uid != euid {
-				return fmt.Errorf("%s belongs to uid %d, not root", p, st.Uid)
-			}
-			if fi.IsDir() && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-				return fmt.Errorf("%s is writable by group or others (mode %v)", p, fi.Mode().Perm())
+			if err := check(p, fi, r); err != nil {
+				return err
 			}
 			if p == "/" || p == "." {
 				break
 			}
 		}
+	}
+	return nil
+}
+
+// check judges one path on the way: its owner, and who else may write it.
+func check(p string, fi fs.FileInfo, r rule) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%s: no owner", p)
+	}
+	euid := uint32(os.Geteuid())
+	if st.Uid != 0 && st.Uid != euid {
+		return fmt.Errorf("%s belongs to uid %d, not root; chown root %s", p, st.Uid, p)
+	}
+	perm := fi.Mode().Perm()
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil // its mode means nothing; its owner is checked above
+	case fi.IsDir() && fi.Mode()&fs.ModeSticky != 0:
+		return nil
+	case perm&0o002 != 0, perm&0o020 != 0 && !(r == ownGroupWritable && st.Uid == euid && euid != 0):
+		return fmt.Errorf("%s is writable by group or others (mode %v); chmod go-w %s", p, perm, p)
 	}
 	return nil
 }
