@@ -260,7 +260,7 @@ func reportTLS(w io.Writer, r *results) {
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s against %s (the same daemon, TLS against clear text, in the same rounds):\n\n", srv, clear)
+		fmt.Fprintf(w, "\n%s against %s (the same build, TLS against clear text, in the same rounds):\n\n", srv, clear)
 		fmt.Fprintln(w, "| metric | "+clear+" | "+srv+" | TLS / clear | target | holds |")
 		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
 		type tlsRow struct {
