@@ -568,6 +568,7 @@ func TestDevConfig(t *testing.T) {
 	want.GroupsFile = filepath.Join("../../configs", "dev/groups")
 	want.AdminSocket = "/tmp/tlntsvr-dev/admin.sock"
 	want.ListenTLS = []string{"127.0.0.1:2992"}
+	want.AllowRoot = true
 	want.TLS.CertFile = filepath.Join("../../configs", "dev/cert.pem")
 	want.TLS.KeyFile = filepath.Join("../../configs", "dev/key.pem")
 	want.Path = devPath
