@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlntsvr/tlntsvr/internal/certgen"
 	"github.com/tlntsvr/tlntsvr/internal/testutil"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -392,5 +393,43 @@ func openFIFOWriter(t *testing.T, d *daemonProcess, path, what string) *os.File 
 			t.Fatalf("waited 30 s for %s\n%s", what, d.stderr())
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// check-config reads the TLS certificate as the daemon would: a good pair
+// is OK (with a warning when it expires soon), an expired one is an error
+// that names the file.
+func TestCheckConfigTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeAuthFiles(t, dir)
+	cfgPath := filepath.Join(dir, "tlntsvr.yaml")
+	check := func(p *certgen.Pair) (string, error) {
+		t.Helper()
+		if _, _, err := p.Write(dir, "server"); err != nil {
+			t.Fatal(err)
+		}
+		cfg := "listen: [\"127.0.0.1:0\"]\nusers_file: users\ngroups_file: groups\nadmin_socket: " + filepath.Join(dir, "admin.sock") +
+			"\ntls: {cert_file: server.pem, key_file: server.key}\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err := checkConfig(&out, cfgPath)
+		return out.String(), err
+	}
+	good, err := certgen.Server(nil, "localhost", []string{"localhost"}, certgen.For(365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := check(good); err != nil || !strings.Contains(out, "configuration OK") {
+		t.Errorf("good certificate: %v\n%s", err, out)
+	}
+	soon, _ := certgen.Server(nil, "localhost", nil, certgen.For(3*24*time.Hour))
+	if out, err := check(soon); err != nil || !strings.Contains(out, "warning: tls.cert_file") {
+		t.Errorf("certificate expiring soon: %v\n%s", err, out)
+	}
+	old, _ := certgen.Server(nil, "localhost", nil, certgen.Validity{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	if _, err := check(old); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "server.pem")+": the certificate expired") {
+		t.Errorf("expired certificate: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"crypto/x509"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -12,7 +13,8 @@ const expiryWarning = 30 * 24 * time.Hour
 // Check reads the files named by s as the daemon would and judges the
 // server certificate: an error for what would fail or refuse every client
 // (unreadable files, a key that does not match, a certificate expired or
-// not yet valid, key usage that forbids a TLS server), warnings for what
+// not yet valid, key usage that forbids a TLS server), and a private key
+// every local user can read; warnings for what
 // works but needs the administrator soon.
 func Check(s Settings, now time.Time) (warnings []string, err error) {
 	_, leaf, err := LoadPair(s.CertFile, s.KeyFile)
@@ -23,6 +25,9 @@ func Check(s Settings, now time.Time) (warnings []string, err error) {
 		if _, err := LoadClientCA(s.ClientCAFile); err != nil {
 			return nil, err
 		}
+	}
+	if fi, err := os.Stat(s.KeyFile); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		return nil, fmt.Errorf("tls.key_file %s: the private key is readable by every local user; chmod o-r %s (0600, or 0640 with a group such as ssl-cert)", s.KeyFile, s.KeyFile)
 	}
 	switch {
 	case now.After(leaf.NotAfter):

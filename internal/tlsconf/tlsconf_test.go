@@ -254,6 +254,14 @@ func TestCheck(t *testing.T) {
 	if w, err := Check(good, now); err != nil || len(w) != 0 {
 		t.Errorf("good: %v %v", w, err)
 	}
+	os.Chmod(good.KeyFile, 0o644)
+	if _, err := Check(good, now); err == nil || !strings.Contains(err.Error(), "readable by every local user") {
+		t.Errorf("world-readable key: %v", err)
+	}
+	os.Chmod(good.KeyFile, 0o640)
+	if _, err := Check(good, now); err != nil {
+		t.Errorf("group-readable key: %v", err)
+	}
 	if w, err := Check(soon, now); err != nil || len(w) != 1 || !strings.Contains(w[0], "expires in 4 days") {
 		t.Errorf("soon: %v %v", w, err)
 	}
