@@ -49,6 +49,7 @@ func (c *preLogonConn) CloseWrite() error {
 func (s *Server) auditFlood(err error, remote string) {
 	if errors.Is(err, errPreLogonFlood) {
 		s.audit.Warn("connection dropped", "event", "prelogon_flood", "remote", remote, "limit_bytes", maxPreLogonBytes)
+		s.metrics.Refused("prelogon_flood")
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/metrics"
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/session"
 	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
@@ -74,8 +75,16 @@ type Server struct {
 	paused  atomic.Bool
 	started time.Time
 
-	// Version is reported by the admin API.
+	// Version is reported by the admin API and the metrics.
 	Version string
+
+	// The network edge: metrics, PROXY protocol, the service manager.
+	metrics      *metrics.Metrics
+	metricsSrv   *http.Server
+	proxy        atomic.Pointer[proxyPolicy] // nil: no proxy_protocol
+	proxyReading atomic.Int64                // connections whose PROXY header is being read
+	lifecycle    Lifecycle
+	sessionsSeen chan struct{} // a session started or ended (SessionChanges)
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -92,6 +101,10 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	}
 	s.cfg.Store(cfg)
 	s.lockout = auth.NewLockout(lockoutPolicy(cfg))
+	s.metrics = metrics.New(s.liveMetrics)
+	s.sessionsSeen = make(chan struct{}, 1)
+	s.setProxyPolicy(cfg)
+	store.ObserveQueueWait(s.metrics.BcryptWait)
 	return s
 }
 
@@ -107,6 +120,7 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 func (s *Server) SetConfig(cfg *config.Config) {
 	s.cfg.Store(cfg)
 	s.lockout.SetPolicy(lockoutPolicy(cfg))
+	s.setProxyPolicy(cfg)
 }
 
 // Sessions returns the session registry.
@@ -206,7 +220,7 @@ func (s *Server) acceptLoop(ln listener) error {
 			continue
 		}
 		backoff = 0
-		s.startConn(nc, ln.tls)
+		s.accepted(nc, ln.tls)
 	}
 }
 
@@ -228,6 +242,7 @@ func (s *Server) startConn(nc net.Conn, tlsFirst bool) {
 	}
 	if s.Paused() {
 		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(), "reason", "paused")
+		s.metrics.Refused("paused")
 		refuse(nc, msgPaused)
 		return
 	}
@@ -235,6 +250,7 @@ func (s *Server) startConn(nc net.Conn, tlsFirst bool) {
 		s.active.Add(-1)
 		s.audit.Info("connection refused", "event", "connection_refused", "remote", nc.RemoteAddr().String(),
 			"reason", "max_connections", "max_connections", cfg.MaxConnections)
+		s.metrics.Refused("max_connections")
 		refuse(nc, msgMaxConnections)
 		return
 	}
@@ -276,6 +292,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	cfg := s.Config()
 	if !s.beginLogon(remote) {
 		s.audit.Info("connection refused", "event", "connection_refused", "remote", remote, "reason", "too many pending logons from the address")
+		s.metrics.Refused("too_many_pending")
 		refuse(nc, msgTooManyPending)
 		return
 	}
@@ -300,6 +317,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	nc.SetReadDeadline(loginDeadline)
 	if tc == nil && cfg.TLS.Require {
 		s.audit.Warn("connection refused", "event", "tls_required", "remote", remote)
+		s.metrics.Refused("tls_required")
 		conn.Write([]byte(msgTLSRequired + "\r\n"))
 		return
 	}
@@ -361,6 +379,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	// and a client that stopped reading must not keep this goroutine).
 	refuse := func(reason error) {
 		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", reason.Error())
+		s.metrics.Logon(metrics.LogonDenied)
 		conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write([]byte(msgCannotStart + "\r\n"))
 	}
@@ -412,8 +431,17 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	e.cancel = cancel
+	// Deferred first, so run last: after the session has left the
+	// registry (see metrics.SessionEnded).
+	defer func() {
+		in, out := sess.Bytes()
+		s.metrics.SessionEnded(time.Since(sess.Started()), in, out)
+		s.sessionsChanged()
+	}()
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
+	s.sessionsChanged()
+	s.metrics.Logon(metrics.LogonOK)
 	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
@@ -441,6 +469,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.adminSrv != nil {
 		s.adminSrv.Close()
+	}
+	if s.metricsSrv != nil {
+		s.metricsSrv.Close()
 	}
 	s.mu.Unlock()
 
