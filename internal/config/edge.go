@@ -25,26 +25,7 @@ func (d *decoder) proxySources(key string, n *yaml.Node) ([]string, bool) {
 		d.errorf(n.Line, key, "must list at most %d prefixes; got %d", maxProxySources, len(es))
 		return nil, false
 	}
-	seen := map[netip.Prefix]int{}
-	for i, e := range es {
-		if !e.ok {
-			ok = false
-			continue
-		}
-		p, msg := checkPrefix(e.v)
-		if msg != "" {
-			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
-			ok = false
-			continue
-		}
-		if first, dup := seen[p]; dup {
-			d.errorf(e.n.Line, key, "entry %d: %q is the same prefix as entry %d", i+1, e.v, first)
-			ok = false
-			continue
-		}
-		seen[p] = i + 1
-	}
-	return values(es), ok
+	return uniqueEntries(d, key, es, ok, checkPrefix, "prefix")
 }
 
 // checkPrefix reads a CIDR prefix, or an address as a prefix of one host,

@@ -223,20 +223,27 @@ func (d *decoder) listenTLS(key string, n *yaml.Node) ([]string, bool) {
 
 // addresses checks each entry of a list of listen addresses.
 func (d *decoder) addresses(key string, es []entry, ok bool) ([]string, bool) {
-	seen := map[string]int{}
+	return uniqueEntries(d, key, es, ok, checkListen, "address")
+}
+
+// uniqueEntries checks each entry of a list with check, which returns the
+// entry in a normal form or what is wrong with it, and refuses an entry
+// whose normal form an earlier one has (what names it: "address").
+func uniqueEntries[K comparable](d *decoder, key string, es []entry, ok bool, check func(string) (K, string), what string) ([]string, bool) {
+	seen := map[K]int{}
 	for i, e := range es {
 		if !e.ok {
 			ok = false
 			continue
 		}
-		norm, msg := checkListen(e.v)
+		norm, msg := check(e.v)
 		if msg != "" {
 			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
 			ok = false
 			continue
 		}
 		if first, dup := seen[norm]; dup {
-			d.errorf(e.n.Line, key, "entry %d: %q is the same address as entry %d", i+1, e.v, first)
+			d.errorf(e.n.Line, key, "entry %d: %q is the same %s as entry %d", i+1, e.v, what, first)
 			ok = false
 			continue
 		}
