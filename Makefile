@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive. (npm counts as there when the
 # command is: NodeSource's nodejs bundles it and conflicts with Debian's.)
 TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux \
-	nodejs npm ckermit openssl
+	nodejs npm ckermit openssl haproxy
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
 BUSYBOX_DIR := /opt/tlntsvr-test/busybox
@@ -124,6 +124,7 @@ install: $(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn
 	sed -e '/^Exec/s|/usr/sbin/tlntsvr |$(SBINDIR)/tlntsvr |g' -e '/^Exec/s|/etc/tlntsvr/tlntsvr.yaml|$(CONF)/tlntsvr.yaml|g' \
 		deploy/systemd/tlntsvr.service >$(DESTDIR)$(UNITDIR)/tlntsvr.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tlntsvr.service
+	install -m 0644 deploy/systemd/tlntsvr.socket $(DESTDIR)$(UNITDIR)/tlntsvr.socket
 	install -m 0644 docs/man/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	@set -e; c=$(DESTDIR)$(CONF); \
@@ -148,13 +149,14 @@ $(BUILDDIR)/tlntsvr $(BUILDDIR)/tlntadmn:
 # files and the audit log: those are the admin's. The stop comes last: run
 # from a Telnet session, it ends that session.
 uninstall:
-	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable tlntsvr.service || true; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable tlntsvr.service tlntsvr.socket || true; fi
 	rm -f $(DESTDIR)$(SBINDIR)/tlntsvr $(DESTDIR)$(SBINDIR)/tlntadmn $(DESTDIR)$(UNITDIR)/tlntsvr.service \
+		$(DESTDIR)$(UNITDIR)/tlntsvr.socket \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tlntsvr
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/man8/*.8)))
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@echo "Kept $(DESTDIR)$(CONF) and $(DESTDIR)$(LOGDIR)."
-	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; systemctl stop tlntsvr.service || true; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; systemctl stop tlntsvr.socket tlntsvr.service || true; fi
 
 # The Debian package, into $(DIST)/: the files staged under $(DIST)/stage,
 # packed by nfpm (nfpm.yaml).

@@ -148,6 +148,11 @@ type daemonOpts struct {
 	// address; its tls section gets tlsConfig's lines too.
 	tls       bool
 	tlsConfig string
+	// wrap, when set, returns the command line to run in place of the
+	// daemon's own (a launcher such as systemd-socket-activate that
+	// execs it); env is added to the daemon's environment.
+	wrap func(argv []string) []string
+	env  []string
 }
 
 // startDaemon writes a config, users and groups file and starts the
@@ -186,6 +191,9 @@ audit_log: audit.log
 		// prlimit sets the limit and execs the daemon in its place.
 		args = append([]string{"prlimit", fmt.Sprintf("--nofile=%d", o.maxFiles), "--"}, args...)
 	}
+	if o.wrap != nil {
+		args = o.wrap(args)
+	}
 	var cmd *exec.Cmd
 	switch {
 	case o.ignoreSignals:
@@ -200,6 +208,9 @@ os.execv(sys.argv[1], sys.argv[1:])`
 		cmd = exec.Command("python3", append([]string{"-c", block}, args...)...)
 	default:
 		cmd = exec.Command(args[0], args[1:]...)
+	}
+	if len(o.env) > 0 {
+		cmd.Env = append(os.Environ(), o.env...)
 	}
 	d := &daemon{t: t, cmd: cmd, dir: dir, exited: make(chan struct{}), wantTLS: o.tls}
 	if o.noRace {

@@ -63,6 +63,7 @@ func TestMakeInstallUninstall(t *testing.T) {
 	fileIs(t, p("etc/tlntsvr/groups"), 0o640, ptr("telnet-clients:\nadministrators:\n"))
 	fileIs(t, p("etc/tlntsvr/tlntsvr.yaml"), 0o644, nil)
 	fileIs(t, p("etc/logrotate.d/tlntsvr"), 0o644, nil)
+	fileIs(t, p("usr/local/lib/systemd/system/tlntsvr.socket"), 0o644, nil)
 	fileIs(t, p("usr/local/share/man/man8/tlntsvr.8"), 0o644, nil)
 	fileIs(t, p("usr/local/share/man/man8/tlntadmn.8"), 0o644, nil)
 	fileIs(t, p("usr/local/share/doc/tlntsvr/configuration.md"), 0o644, nil)
@@ -111,6 +112,7 @@ func TestMakeInstallUninstall(t *testing.T) {
 
 	runMake(t, "uninstall", "DESTDIR="+dest)
 	for _, f := range []string{"usr/local/sbin/tlntsvr", "usr/local/sbin/tlntadmn", "usr/local/lib/systemd/system/tlntsvr.service",
+		"usr/local/lib/systemd/system/tlntsvr.socket",
 		"usr/local/share/man/man8/tlntsvr.8", "usr/local/share/man/man8/tlntadmn-user-add.8", "usr/local/share/doc/tlntsvr",
 		"etc/logrotate.d/tlntsvr"} {
 		if _, err := os.Stat(p(f)); err == nil {
@@ -180,6 +182,7 @@ func TestDebianPackage(t *testing.T) {
 	fileIs(t, "/etc/tlntsvr/groups", 0o640, ptr("telnet-clients:\nadministrators:\n"))
 	fileIs(t, "/etc/tlntsvr/tlntsvr.yaml", 0o644, nil)
 	fileIs(t, "/lib/systemd/system/tlntsvr.service", 0o644, nil)
+	fileIs(t, "/lib/systemd/system/tlntsvr.socket", 0o644, nil)
 	fileIs(t, "/usr/share/man/man8/tlntsvr.8.gz", 0o644, nil)
 	if fi, err := os.Stat("/var/log/tlntsvr"); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("/var/log/tlntsvr: %v %v", fi, err)
@@ -189,7 +192,7 @@ func TestDebianPackage(t *testing.T) {
 	}
 	// The unit as packaged, binary and man pages in place.
 	if analyze, err := exec.LookPath("systemd-analyze"); err == nil {
-		if out, err := exec.Command(analyze, "verify", "/lib/systemd/system/tlntsvr.service").CombinedOutput(); err != nil || len(out) > 0 {
+		if out, err := exec.Command(analyze, "verify", "/lib/systemd/system/tlntsvr.service", "/lib/systemd/system/tlntsvr.socket").CombinedOutput(); err != nil || len(out) > 0 {
 			t.Errorf("systemd-analyze verify of the packaged unit: %v\n%s", err, out)
 		}
 	} else if os.Getenv("CI") != "" {

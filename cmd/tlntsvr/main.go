@@ -62,6 +62,17 @@ once it is ready.
 install, uninstall, start, stop, restart and status manage the systemd
 service.
 
+Under systemd: started by tlntsvr.socket, it serves the sockets it is passed
+(LISTEN_FDS; a socket named telnets as listen_tls, telnet or unnamed as
+listen) instead of opening listen and listen_tls; as a Type=notify service
+it sends READY=1 once listening, RELOADING=1 and READY=1 around a reload,
+STOPPING=1, and STATUS= with the session count.
+
+Behind a load balancer, connections from proxy_protocol.from must start
+with a PROXY protocol (v1 or v2) header, whose client address is used for
+everything; a header from any other address is refused. metrics_listen
+serves Prometheus metrics at /metrics.
+
 Files: /etc/tlntsvr/tlntsvr.yaml (settings), /etc/tlntsvr/users (htpasswd,
 bcrypt; mode 0600), /etc/tlntsvr/groups (telnet-clients and administrators),
 /run/tlntsvr/admin.sock (for tlntadmn), audit_log (/var/log/tlntsvr/audit.log

@@ -90,19 +90,33 @@ func run(opts *runOptions) error {
 	if err := srv.StartTLS(cfg); err != nil {
 		return &exitError{exitConfig, err}
 	}
-	if err := srv.Listen(); err != nil {
-		return listenError(err, os.Geteuid())
+	// Sockets from systemd's socket unit, if it started us; else our own.
+	if passed, err := activated(srv, log); err != nil {
+		return &exitError{exitConfig, err}
+	} else if !passed {
+		if err := srv.Listen(); err != nil {
+			return listenError(err, os.Geteuid())
+		}
 	}
+	notify := notifier{log: log, srv: srv}
+	srv.SetLifecycle(notify)
 	if err := srv.ServeAdmin(); err != nil {
 		// What CheckHost cannot see before (another daemon on the
 		// socket, a path too long for a socket) a restart would meet
 		// again.
 		return &exitError{exitConfig, err}
 	}
+	if err := srv.ServeMetrics(); err != nil {
+		return listenError(err, os.Geteuid())
+	}
 	log.Info("tlntsvr started", "version", version, "config", cfg.Path, "pid", os.Getpid(), "uid", os.Geteuid())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
+	notify.ready()
+	followDone := make(chan struct{})
+	defer close(followDone)
+	go notify.followSessions(followDone)
 
 	for {
 		select {
@@ -118,6 +132,7 @@ func run(opts *runOptions) error {
 			reopenAudit(auditFile, log)
 		case sig := <-sigs.stopping:
 			log.Info("shutting down", "signal", sig.String(), "sessions", srv.Sessions().Len())
+			notify.stopping()
 			return shutdown(srv, sigs.stopping, log)
 		}
 	}

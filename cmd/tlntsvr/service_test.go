@@ -76,6 +76,55 @@ func TestRenderUnit(t *testing.T) {
 	}
 }
 
+// The socket unit hands tlntsvr.service a socket named telnet, and
+// systemd-analyze verify accepts it beside the service it starts.
+func TestSocketUnit(t *testing.T) {
+	socket, err := os.ReadFile("../../deploy/systemd/tlntsvr.socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nListenStream=23\n", "\nFileDescriptorName=" + fdTelnet + "\n", "\nService=tlntsvr.service\n", "\nAccept=no\n"} {
+		if !strings.Contains(string(socket), want) {
+			t.Errorf("tlntsvr.socket lacks %q", strings.TrimSpace(want))
+		}
+	}
+	// The service is notify: READY=1 is what the daemon sends.
+	for _, want := range []string{"\nType=notify\n", "\nNotifyAccess=main\n"} {
+		if !strings.Contains(deploy.Unit, want) {
+			t.Errorf("tlntsvr.service lacks %q", strings.TrimSpace(want))
+		}
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("systemd-analyze is missing: .ci/run installs Debian's systemd package for it")
+		}
+		t.Skip("systemd-analyze missing: apt-get install systemd")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	unit, err := renderUnit(exe, filepath.Join(dir, "tlntsvr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnit := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cmd := exec.Command(analyze, "verify", writeUnit("tlntsvr.socket", string(socket)), writeUnit("tlntsvr.service", unit))
+	abs, _ := filepath.Abs("../../docs/man")
+	cmd.Env = append(os.Environ(), "MANPATH="+abs)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
 func TestRenderUnitRefusesOddPaths(t *testing.T) {
 	for _, p := range []string{"relative/tlntsvr", "/opt/my tlntsvr", `/opt/a"b`, "/opt/50%"} {
 		if _, err := renderUnit(p, "/etc/tlntsvr/tlntsvr.yaml"); err == nil {

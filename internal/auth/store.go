@@ -86,6 +86,10 @@ type Store struct {
 
 	dummyKey []byte // picks an unknown name's dummy cost; kept beside the users file
 
+	// onWait, when set, is told how long each check waited for a slot
+	// in the bcrypt pool (the daemon's metrics).
+	onWait atomic.Pointer[func(time.Duration)]
+
 	// Set by NewStore, replaced by tests before any concurrent use.
 	compare func(hash, password []byte) error
 	now     func() time.Time
@@ -393,17 +397,25 @@ func (s *Store) AuthenticateCertificate(name string) (Identity, error) {
 	return Identity{User: user.Name, OSAccount: user.OSAccount, Admin: admin}, nil
 }
 
+// ObserveQueueWait has f told, after each wait for a slot in the bcrypt
+// pool, how long it waited (0 when a slot was free).
+func (s *Store) ObserveQueueWait(f func(time.Duration)) { s.onWait.Store(&f) }
+
 // check runs one comparison in the bounded pool. Its error is ctx's only.
 func (s *Store) check(ctx context.Context, st *state, hash, password []byte) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	start := time.Now()
 	select {
 	case st.sem <- struct{}{}:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
 	defer func() { <-st.sem }()
+	if f := s.onWait.Load(); f != nil {
+		(*f)(time.Since(start))
+	}
 	err := s.compare(hash, password)
 	if err != nil && !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 		st.opts.Logger.Warn("bcrypt comparison failed", "err", err)

@@ -86,12 +86,22 @@ type Config struct {
 	EndTasksOnDisconnect bool
 	SessionLimits        SessionLimits
 	Lockout              Lockout
+	ProxyProtocol        ProxyProtocol
+	MetricsListen        string // host:port for Prometheus metrics; "" = off
 	AdminSocket          string
 	AdminOSGroup         string // "" = root only
 	AuditLog             string // "" = stderr only
 
 	Path  string         // file it was loaded from ("" for Default())
 	lines map[string]int // key → line on which the file at Path sets it
+}
+
+// ProxyProtocol names the load balancers that put a PROXY protocol header
+// (v1 or v2) in front of each connection they pass on. From is a list of
+// CIDR prefixes (a bare address is one host); a connection from one of them
+// must start with a header, and one from anywhere else must not.
+type ProxyProtocol struct {
+	From []string
 }
 
 // TLS is the encryption settings. A certificate (CertFile and KeyFile)

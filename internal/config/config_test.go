@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,9 @@ refuse_locked_accounts: false
 end_tasks_on_disconnect: false
 session_limits: {tasks: 100, memory: 1GiB}
 lockout: {attempts: 0, window: 0, duration: 0s}
+proxy_protocol:
+  from: ["10.0.0.0/24", "2001:db8::7", "::ffff:192.0.2.0/120"]
+metrics_listen: "127.0.0.1:9323"
 admin_socket: /run/lab/admin.sock
 admin_os_group: telnet-admins
 audit_log: /var/log/tlntsvr/audit.json
@@ -128,6 +132,8 @@ func TestParseEveryKey(t *testing.T) {
 		EndTasksOnDisconnect: false,
 		SessionLimits:        SessionLimits{Tasks: 100, Memory: "1GiB"},
 		Lockout:              Lockout{},
+		ProxyProtocol:        ProxyProtocol{From: []string{"10.0.0.0/24", "2001:db8::7", "::ffff:192.0.2.0/120"}},
+		MetricsListen:        "127.0.0.1:9323",
 		AdminSocket:          "/run/lab/admin.sock",
 		AdminOSGroup:         "telnet-admins",
 		AuditLog:             "/var/log/tlntsvr/audit.json",
@@ -244,6 +250,11 @@ func TestParseErrors(t *testing.T) {
 		{"require without cert", "tls:\n  require: true\n", []want{w(2, "tls.require", "needs a certificate")}},
 		{"tls min_version", "tls: {min_version: \"1.1\"}\n", []want{w(1, "tls.min_version", `must be "1.2" or "1.3"`)}},
 		{"listen_tls duplicate", "listen_tls: [\":992\", \":992\"]\ntls: {cert_file: c, key_file: k}\n", []want{w(1, "listen_tls", "same address as entry 1")}},
+		{"proxy_protocol host bits", "proxy_protocol: {from: [10.0.0.7/24]}\n", []want{w(1, "proxy_protocol.from", "write 10.0.0.0/24 for the network, or 10.0.0.7/32 for the one host")}},
+		{"proxy_protocol not a prefix", "proxy_protocol:\n  from: [lb.example.com]\n", []want{w(2, "proxy_protocol.from", "entry 1: \"lb.example.com\" is neither an address nor a CIDR prefix")}},
+		{"proxy_protocol duplicate", "proxy_protocol: {from: [192.0.2.1, 192.0.2.1/32]}\n", []want{w(1, "proxy_protocol.from", "entry 2: \"192.0.2.1/32\" is the same prefix as entry 1")}},
+		{"proxy_protocol not a list", "proxy_protocol: {from: 10.0.0.0/8}\n", []want{w(1, "proxy_protocol.from", "must be a list of the load balancers' addresses")}},
+		{"metrics_listen", "metrics_listen: 9323\n", []want{w(1, "metrics_listen", "has no host part")}},
 		{"unknown key", "banner: hi\nbogus: 1\n", []want{w(2, "bogus", "unknown key; accepted keys: listen, listen_tls, tls, banner,")}},
 		{"unknown key suggestion", "max_conections: 5\n", []want{w(1, "max_conections", "did you mean max_connections?")}},
 		{"windows name", "maxfail: 5\n", []want{w(1, "maxfail", "did you mean max_failed_logons?")}},
@@ -919,5 +930,22 @@ func TestSessionLimitsMemory(t *testing.T) {
 		if got := cfg.SessionLimits.MemoryBytes(); got != c.want || cfg.SessionLimits.Tasks != 512 {
 			t.Errorf("memory %q = %d (tasks %d), want %d (tasks 512)", c.in, got, cfg.SessionLimits.Tasks, c.want)
 		}
+	}
+}
+
+// proxy_protocol.from gives prefixes that match the client addresses the
+// daemon sees, IPv4-mapped ones as IPv4.
+func TestProxySources(t *testing.T) {
+	c, err := Parse([]byte("proxy_protocol:\n  from: [10.0.0.0/24, 2001:db8::7, \"::ffff:192.0.2.0/120\"]\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.ProxySources() {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/24", "2001:db8::7/128", "192.0.2.0/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ProxySources() = %v, want %v", got, want)
 	}
 }

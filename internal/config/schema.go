@@ -97,6 +97,10 @@ var fields = []field{
 		value("window", "10m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }),
 		value("duration", "15m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Duration }),
 	),
+	mapping("proxy_protocol", live|rootOnly,
+		value("from", "[]", live, (*decoder).proxySources, func(c *Config) *[]string { return &c.ProxyProtocol.From }),
+	),
+	value("metrics_listen", `""`, restart|rootOnly, (*decoder).metricsListen, func(c *Config) *string { return &c.MetricsListen }),
 	value("admin_socket", "/run/tlntsvr/admin.sock", restart|rootOnly, readAdminSocket, func(c *Config) *string { return &c.AdminSocket }),
 	value("admin_os_group", `""`, restart|rootOnly, groupName(false), func(c *Config) *string { return &c.AdminOSGroup }),
 	value("audit_log", `""`, restart|rootOnly, pathOf(pathResolve, `a file path such as /var/log/tlntsvr/audit.json, or "" for stderr only`),
@@ -299,20 +303,27 @@ func (d *decoder) listenTLS(key string, n *yaml.Node) ([]string, bool) {
 
 // addresses checks each entry of a list of listen addresses.
 func (d *decoder) addresses(key string, es []entry, ok bool) ([]string, bool) {
-	seen := map[string]int{}
+	return uniqueEntries(d, key, es, ok, checkListen, "address")
+}
+
+// uniqueEntries checks each entry of a list with check, which returns the
+// entry in a normal form or what is wrong with it, and refuses an entry
+// whose normal form an earlier one has (what names it: "address").
+func uniqueEntries[K comparable](d *decoder, key string, es []entry, ok bool, check func(string) (K, string), what string) ([]string, bool) {
+	seen := map[K]int{}
 	for i, e := range es {
 		if !e.ok {
 			ok = false
 			continue
 		}
-		norm, msg := checkListen(e.v)
+		norm, msg := check(e.v)
 		if msg != "" {
 			d.errorf(e.n.Line, key, "entry %d: %s", i+1, msg)
 			ok = false
 			continue
 		}
 		if first, dup := seen[norm]; dup {
-			d.errorf(e.n.Line, key, "entry %d: %q is the same address as entry %d", i+1, e.v, first)
+			d.errorf(e.n.Line, key, "entry %d: %q is the same %s as entry %d", i+1, e.v, what, first)
 			ok = false
 			continue
 		}

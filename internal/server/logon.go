@@ -12,6 +12,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/metrics"
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
 )
 
@@ -94,6 +95,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			lc.st.ended(outcomeFailed)
 			s.flood.record(refusedLockedOut, sourceName(lc.st.source), "user", printable(user), "remote", remote,
 				"until", lo.until.UTC().Format(time.RFC3339))
+			s.metrics.Logon(metrics.LogonLocked)
 			say(msgLockedOut)
 			say("")
 		case err == nil:
@@ -103,12 +105,14 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			say(accessDenied(cfg.ClientsGroup))
 			s.audit.Warn("logon refused", "event", "logon_denied", "user", user, "remote", remote,
 				"reason", "not a member of "+cfg.ClientsGroup+" or "+cfg.AdminsGroup)
+			s.metrics.Logon(metrics.LogonDenied)
 			return id, nil, nil, false
 		case errors.Is(err, auth.ErrBadCredentials):
 			failures++
 			lc.st.ended(outcomeFailed)
 			s.audit.Warn("logon failed", "event", "logon_failed", "user", printable(user), "remote", remote,
 				"failures", failures)
+			s.metrics.Logon(metrics.LogonFailed)
 			say(msgLoginIncorrect)
 			say("")
 		case errors.Is(err, context.DeadlineExceeded):
@@ -147,6 +151,7 @@ func (s *Server) certificateLogon(ctx context.Context, lc logonConn, cfg *config
 		say(msg)
 		s.audit.Warn("logon failed", append([]any{"event", event, "user", printable(user), "remote", lc.remote,
 			"reason", reason}, tlsAttrs(prot)...)...)
+		s.metrics.Logon(logonResult[event])
 		return auth.Identity{}, nil, true, false
 	}
 	if err != nil {

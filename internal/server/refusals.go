@@ -17,7 +17,7 @@ import (
 // kind) pairs; the rest are counted, and one summary per pair (and one per
 // kind for the sources past floodSources) is written at the interval's
 // end. So at most floodSources*(floodFirst+1) records and one per kind
-// (13) per interval, whatever the rate: 525 per 10 s. docs/security.md
+// (15) per interval, whatever the rate: 527 per 10 s. docs/security.md
 // states it.
 const (
 	floodInterval = 10 * time.Second
@@ -32,23 +32,29 @@ type floodKind struct {
 	event  string // of each record
 	verb   string // of the summary: "refused 80056 connections ..."
 	reason string // of both
+	// metric is the reason label of tlntsvr_refused_connections_total for
+	// a refusal, "" for the other kinds (evictions and penalties have
+	// metrics of their own).
+	metric string
 }
 
 // The kinds of record summarised.
 var (
-	refusedDenied    = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "address not allowed (allow, deny)"}
-	refusedPaused    = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "paused"}
-	refusedSessions  = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "max_connections"}
-	refusedPenalised = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "source penalised for failed, timed-out or silent logons"}
-	refusedPerSource = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "too many pending logons from the address"}
-	evictedStartup   = floodKind{slog.LevelInfo, "connection closed to make room", "connection_evicted", "closed", "max_startups reached; it had made least progress"}
-	refusedTLS       = floodKind{slog.LevelWarn, "connection refused", "tls_required", "refused", "TLS required"}
-	failedTLS        = floodKind{slog.LevelWarn, "TLS handshake failed", "tls_handshake_failed", "closed", "TLS handshake failed"}
-	droppedFlood     = floodKind{slog.LevelWarn, "connection dropped", "prelogon_flood", "closed", "client sent too much before logging on"}
-	droppedFailures  = floodKind{slog.LevelWarn, "connection dropped", "max_failed_logons", "closed", "max_failed_logons reached"}
-	refusedLockedOut = floodKind{slog.LevelWarn, "logon refused", "logon_locked_out", "refused logons on", "locked out"}
-	penaltyBegins    = floodKind{slog.LevelWarn, "source penalised", "penalty", "penalised", "failed, timed-out or silent logons"}
-	penaltyTableFull = floodKind{slog.LevelWarn, "penalty table full; source not charged", "penalty_table_full", "did not charge", "penalty table full"}
+	refusedDenied    = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "address not allowed (allow, deny)", "denied"}
+	refusedPaused    = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "paused", "paused"}
+	refusedSessions  = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "max_connections", "max_connections"}
+	refusedPenalised = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "source penalised for failed, timed-out or silent logons", "penalised"}
+	refusedPerSource = floodKind{slog.LevelInfo, "connection refused", "connection_refused", "refused", "too many pending logons from the address", "too_many_pending"}
+	evictedStartup   = floodKind{slog.LevelInfo, "connection closed to make room", "connection_evicted", "closed", "max_startups reached; it had made least progress", ""}
+	refusedTLS       = floodKind{slog.LevelWarn, "connection refused", "tls_required", "refused", "TLS required", "tls_required"}
+	failedTLS        = floodKind{slog.LevelWarn, "TLS handshake failed", "tls_handshake_failed", "closed", "TLS handshake failed", "tls_handshake_failed"}
+	droppedFlood     = floodKind{slog.LevelWarn, "connection dropped", "prelogon_flood", "closed", "client sent too much before logging on", "prelogon_flood"}
+	droppedFailures  = floodKind{slog.LevelWarn, "connection dropped", "max_failed_logons", "closed", "max_failed_logons reached", "max_failed_logons"}
+	refusedLockedOut = floodKind{slog.LevelWarn, "logon refused", "logon_locked_out", "refused logons on", "locked out", "locked_out"}
+	refusedProxy     = floodKind{slog.LevelWarn, "connection refused", "connection_refused", "refused", "proxy_header", "proxy_header"}
+	refusedForged    = floodKind{slog.LevelWarn, "connection refused", "connection_refused", "refused", "proxy_header_untrusted", "proxy_header_untrusted"}
+	penaltyBegins    = floodKind{slog.LevelWarn, "source penalised", "penalty", "penalised", "failed, timed-out or silent logons", ""}
+	penaltyTableFull = floodKind{slog.LevelWarn, "penalty table full; source not charged", "penalty_table_full", "did not charge", "penalty table full", ""}
 )
 
 // floodAudit writes the records of floodKinds, summarised.
@@ -61,6 +67,10 @@ type floodAudit struct {
 	counts map[floodKey]int
 	others map[floodKind]int // connections of the sources past floodSources
 	timer  *time.Timer       // nil while no interval is open
+
+	// counted, when set, is told of every record, written or summarised
+	// (the metrics count them all).
+	counted func(floodKind)
 }
 
 type floodKey struct {
@@ -76,6 +86,9 @@ func newFloodAudit(audit *slog.Logger, interval time.Duration) *floodAudit {
 // network block) unless the interval has had floodFirst of them; attrs
 // follow event and reason.
 func (f *floodAudit) record(k floodKind, source string, attrs ...any) {
+	if f.counted != nil {
+		f.counted(k)
+	}
 	f.mu.Lock()
 	if f.timer == nil {
 		f.start = time.Now()

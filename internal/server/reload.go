@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/config"
 )
@@ -28,9 +29,23 @@ type ReloadResult struct {
 //
 // Settings bound at start (listen, admin_socket, audit_log) stay as they are
 // until a restart; they are reported in RestartNeeded while the file differs.
+//
+// The Lifecycle, if any, is told before and after; the metrics count it.
 func (s *Server) Reload() (ReloadResult, error) {
 	s.cfgMu.Lock() // not while tlntadmn config edits the file
 	defer s.cfgMu.Unlock()
+	if s.lifecycle != nil {
+		s.lifecycle.Reloading()
+	}
+	res, err := s.reload()
+	s.metrics.Reloaded(err, time.Now())
+	if s.lifecycle != nil {
+		s.lifecycle.Reloaded(err)
+	}
+	return res, err
+}
+
+func (s *Server) reload() (ReloadResult, error) {
 	old := s.Config()
 	res := ReloadResult{Path: old.Path}
 	if old.Path == "" {

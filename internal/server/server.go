@@ -21,6 +21,7 @@ import (
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/config"
+	"github.com/tlntsvr/tlntsvr/internal/metrics"
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/session"
 	"github.com/tlntsvr/tlntsvr/internal/tlsconf"
@@ -78,8 +79,16 @@ type Server struct {
 	paused  atomic.Bool
 	started time.Time
 
-	// Version is reported by the admin API.
+	// Version is reported by the admin API and the metrics.
 	Version string
+
+	// The network edge: metrics, PROXY protocol, the service manager.
+	metrics      *metrics.Metrics
+	metricsSrv   *http.Server
+	proxy        atomic.Pointer[proxyPolicy] // nil: no proxy_protocol
+	proxyReading atomic.Int64                // connections whose PROXY header is being read
+	lifecycle    Lifecycle
+	sessionsSeen chan struct{} // a session started or ended (SessionChanges)
 
 	ctx    context.Context // cancelled by Shutdown: ends every connection
 	cancel context.CancelFunc
@@ -97,6 +106,18 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	}
 	s.cfg.Store(cfg)
 	s.lockout = auth.NewLockout(lockoutPolicy(cfg))
+	s.metrics = metrics.New(s.liveMetrics)
+	s.flood.counted = func(k floodKind) {
+		switch {
+		case k == evictedStartup:
+			s.metrics.Evicted("least_progress")
+		case k.metric != "":
+			s.metrics.Refused(k.metric)
+		}
+	}
+	s.sessionsSeen = make(chan struct{}, 1)
+	s.setProxyPolicy(cfg)
+	store.ObserveQueueWait(s.metrics.BcryptWait)
 	return s
 }
 
@@ -112,6 +133,7 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 func (s *Server) SetConfig(cfg *config.Config) {
 	s.cfg.Store(cfg)
 	s.lockout.SetPolicy(lockoutPolicy(cfg))
+	s.setProxyPolicy(cfg)
 }
 
 // Sessions returns the session registry.
@@ -211,7 +233,7 @@ func (s *Server) acceptLoop(ln listener) error {
 			continue
 		}
 		backoff = 0
-		s.startConn(nc, ln.tls)
+		s.accepted(nc, ln.tls)
 	}
 }
 
@@ -343,6 +365,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	// and a client that stopped reading must not keep this goroutine).
 	refuse := func(reason error) {
 		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", reason.Error())
+		s.metrics.Logon(metrics.LogonDenied)
 		conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write([]byte(msgCannotStart + "\r\n"))
 	}
@@ -395,8 +418,17 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	e.cancel = cancel
+	// Deferred first, so run last: after the session has left the
+	// registry (see metrics.SessionEnded).
+	defer func() {
+		in, out := sess.Bytes()
+		s.metrics.SessionEnded(time.Since(sess.Started()), in, out)
+		s.sessionsChanged()
+	}()
 	sid := s.sessions.add(e)
 	defer s.sessions.remove(sid)
+	s.sessionsChanged()
+	s.metrics.Logon(metrics.LogonOK)
 	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
@@ -424,6 +456,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.adminSrv != nil {
 		s.adminSrv.Close()
+	}
+	if s.metricsSrv != nil {
+		s.metricsSrv.Close()
 	}
 	s.mu.Unlock()
 
