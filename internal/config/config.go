@@ -62,6 +62,8 @@ type Config struct {
 	LoginScript          string   // "" = none
 	AcceptEnv            []string // names; a trailing "*" is a prefix pattern (LC_*)
 	EndTasksOnDisconnect bool
+	Record               Record
+	ShadowNotice         bool // tell the user when an admin watches the session
 	Lockout              Lockout
 	AdminSocket          string
 	AdminOSGroup         string // "" = root only
@@ -69,6 +71,14 @@ type Config struct {
 
 	Path  string         // file it was loaded from ("" for Default())
 	lines map[string]int // key → line on which the file at Path sets it
+}
+
+// Record is the session recording settings: each session is written to
+// Dir as an asciicast v2 file; Dir "" turns recording off.
+type Record struct {
+	Dir      string
+	Input    bool     // record typed input too, never while the terminal does not echo
+	MaxBytes ByteSize // per session; past it the recording stops, the session goes on
 }
 
 // TLS is the encryption settings. A certificate (CertFile and KeyFile)

@@ -81,6 +81,8 @@ shell: /bin/sh
 login_script: /etc/tlntsvr/login.sh
 accept_env: [TERM, "LC_*", "XDG_*", COLORTERM]
 end_tasks_on_disconnect: false
+record: {dir: /var/log/tlntsvr/sessions, input: true, max_bytes: 1GiB}
+shadow_notice: false
 lockout: {attempts: 0, window: 0, duration: 0s}
 admin_socket: /run/lab/admin.sock
 admin_os_group: telnet-admins
@@ -108,6 +110,8 @@ func TestParseEveryKey(t *testing.T) {
 		LoginScript:          "/etc/tlntsvr/login.sh",
 		AcceptEnv:            []string{"TERM", "LC_*", "XDG_*", "COLORTERM"},
 		EndTasksOnDisconnect: false,
+		Record:               Record{Dir: "/var/log/tlntsvr/sessions", Input: true, MaxBytes: 1 << 30},
+		ShadowNotice:         false,
 		Lockout:              Lockout{},
 		AdminSocket:          "/run/lab/admin.sock",
 		AdminOSGroup:         "telnet-admins",
