@@ -47,14 +47,22 @@ const (
 	// pendCap is how much traffic may wait for the writer before the
 	// data path waits for it: several of the bridge's 32 KiB batches.
 	pendCap = 256 << 10
+	// wakeAt is how much pending traffic wakes the writer at once; less
+	// waits for it up to batchDelay, so that a flow of output costs the
+	// writer a wake-up per wakeAt rather than per read of the terminal.
+	wakeAt = 96 << 10
 	// flushAt is when the writer writes what it has encoded so far.
-	flushAt = 64 << 10
+	flushAt = 128 << 10
 	// markerRoom is kept free below MaxBytes for the final marker.
 	markerRoom = 256
 	// frameHeader is an event's framing in the pending buffer: kind,
 	// nanoseconds since the start, data length.
 	frameHeader = 1 + 8 + 4
 )
+
+// batchDelay is how long the writer lets events gather before it writes
+// them: what a replay or a crash can miss of a session's last moment.
+const batchDelay = 20 * time.Millisecond
 
 // stallLimit bounds how long the data path waits for a writer that is a
 // full buffer behind (a hung disk); then the recording stops. A variable
@@ -78,6 +86,9 @@ type Recorder struct {
 
 	mu   sync.Mutex
 	pend *[]byte // framed events for the writer; nil when none wait
+	// spare is the buffer the writer emptied last, kept while output
+	// flows (batches of wakeAt and more) and given back to bufs after.
+	spare *[]byte
 	// room is closed when the writer takes the pending events, for the
 	// waiters there are (waiting counts them).
 	room    chan struct{}
@@ -247,8 +258,11 @@ func (r *Recorder) add(kind byte, p []byte, cols, rows int) {
 		r.mu.Unlock()
 		return
 	}
-	if r.pend == nil {
-		r.pend = bufs.Get().(*[]byte)
+	first := r.pend == nil
+	if first {
+		if r.pend, r.spare = r.spare, nil; r.pend == nil {
+			r.pend = bufs.Get().(*[]byte)
+		}
 	}
 	b := append(*r.pend, kind)
 	b = binary.LittleEndian.AppendUint64(b, uint64(time.Since(r.start)))
@@ -262,9 +276,11 @@ func (r *Recorder) add(kind byte, p []byte, cols, rows int) {
 	}
 	*r.pend = b
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if first || len(b) >= wakeAt {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -345,12 +361,25 @@ func (r *Recorder) Close() {
 func (r *Recorder) writer() {
 	defer close(r.done)
 	defer r.f.Close()
+	delay := time.NewTimer(batchDelay)
+	delay.Stop()
 	for {
 		var last bool
 		select {
 		case <-r.wake:
 		case <-r.closing:
 			last = true
+		}
+		if !last && r.pendingLess(wakeAt) {
+			// Let more gather, unless a full batch or Close comes first.
+			delay.Reset(batchDelay)
+			select {
+			case <-delay.C:
+			case <-r.wake:
+			case <-r.closing:
+				last = true
+			}
+			delay.Stop()
 		}
 		r.mu.Lock()
 		batch := r.pend
@@ -359,11 +388,22 @@ func (r *Recorder) writer() {
 		r.mu.Unlock()
 		if batch != nil {
 			r.writeBatch(*batch)
-			*batch = (*batch)[:0]
-			bufs.Put(batch)
 		}
 		r.mu.Lock()
 		why := r.why
+		if batch != nil {
+			flowing := len(*batch) >= wakeAt
+			*batch = (*batch)[:0]
+			if flowing && r.spare == nil && why == "" {
+				r.spare = batch
+			} else {
+				bufs.Put(batch)
+			}
+			if !flowing && r.spare != nil {
+				bufs.Put(r.spare)
+				r.spare = nil
+			}
+		}
 		r.mu.Unlock()
 		if why != "" && !r.marked {
 			r.marked = true
@@ -373,6 +413,14 @@ func (r *Recorder) writer() {
 			return
 		}
 	}
+}
+
+// pendingLess reports whether fewer than n bytes of events are pending
+// and the recording goes on.
+func (r *Recorder) pendingLess(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.why == "" && (r.pend == nil || len(*r.pend) < n)
 }
 
 // writeBatch encodes framed events as asciicast lines and writes them.

@@ -3,6 +3,7 @@ package recording
 import (
 	"bufio"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,6 +190,28 @@ func TestAppendString(t *testing.T) {
 		var back string
 		if err := json.Unmarshal([]byte(`"`+got+`"`), &back); err != nil {
 			t.Errorf("%q: not a JSON string: %v", got, err)
+		}
+	}
+}
+
+// appendString agrees with encoding/json on random bytes: the same
+// string once decoded (json replaces each invalid byte with U+FFFD too).
+func TestAppendStringAsJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("ab\"\\\x00\x1b\r\n\t\x7f\xff\xfe\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 0123456789")
+	for range 2000 {
+		s := make([]byte, r.IntN(40))
+		for i := range s {
+			s[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		var got, want string
+		if err := json.Unmarshal([]byte(`"`+string(appendString(nil, s))+`"`), &got); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		ref, _ := json.Marshal(string(s))
+		json.Unmarshal(ref, &want)
+		if got != want {
+			t.Fatalf("%q: got %q, want %q", s, got, want)
 		}
 	}
 }
