@@ -3,7 +3,7 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive.
-TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux
+TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux asciinema
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
 BUSYBOX_DIR := /opt/tlntsvr-test/busybox
