@@ -169,7 +169,8 @@ docs:
 # in one run (bench/compare.sh). Needs root: it creates a test account and
 # installs the peers from Debian packages. About 10 minutes on 2 cores;
 # QUICK=1 for a run under 2; CANDIDATE=DIR adds the tlntsvr built from
-# another source tree (a proposed change) to the same run.
+# another source tree (a proposed change) to the same run; RECORD=0 leaves
+# out the tlntsvr that records every session (compared with tlntsvr).
 .PHONY: bench
 bench:
-	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) bench/compare.sh
+	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) RECORD=$(RECORD) bench/compare.sh

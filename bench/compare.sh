@@ -104,7 +104,7 @@ BUSYBOX=$WORK/bb/bin/busybox
 # --- builds ------------------------------------------------------------------
 # The binaries are named tlntsvr: the load client tells the daemon's own
 # processes from the sessions' by that name.
-mkdir -p "$WORK/tlntsvr.d" "$WORK/candidate.d"
+mkdir -p "$WORK/tlntsvr.d" "$WORK/candidate.d" "$WORK/recorded.d"
 $GO build -o "$WORK/tlntsvr.d/tlntsvr" ./cmd/tlntsvr
 if [ -n "${CANDIDATE:-}" ]; then
 	(cd "$CANDIDATE" && $GO build -o "$WORK/candidate.d/tlntsvr" ./cmd/tlntsvr)
@@ -127,8 +127,8 @@ mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
 
 # --- tlntsvr config -----------------------------------------------------------
-PORTS=($("$LC" ports 4))
-P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
+PORTS=($("$LC" ports 5))
+P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]} P_RECORDED=${PORTS[4]}
 echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
 echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
 chmod 600 "$WORK/users" "$WORK/groups"
@@ -157,6 +157,19 @@ PID_TLNTSVR=$!
 STARTED_PIDS+=("$PID_TLNTSVR")
 SERVERS=(--server "tlntsvr=127.0.0.1:$P_TLNTSVR,pid=$PID_TLNTSVR,daemon=tlntsvr")
 LISTEN=("$P_TLNTSVR")
+# The same tlntsvr with every session recorded (record.dir set): the report
+# compares it with tlntsvr round by round (throughput and echo p99 at least
+# 0.9 of tlntsvr's), and its memory per session is in the table.
+if [ "${RECORD:-1}" = 1 ]; then
+	tlntsvr_config recorded "$P_RECORDED"
+	echo "record: {dir: $WORK/recorded.d/sessions}" >>"$WORK/recorded.d/tlntsvr.yaml"
+	cp "$WORK/tlntsvr.d/tlntsvr" "$WORK/recorded.d/tlntsvr"
+	"$WORK/recorded.d/tlntsvr" run --config "$WORK/recorded.d/tlntsvr.yaml" --log-level warn 2>"$WORK/recorded.log" &
+	PID_RECORDED=$!
+	STARTED_PIDS+=("$PID_RECORDED")
+	SERVERS+=(--server "recorded=127.0.0.1:$P_RECORDED,pid=$PID_RECORDED,daemon=tlntsvr,vs=tlntsvr")
+	LISTEN+=("$P_RECORDED")
+fi
 if [ -n "${CANDIDATE:-}" ]; then
 	tlntsvr_config candidate "$P_CANDIDATE"
 	"$WORK/candidate.d/tlntsvr" run --config "$WORK/candidate.d/tlntsvr.yaml" --log-level warn 2>"$WORK/candidate.log" &

@@ -180,7 +180,7 @@ func gen(args []string) error {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	var o options
-	fs.Var(&o.servers, "server", "NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours] (repeat; the first is the server under test; ours marks a candidate build of it, not a peer)")
+	fs.Var(&o.servers, "server", "NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,vs=NAME] (repeat; the first is the server under test; ours marks a candidate build of it, not a peer; vs=NAME a variant of server NAME, compared with it round by round)")
 	fs.StringVar(&o.user, "user", "", "account to log on as")
 	fs.StringVar(&o.password, "password", "", "its password")
 	var text, bin, ff string

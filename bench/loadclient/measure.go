@@ -55,13 +55,17 @@ type server struct {
 	// Ours marks tlntsvr and any candidate build of it: these get ratios
 	// and verdicts; the others are the peers they are compared with.
 	Ours bool
+	// Vs names the server this one is a variant of (tlntsvr with
+	// recording on, of tlntsvr): the report compares the two round by
+	// round. Implies Ours.
+	Vs string
 }
 
 type serverList []*server
 
 func (l *serverList) String() string { return fmt.Sprint(len(*l), " servers") }
 
-// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM.
+// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,vs=NAME].
 func (l *serverList) Set(v string) error {
 	name, rest, ok := strings.Cut(v, "=")
 	if !ok {
@@ -84,6 +88,8 @@ func (l *serverList) Set(v string) error {
 			}
 		case "ours":
 			s.Ours = true
+		case "vs":
+			s.Vs, s.Ours = val, true
 		default:
 			return fmt.Errorf("server %q: unknown field %q", name, k)
 		}
@@ -157,6 +163,7 @@ type results struct {
 	Errors                map[string][]string          // server → first errors
 	Order                 []string                     // server names, the subject first
 	Ours                  map[string]bool              // see server.Ours
+	Vs                    map[string]string            // see server.Vs
 	errCount              map[string]int
 	mu                    sync.Mutex
 }
@@ -198,10 +205,13 @@ func measure(o *options) error {
 		Ceiling: map[string]series{}, Servers: map[string]map[string]series{},
 		Conc: map[string]*concResult{}, Errors: map[string][]string{}, errCount: map[string]int{},
 	}
-	res.Ours = map[string]bool{}
+	res.Ours, res.Vs = map[string]bool{}, map[string]string{}
 	for _, s := range o.servers {
 		res.Order = append(res.Order, s.Name)
 		res.Ours[s.Name] = s.Ours
+		if s.Vs != "" {
+			res.Vs[s.Name] = s.Vs
+		}
 	}
 	res.LoadBefore = loadavg()
 	for _, k := range o.kinds {

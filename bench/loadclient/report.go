@@ -198,6 +198,11 @@ func report(w io.Writer, r *results) {
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
 	for _, srv := range r.Order {
+		if base := r.Vs[srv]; base != "" {
+			reportVariant(w, r, srv, base)
+		}
+	}
+	for _, srv := range r.Order {
 		for _, k := range r.Kinds {
 			if n := r.Servers[srv]["corrupt_"+k.Key].count(); n > 0 {
 				fmt.Fprintf(w, "\n%s: the %s output arrived corrupted (IACs not doubled) in %d of %d rounds; those rounds are left out of its figures.\n",
@@ -249,4 +254,51 @@ func ratio(a, b float64) float64 {
 
 func size(n int64) string {
 	return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+}
+
+// reportVariant compares a variant of a server (tlntsvr with recording on)
+// with the server itself, measured in the same rounds: throughput and
+// echo p99 as medians of the rounds' ratios, each to be at least 0.9 (for
+// echo, the server's p99 over the variant's: the variant may be at most
+// 1/0.9 slower to answer).
+func reportVariant(w io.Writer, r *results, srv, base string) {
+	fmt.Fprintf(w, "\n%s compared with %s, round by round:\n\n", srv, base)
+	fmt.Fprintln(w, "| metric | "+srv+" | "+base+" | ratio | target | holds |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	line := func(name, metric string, inverse bool) {
+		mine, theirs := r.Servers[srv][metric], r.Servers[base][metric]
+		var ratios series
+		held := 0
+		for round := range r.Rounds {
+			if round >= len(mine) || round >= len(theirs) || mine[round] < 0 || theirs[round] < 0 {
+				continue
+			}
+			x := ratio(mine[round], theirs[round])
+			if inverse {
+				x = ratio(theirs[round], mine[round])
+			}
+			ratios = append(ratios, x)
+			if x >= 0.9 {
+				held++
+			}
+		}
+		verdict := ""
+		if med := ratios.median(); med >= 0 {
+			verdict = "**no**"
+			if med >= 0.9 {
+				verdict = "yes"
+			}
+			verdict += fmt.Sprintf(" (%d of %d rounds)", held, len(ratios))
+		}
+		what := srv + " / " + base
+		if inverse {
+			what = base + " / " + srv
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s ≥ 0.9 | %s |\n", name, cell("%.1f", mine.median()), cell("%.1f", theirs.median()),
+			cell("%.2f", ratios.median()), what, verdict)
+	}
+	for _, k := range r.Kinds {
+		line("throughput, "+k.Label+" (MB/s)", k.mbs(), false)
+	}
+	line("echo p99 (µs)", mEchoP99, true)
 }
