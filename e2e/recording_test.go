@@ -107,6 +107,9 @@ func TestRecordingReplaysWithAsciinema(t *testing.T) {
 		!strings.Contains(hdr.Title, "alice (OS account "+osAlice+") from 127.0.0.1:") {
 		t.Errorf("header %+v", hdr)
 	}
+	if log := auditLog(t, d); !strings.Contains(log, `"event":"recording_start"`) || !strings.Contains(log, path) {
+		t.Errorf("no recording_start audit record naming %s", path)
+	}
 	if r := castEvents(t, path, "r"); r != "120x40" {
 		t.Errorf("resize events %q, want 120x40", r)
 	}
