@@ -344,6 +344,11 @@ func (r *Recorder) freeWaiters() {
 	}
 }
 
+// closeWait bounds how long Close waits for the writer: a write stuck on
+// a hung disk must not hold up the end of the session (the writer
+// finishes, and closes the file, whenever the write returns).
+const closeWait = 5 * time.Second
+
 // Close ends the recording: what is pending is written and the file
 // closed. A recording that stopped early was told to Options.Stopped.
 func (r *Recorder) Close() {
@@ -354,7 +359,12 @@ func (r *Recorder) Close() {
 		close(r.closing)
 	}
 	r.mu.Unlock()
-	<-r.done
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+	}
 }
 
 // writer encodes and writes the pending events until Close.
