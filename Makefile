@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive. (npm counts as there when the
 # command is: NodeSource's nodejs bundles it and conflicts with Debian's.)
 TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux \
-	nodejs npm ckermit openssl haproxy
+	nodejs npm ckermit openssl haproxy asciinema
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
 BUSYBOX_DIR := /opt/tlntsvr-test/busybox
@@ -182,7 +182,8 @@ docs:
 # in one run (bench/compare.sh). Needs root: it creates a test account and
 # installs the peers from Debian packages. About 10 minutes on 2 cores;
 # QUICK=1 for a run under 2; CANDIDATE=DIR adds the tlntsvr built from
-# another source tree (a proposed change) to the same run.
+# another source tree (a proposed change) to the same run; RECORD=0 leaves
+# out the tlntsvr that records every session (compared with tlntsvr).
 .PHONY: bench
 bench:
-	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) bench/compare.sh
+	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) RECORD=$(RECORD) bench/compare.sh

@@ -104,7 +104,7 @@ BUSYBOX=$WORK/bb/bin/busybox
 # --- builds ------------------------------------------------------------------
 # The binaries are named tlntsvr: the load client tells the daemon's own
 # processes from the sessions' by that name.
-mkdir -p "$WORK/tlntsvr.d" "$WORK/candidate.d"
+mkdir -p "$WORK/tlntsvr.d" "$WORK/candidate.d" "$WORK/recorded.d"
 $GO build -o "$WORK/tlntsvr.d/tlntsvr" ./cmd/tlntsvr
 if [ -n "${CANDIDATE:-}" ]; then
 	(cd "$CANDIDATE" && $GO build -o "$WORK/candidate.d/tlntsvr" ./cmd/tlntsvr)
@@ -127,9 +127,9 @@ mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
 
 # --- tlntsvr config -----------------------------------------------------------
-PORTS=($("$LC" ports 6))
+PORTS=($("$LC" ports 7))
 P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
-P_TLS=${PORTS[4]} P_TLS_PLAIN=${PORTS[5]}
+P_TLS=${PORTS[4]} P_TLS_PLAIN=${PORTS[5]} P_RECORDED=${PORTS[6]}
 # A second tlntsvr, the same build, serves telnets (TLS from the first
 # byte) on P_TLS, measured as tlntsvr-tls against tlntsvr's clear text
 # (docs/tls.md). A daemon of its own, so that its memory per session is
@@ -173,8 +173,21 @@ tlntsvr_config tls "$P_TLS_PLAIN" "$P_TLS"
 "$WORK/tls.d/tlntsvr" run --config "$WORK/tls.d/tlntsvr.yaml" --log-level warn 2>"$WORK/tls.log" &
 PID_TLS=$!
 STARTED_PIDS+=("$PID_TLS")
-SERVERS+=(--server "tlntsvr-tls=127.0.0.1:$P_TLS,pid=$PID_TLS,daemon=tlntsvr,tls=tlntsvr")
+SERVERS+=(--server "tlntsvr-tls=127.0.0.1:$P_TLS,pid=$PID_TLS,daemon=tlntsvr,tls,vs=tlntsvr")
 LISTEN=("$P_TLNTSVR" "$P_TLS")
+# The same tlntsvr with every session recorded (record.dir set): the report
+# compares it with tlntsvr round by round (throughput and echo p99 at least
+# 0.9 of tlntsvr's), and its memory per session is in the table.
+if [ "${RECORD:-1}" = 1 ]; then
+	tlntsvr_config recorded "$P_RECORDED"
+	echo "record: {dir: $WORK/recorded.d/sessions}" >>"$WORK/recorded.d/tlntsvr.yaml"
+	cp "$WORK/tlntsvr.d/tlntsvr" "$WORK/recorded.d/tlntsvr"
+	"$WORK/recorded.d/tlntsvr" run --config "$WORK/recorded.d/tlntsvr.yaml" --log-level warn 2>"$WORK/recorded.log" &
+	PID_RECORDED=$!
+	STARTED_PIDS+=("$PID_RECORDED")
+	SERVERS+=(--server "recorded=127.0.0.1:$P_RECORDED,pid=$PID_RECORDED,daemon=tlntsvr,vs=tlntsvr")
+	LISTEN+=("$P_RECORDED")
+fi
 if [ -n "${CANDIDATE:-}" ]; then
 	tlntsvr_config candidate "$P_CANDIDATE"
 	"$WORK/candidate.d/tlntsvr" run --config "$WORK/candidate.d/tlntsvr.yaml" --log-level warn 2>"$WORK/candidate.log" &

@@ -180,7 +180,7 @@ func gen(args []string) error {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	var o options
-	fs.Var(&o.servers, "server", "NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,tls=CLEAR] (repeat; the first is the server under test; ours marks a candidate build of it, not a peer; tls: dialled with TLS, and compared with the clear-text server CLEAR)")
+	fs.Var(&o.servers, "server", "NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,vs=NAME][,tls] (repeat; the first is the server under test; ours marks a candidate build of it, not a peer; vs=NAME a variant of server NAME, compared with it round by round; tls: dialled with TLS from the first byte)")
 	fs.StringVar(&o.user, "user", "", "account to log on as")
 	fs.StringVar(&o.password, "password", "", "its password")
 	var text, bin, ff string

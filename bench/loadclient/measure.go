@@ -55,18 +55,20 @@ type server struct {
 	// Ours marks tlntsvr and any candidate build of it: these get ratios
 	// and verdicts; the others are the peers they are compared with.
 	Ours bool
-	// TLS: the address is a listen_tls one (Addr is then tls://HOST:PORT).
-	// Its figures are also set against those of the clear-text server
-	// named Clear, in a table of their own.
-	TLS   bool
-	Clear string
+	// Vs names the server this one is a variant of (tlntsvr with
+	// recording on, or over TLS, of tlntsvr): the report compares the two
+	// round by round. Implies Ours.
+	Vs string
+	// TLS: the address is a listen_tls one, dialled with TLS (Addr is
+	// then tls://HOST:PORT); as a variant it has TLS's targets.
+	TLS bool
 }
 
 type serverList []*server
 
 func (l *serverList) String() string { return fmt.Sprint(len(*l), " servers") }
 
-// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,tls=CLEAR].
+// Set parses NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,vs=NAME][,tls].
 func (l *serverList) Set(v string) error {
 	name, rest, ok := strings.Cut(v, "=")
 	if !ok {
@@ -89,8 +91,10 @@ func (l *serverList) Set(v string) error {
 			}
 		case "ours":
 			s.Ours = true
+		case "vs":
+			s.Vs, s.Ours = val, true
 		case "tls":
-			s.TLS, s.Ours, s.Clear = true, true, val
+			s.TLS, s.Ours = true, true
 			s.Addr = tlsScheme + s.Addr
 		default:
 			return fmt.Errorf("server %q: unknown field %q", name, k)
@@ -165,7 +169,8 @@ type results struct {
 	Errors                map[string][]string          // server → first errors
 	Order                 []string                     // server names, the subject first
 	Ours                  map[string]bool              // see server.Ours
-	TLSTwin               map[string]string            // TLS server → the clear-text server it is set against
+	Vs                    map[string]string            // see server.Vs
+	TLS                   map[string]bool              // see server.TLS
 	errCount              map[string]int
 	mu                    sync.Mutex
 }
@@ -207,12 +212,13 @@ func measure(o *options) error {
 		Ceiling: map[string]series{}, Servers: map[string]map[string]series{},
 		Conc: map[string]*concResult{}, Errors: map[string][]string{}, errCount: map[string]int{},
 	}
-	res.Ours, res.TLSTwin = map[string]bool{}, map[string]string{}
+	res.Ours, res.Vs, res.TLS = map[string]bool{}, map[string]string{}, map[string]bool{}
 	for _, s := range o.servers {
 		res.Order = append(res.Order, s.Name)
 		res.Ours[s.Name] = s.Ours
-		if s.TLS && s.Clear != "" {
-			res.TLSTwin[s.Name] = s.Clear
+		res.TLS[s.Name] = s.TLS
+		if s.Vs != "" {
+			res.Vs[s.Name] = s.Vs
 		}
 	}
 	res.LoadBefore = loadavg()

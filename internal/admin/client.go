@@ -56,13 +56,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w (no daemon answers on %s)", ErrNotRunning, c.Socket)
-		}
-		if errors.Is(err, syscall.EACCES) {
-			return fmt.Errorf("connect to %s: permission denied: tlntadmn needs root or membership of the daemon's admin_os_group", c.Socket)
-		}
-		return fmt.Errorf("connect to %s: %w", c.Socket, err)
+		return c.connectError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -151,4 +145,40 @@ func (c *Client) ReloadChanges(ctx context.Context, reason string) (ReloadRespon
 	var r ReloadResponse
 	err := c.do(ctx, http.MethodPost, PathReload, ReloadRequest{Reason: reason}, &r)
 	return r, err
+}
+
+// Shadow opens the stream of session id's output (PathShadow). Closing
+// the stream, or cancelling ctx, stops watching.
+func (c *Client) Shadow(ctx context.Context, id int) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://tlntsvr"+ShadowPath(id), nil)
+	if err != nil {
+		return nil, err
+	}
+	// No overall timeout: the stream lasts as long as the watching.
+	hc := &http.Client{Transport: c.hc.Transport}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, c.connectError(err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var e Error
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return nil, errors.New(e.Error)
+		}
+		return nil, fmt.Errorf("GET %s: %s", ShadowPath(id), resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// connectError says why a request did not reach the daemon.
+func (c *Client) connectError(err error) error {
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w (no daemon answers on %s)", ErrNotRunning, c.Socket)
+	}
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("connect to %s: permission denied: tlntadmn needs root or membership of the daemon's admin_os_group", c.Socket)
+	}
+	return fmt.Errorf("connect to %s: %w", c.Socket, err)
 }

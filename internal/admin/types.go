@@ -6,6 +6,7 @@ package admin
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +21,17 @@ const (
 	PathPause    = "/v1/pause"
 	PathContinue = "/v1/continue"
 	PathReload   = "/v1/reload"
+	// PathShadow streams a session's output (GET; {id} is its ID): first
+	// what redraws its screen, then what it writes, until the client
+	// closes the connection or the session ends. The body is the raw
+	// terminal bytes, for a terminal.
+	PathShadow = "/v1/sessions/{id}/shadow"
 )
+
+// ShadowPath is PathShadow for session id.
+func ShadowPath(id int) string {
+	return strings.Replace(PathShadow, "{id}", strconv.Itoa(id), 1)
+}
 
 // Session is one logged-on session.
 type Session struct {
@@ -37,6 +48,9 @@ type Session struct {
 	PID          int       `json:"pid"`
 	// TLS is how the connection is protected; null for clear text.
 	TLS *TLS `json:"tls"`
+	// Recording is the file the session is recorded to; "" when it is
+	// not recorded (record.dir unset, or the file could not be made).
+	Recording string `json:"recording"`
 }
 
 // TLS describes a session's encryption.

@@ -85,6 +85,8 @@ type Config struct {
 	RefuseLockedAccounts bool     // refuse OS accounts whose password usermod -L locked
 	EndTasksOnDisconnect bool
 	SessionLimits        SessionLimits
+	Record               Record
+	ShadowNotice         bool // tell the user when an admin watches the session
 	Lockout              Lockout
 	ProxyProtocol        ProxyProtocol
 	MetricsListen        string // host:port for Prometheus metrics; "" = off
@@ -102,6 +104,14 @@ type Config struct {
 // must start with a header, and one from anywhere else must not.
 type ProxyProtocol struct {
 	From []string
+}
+
+// Record is the session recording settings: each session is written to
+// Dir as an asciicast v2 file; Dir "" turns recording off.
+type Record struct {
+	Dir      string
+	Input    bool     // record typed input too, never while the terminal does not echo
+	MaxBytes ByteSize // per session; past it the recording stops, the session goes on
 }
 
 // TLS is the encryption settings. A certificate (CertFile and KeyFile)

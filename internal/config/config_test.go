@@ -92,6 +92,8 @@ allow_root: true
 refuse_locked_accounts: false
 end_tasks_on_disconnect: false
 session_limits: {tasks: 100, memory: 1GiB}
+record: {dir: /var/log/tlntsvr/sessions, input: true, max_bytes: 1GiB}
+shadow_notice: false
 lockout: {attempts: 0, window: 0, duration: 0s}
 proxy_protocol:
   from: ["10.0.0.0/24", "2001:db8::7", "::ffff:192.0.2.0/120"]
@@ -131,6 +133,8 @@ func TestParseEveryKey(t *testing.T) {
 		RefuseLockedAccounts: false,
 		EndTasksOnDisconnect: false,
 		SessionLimits:        SessionLimits{Tasks: 100, Memory: "1GiB"},
+		Record:               Record{Dir: "/var/log/tlntsvr/sessions", Input: true, MaxBytes: 1 << 30},
+		ShadowNotice:         false,
 		Lockout:              Lockout{},
 		ProxyProtocol:        ProxyProtocol{From: []string{"10.0.0.0/24", "2001:db8::7", "::ffff:192.0.2.0/120"}},
 		MetricsListen:        "127.0.0.1:9323",

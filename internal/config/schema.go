@@ -20,6 +20,8 @@ const (
 	maxSocketPathBytes   = 107  // sizeof(sun_path) - 1 on Linux
 	maxEnvEntryBytes     = 256
 	maxSessionTasks      = 4194304 // the kernel's highest pid_max
+	minRecordBytes       = 4 << 10
+	maxRecordBytes       = 1 << 40
 )
 
 // fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
@@ -92,6 +94,13 @@ var fields = []field{
 		value("tasks", "512", live, intIn(0, maxSessionTasks), func(c *Config) *int { return &c.SessionLimits.Tasks }),
 		value("memory", `""`, live, readMemory, func(c *Config) *string { return &c.SessionLimits.Memory }),
 	),
+	mapping("record", live,
+		value("dir", `""`, live|rootOnly, pathOf(pathAbsolute, `an absolute directory such as /var/log/tlntsvr/sessions, or "" for no recording`),
+			func(c *Config) *string { return &c.Record.Dir }),
+		value("input", "false", live, (*decoder).boolean, func(c *Config) *bool { return &c.Record.Input }),
+		value("max_bytes", "64MiB", live, byteSizeIn(minRecordBytes, maxRecordBytes), func(c *Config) *ByteSize { return &c.Record.MaxBytes }),
+	),
+	value("shadow_notice", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.ShadowNotice }),
 	mapping("lockout", live,
 		value("attempts", "10", live, intIn(0, lockoutAttemptsLimit), func(c *Config) *int { return &c.Lockout.Attempts }),
 		value("window", "10m", live, (*decoder).duration, func(c *Config) *time.Duration { return &c.Lockout.Window }),
@@ -139,6 +148,10 @@ func (d *decoder) crossCheck(c *Config) {
 
 func intIn(lo, hi int) func(*decoder, string, *yaml.Node) (int, bool) {
 	return func(d *decoder, key string, n *yaml.Node) (int, bool) { return d.integer(key, n, lo, hi) }
+}
+
+func byteSizeIn(lo, hi ByteSize) func(*decoder, string, *yaml.Node) (ByteSize, bool) {
+	return func(d *decoder, key string, n *yaml.Node) (ByteSize, bool) { return d.byteSize(key, n, lo, hi) }
 }
 
 func pathOf(rules pathRule, what string) func(*decoder, string, *yaml.Node) (string, bool) {

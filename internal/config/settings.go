@@ -93,6 +93,8 @@ func showValue(v any) string {
 		return strconv.FormatBool(v)
 	case time.Duration:
 		return showDuration(v)
+	case ByteSize:
+		return v.String()
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
 		return showString(rv.String())

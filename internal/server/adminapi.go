@@ -86,6 +86,7 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("POST "+admin.PathPause, s.handlePause(true))
 	mux.HandleFunc("POST "+admin.PathContinue, s.handlePause(false))
 	mux.HandleFunc("POST "+admin.PathReload, s.handleReload)
+	mux.HandleFunc("GET "+admin.PathShadow, s.handleShadow)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := peerOf(r.Context())
 		if !authorized(p, s.Config().AdminOSGroup, os.Geteuid()) {
@@ -176,7 +177,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 			LogonTime: si.LogonTime, LastActivity: si.LastActivity,
 			IdleSeconds: int64(now.Sub(si.LastActivity) / time.Second),
 			Term:        si.Term, Cols: si.Cols, Rows: si.Rows, PID: si.PID,
-			TLS: si.TLS,
+			TLS: si.TLS, Recording: si.Recording,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/session"
+	"github.com/tlntsvr/tlntsvr/internal/shadow"
 )
 
 // SessionInfo is what the registry tells about one logged-on session.
@@ -25,6 +26,8 @@ type SessionInfo struct {
 	// TLS is the connection's encryption; nil for clear text. Shared,
 	// never modified once the session is registered.
 	TLS *admin.TLS
+	// Recording is the session's recording file; "" when not recorded.
+	Recording string
 }
 
 // entry is a registered session.
@@ -39,6 +42,13 @@ type entry struct {
 	// noticing: a notice to this session is still being written. One at
 	// a time: to a client that is not reading, more would only pile up.
 	noticing atomic.Bool
+	// hub is the session's output for administrators who watch it;
+	// recording its recording's path (a string; nil when none). Both
+	// are set before Run.
+	hub       *shadow.Hub
+	recording atomic.Value
+	// shadowMu orders the notices of watchers joining and leaving.
+	shadowMu sync.Mutex
 }
 
 // Registry holds the logged-on sessions. IDs count up from 1 and are not
@@ -87,6 +97,7 @@ func (e *entry) snapshot() SessionInfo {
 	si := e.info
 	si.LastActivity = e.sess.LastInput()
 	si.Cols, si.Rows, _ = e.sess.WindowSize()
+	si.Recording, _ = e.recording.Load().(string)
 	return si
 }
 

@@ -432,8 +432,10 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
+	endObservers := s.observe(cfg, sid, e, cols, rows, log)
 
 	reason := sess.Run(sctx, typeahead)
+	endObservers()
 
 	in, out := sess.Bytes()
 	s.audit.Info("session ended", "event", "session_end", "session", sid, "user", id.User,

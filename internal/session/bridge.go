@@ -154,6 +154,7 @@ func (s *Session) copyIn() {
 			s.lastIn.Store(time.Now().UnixNano())
 			s.bytesIn.Add(int64(n))
 			if ptyOK {
+				s.tapInput(buf[:n])
 				ptyOK = s.writeInput(buf[:n])
 			}
 		}

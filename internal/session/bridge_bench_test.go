@@ -5,10 +5,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"github.com/tlntsvr/tlntsvr/internal/pty"
+	"github.com/tlntsvr/tlntsvr/internal/recording"
+	"github.com/tlntsvr/tlntsvr/internal/shadow"
 )
 
 // The PTY → socket bridge measured for real: a writer puts 32 KiB chunks
@@ -18,6 +22,8 @@ import (
 // the master read and thrown away: what the kernel allows, and the bound
 // the bridge is measured against. One op is one 32 KiB chunk written, so
 // allocs/op is per 32 KiB of shell output; the text path must show 0.
+// The "recorded" runs add what a session with record.dir set has: the
+// recording and the shadow hub (no watcher), as taps.
 
 const bridgeChunk = 32 << 10
 
@@ -79,13 +85,23 @@ func feedSlave(b *testing.B, start <-chan struct{}, slave *os.File, data []byte,
 }
 
 func BenchmarkBridge(b *testing.B) {
-	for _, kind := range []string{"text", "ff-heavy"} {
+	for _, kind := range []string{"text", "ff-heavy", "text-recorded", "ff-heavy-recorded"} {
 		b.Run(kind, func(b *testing.B) {
+			kind, recorded := strings.CutSuffix(kind, "-recorded")
 			data := bridgeData(kind)
 			master, slave := openPTY(b)
 			cc, sc := tcpPair(b)
 			conn := protocol.NewConn(sc, protocol.Config{})
 			s := &Session{master: master, conn: conn}
+			if recorded {
+				rec, err := recording.Create(recording.Options{Dir: b.TempDir(), MaxBytes: 1 << 40,
+					Session: 1, User: "bench", Start: time.Now()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rec.Close()
+				s.Observe(nil, &shadow.Hub{}, rec)
+			}
 
 			got := make(chan int64, 1)
 			rbuf := make([]byte, 64<<10)

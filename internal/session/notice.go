@@ -42,6 +42,7 @@ func (s *Session) Notice(text string) error {
 	for {
 		s.outMu.Lock()
 		if len(s.outTail) == 0 || time.Now().After(deadline) {
+			s.tapOutput(msg)
 			_, err := s.conn.Write(msg)
 			s.outTail = s.outTail[:0]
 			s.outMu.Unlock()
@@ -52,11 +53,12 @@ func (s *Session) Notice(text string) error {
 	}
 }
 
-// writeOutput writes shell output to the client and records its
-// incomplete tail for Notice.
+// writeOutput writes shell output to the taps and the client, and
+// records its incomplete tail for Notice.
 func (s *Session) writeOutput(p []byte) error {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
+	s.tapOutput(p)
 	_, err := s.conn.Write(p)
 	s.outTail = incompleteTail(s.outTail, p)
 	return err

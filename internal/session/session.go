@@ -94,6 +94,10 @@ type Session struct {
 	lastOut  atomic.Int64 // unix nanoseconds of the last output forwarded
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
+	// taps see the output and resizes, input what is typed while the
+	// terminal echoes (Observe).
+	taps  []Tap
+	input func(p []byte)
 	// writing: copyOut is in a write to the client. To a slow client one
 	// write can take longer than drainTimeout; that is output flowing.
 	writing atomic.Bool
@@ -138,6 +142,9 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 	s.conn.SetResizeHandler(func(cols, rows int) {
 		if err := s.Resize(cols, rows); err != nil {
 			s.log.Warn("resize failed", "err", err)
+		}
+		for _, t := range s.taps {
+			t.Resize(cols, rows)
 		}
 	})
 	if len(typeahead) > 0 {
