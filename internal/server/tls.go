@@ -34,6 +34,12 @@ const (
 // to: a line of text would only add to its confusion).
 func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte, deadline time.Time, remote, via string) (*tls.Conn, error) {
 	tc := tls.Server(tlsconf.WithPrefix(nc, buffered), store.Config())
+	// A handshake takes a few round trips; one that has not ended in
+	// handshakeTimeout is a client stalling, which must not hold its
+	// connection for all of login_timeout.
+	if d := time.Now().Add(handshakeTimeout); d.Before(deadline) {
+		deadline = d
+	}
 	nc.SetDeadline(deadline)
 	if err := tc.Handshake(); err != nil {
 		reason := err.Error()
@@ -139,6 +145,9 @@ func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline
 	conn, err = telnet(tc, false)
 	return conn, tc, via, err
 }
+
+// handshakeTimeout bounds a TLS handshake, inside login_timeout.
+const handshakeTimeout = 10 * time.Second
 
 // clientHelloWait bounds the wait for the first bytes of the handshake
 // after START_TLS's FOLLOWS or AUTH SSL's ACCEPT: a real client sends its
