@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Limits bound what one session may use (session_limits). They apply
@@ -118,4 +119,28 @@ func hasWord(s, w string) bool {
 		}
 	}
 	return false
+}
+
+// accountProcesses counts the processes the account uid runs now: the
+// entries of /proc it owns (a process's directory belongs to its
+// effective uid). One stat per process; threads are not counted.
+func accountProcesses(uid uint32) int64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if name := e.Name(); name[0] < '1' || name[0] > '9' {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid == uid {
+			n++
+		}
+	}
+	return n
 }

@@ -190,8 +190,14 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		Umask: loginUmask(acct),
 	}
 	if drop && acct.UID != 0 && (cg == nil || !cg.host.controllers["pids"]) {
-		// No pids controller: the account's process limit instead.
-		ispec.NProc = uint64(spec.Limits.tasks(ceiling))
+		// No pids controller: the account's process limit instead. It
+		// counts every process of the account, so it is set to what the
+		// account runs now plus this session's share: the session may
+		// start its tasks, and an account's tenth session is not refused
+		// for the nine before it.
+		if n := spec.Limits.tasks(ceiling); n > 0 {
+			ispec.NProc = uint64(n + accountProcesses(acct.UID))
+		}
 	}
 	// The pipe buffer holds the spec, so this does not wait on the child.
 	werr := json.NewEncoder(specW).Encode(ispec)
