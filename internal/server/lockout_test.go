@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -54,5 +56,33 @@ func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
 				t.Errorf("%d lockout records, want 1:\n%s", countEvents(audit, "lockout"), audit.String())
 			}
 		})
+	}
+}
+
+// A source in penalty_exempt skips the lockout: an account locked by
+// failures from elsewhere still logs on from there, and its own failures
+// are not counted.
+func TestLockoutSkippedForExemptSources(t *testing.T) {
+	srv, _ := newTestServer(t, "", "", "lockout: {attempts: 1, window: 10m, duration: 15m}\npenalty_exempt: [192.0.2.0/24]\n")
+	cfg := srv.Config()
+	ctx := context.Background()
+	ok := func() (auth.Identity, error) { return auth.Identity{User: "alice"}, nil }
+	bad := func() (auth.Identity, error) { return auth.Identity{}, auth.ErrBadCredentials }
+	// Failures from five addresses lock alice for every source.
+	for i := 1; i <= 5; i++ {
+		srv.authenticate(ctx, cfg, fmt.Sprintf("198.51.100.%d", i), "alice", bad)
+	}
+	var lo *lockedOutError
+	if _, err := srv.authenticate(ctx, cfg, "203.0.113.9", "alice", ok); !errors.As(err, &lo) {
+		t.Fatalf("from elsewhere, the locked account: %v, want locked out", err)
+	}
+	for range 3 { // not counted: no lock of the exempt address follows
+		srv.authenticate(ctx, cfg, "192.0.2.5", "bob", bad)
+	}
+	if id, err := srv.authenticate(ctx, cfg, "192.0.2.5", "alice", ok); err != nil || id.User != "alice" {
+		t.Fatalf("from the exempt network: %v, %v; want logged on", id, err)
+	}
+	if _, err := srv.authenticate(ctx, cfg, "192.0.2.5", "bob", ok); err != nil {
+		t.Fatalf("bob from the exempt network after failures there: %v", err)
 	}
 }
