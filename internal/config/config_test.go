@@ -584,6 +584,7 @@ func TestDevConfig(t *testing.T) {
 	want.AdminSocket = "/tmp/tlntsvr-dev/admin.sock"
 	want.ListenTLS = []string{"127.0.0.1:2992"}
 	want.AllowRoot = true
+	want.Record.Dir = "/tmp/tlntsvr-dev/recordings"
 	want.TLS.CertFile = filepath.Join("../../configs", "dev/cert.pem")
 	want.TLS.KeyFile = filepath.Join("../../configs", "dev/key.pem")
 	want.Path = devPath
