@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -110,9 +109,8 @@ func TestRecordingFile(t *testing.T) {
 func TestRecordingMaxBytes(t *testing.T) {
 	o := testOptions(t)
 	o.MaxBytes = 8192
-	var mu sync.Mutex
-	var why []string
-	o.Stopped = func(w string) { mu.Lock(); why = append(why, w); mu.Unlock() }
+	stopped := make(chan string, 1)
+	o.Stopped = func(w string) { stopped <- w } // from a goroutine of its own: may come after Close
 	r, err := Create(o)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +129,13 @@ func TestRecordingMaxBytes(t *testing.T) {
 	if last[1] != "m" || !strings.Contains(last[2].(string), "max_bytes") {
 		t.Errorf("last event %v, want the max_bytes marker", last)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(why) != 1 || !strings.Contains(why[0], "max_bytes") {
-		t.Errorf("Stopped told %q", why)
+	select {
+	case w := <-stopped:
+		if !strings.Contains(w, "max_bytes") {
+			t.Errorf("Stopped told %q", w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stopped not told")
 	}
 }
 
