@@ -13,17 +13,23 @@ func TestByteSize(t *testing.T) {
 		{"4096B", 4096, true},
 		{"512 KiB", 512 << 10, true},
 		{"1TiB", 1 << 40, true},
-		{"2TiB", 0, false},
+		{"2TiB", 2 << 40, true}, // record.max_bytes's 1TiB is its range: TestRecordMaxBytesRange
+		{"2G", 2 << 30, true},
+		{"16777216", 16 << 20, true},
+		{"4194304T", 1 << 62, true},
+		{"4194305T", 0, false},
+		{"99999999999999999999", 0, false},
 		{"-1", 0, false},
+		{"12X", 0, false},
 		{"1.5GiB", 0, false},
 		{"64MB", 0, false},
 		{"", 0, false},
 	} {
-		got, ok := parseByteSize(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseByteSize(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		got, err := parseByteSize(tc.in)
+		if got != tc.want || (err == nil) != tc.ok {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
-		if ok {
+		if err == nil {
 			if back, _ := parseByteSize(got.String()); back != got {
 				t.Errorf("%q: String %q reads back as %d", tc.in, got.String(), back)
 			}
@@ -44,4 +50,24 @@ func TestRecordMaxBytesRange(t *testing.T) {
 	if err != nil || c.Record.MaxBytes != 8192 {
 		t.Fatalf("max_bytes 8192: %v, %v", c, err)
 	}
+}
+
+// FuzzParseByteSize: any text is read or refused without a panic, and
+// what is read is at most maxByteSize and reads back from its String.
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"64MiB", "4096B", "512 KiB", "2G", "4194304T", "-1", "1.5GiB", "", "+7K", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseByteSize(s)
+		if err != nil {
+			return
+		}
+		if v < 0 || v > maxByteSize {
+			t.Fatalf("%q read as %d", s, v)
+		}
+		if back, err := parseByteSize(v.String()); err != nil || back != v {
+			t.Fatalf("%q read as %d, written %q, read back as %d, %v", s, v, v.String(), back, err)
+		}
+	})
 }

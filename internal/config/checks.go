@@ -114,33 +114,7 @@ func validEnvName(s string) bool {
 
 // minMemory is the least memory limit accepted: below it a shell and a
 // login script cannot start.
-const minMemory = 16 << 20
-
-// parseSize reads a memory size: a number of bytes, or of K, M, G or T
-// (KiB, MiB, GiB, TiB: powers of 1024, as systemd's MemoryMax reads them);
-// "" is 0, no limit.
-func parseSize(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-	num, unit := s, ""
-	if i >= 0 {
-		num, unit = s[:i], s[i:]
-	}
-	shift, ok := map[string]uint{"": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30, "GiB": 30, "T": 40, "TiB": 40}[unit]
-	n, err := strconv.ParseInt(num, 10, 64)
-	if !ok || err != nil {
-		return 0, fmt.Errorf("must be a size: a number of bytes, or of K, M, G or T (KiB, MiB, GiB, TiB); got %q", s)
-	}
-	if n > (1<<62)>>shift {
-		return 0, fmt.Errorf("%q is too large", s)
-	}
-	if n <<= shift; n < minMemory {
-		return 0, fmt.Errorf("must be at least 16MiB; got %q", s)
-	}
-	return n, nil
-}
+const minMemory ByteSize = 16 << 20
 
 // checkCIDR reads a network block, 10.0.0.0/8 or 2001:db8::/32; an
 // address alone is a block of one address. Bits set past the prefix length

@@ -43,16 +43,12 @@ type Lockout struct {
 // SessionLimits bound what each session may use (its cgroup's pids.max
 // and memory.max, or RLIMIT_NPROC per account without a pids controller).
 type SessionLimits struct {
-	Tasks  int    // processes and threads; 0: no limit of its own
-	Memory string // "" for none, else a size such as 512MiB or 2G (see MemoryBytes)
+	Tasks  int      // processes and threads; 0: no limit of its own
+	Memory ByteSize // 0 for none ("" in the file)
 }
 
-// MemoryBytes returns the memory limit in bytes; 0 for none. The value was
-// checked when it was read.
-func (l SessionLimits) MemoryBytes() int64 {
-	n, _ := parseSize(l.Memory)
-	return n
-}
+// MemoryBytes returns the memory limit in bytes; 0 for none.
+func (l SessionLimits) MemoryBytes() int64 { return int64(l.Memory) }
 
 // Config is the daemon's configuration. Its keys, defaults and rules are
 // the schema's (fields, in schema.go); configs/tlntsvr.yaml documents each

@@ -132,7 +132,7 @@ func TestParseEveryKey(t *testing.T) {
 		AllowRoot:            true,
 		RefuseLockedAccounts: false,
 		EndTasksOnDisconnect: false,
-		SessionLimits:        SessionLimits{Tasks: 100, Memory: "1GiB"},
+		SessionLimits:        SessionLimits{Tasks: 100, Memory: 1 << 30},
 		Record:               Record{Dir: "/var/log/tlntsvr/sessions", Input: true, MaxBytes: 1 << 30},
 		ShadowNotice:         false,
 		Lockout:              Lockout{},

@@ -10,18 +10,18 @@ import (
 
 // Limits on values; each error message names the accepted range.
 const (
-	maxConnectionsLimit  = 100000
-	maxStartupsLimit     = 10000 // eviction looks at each connection not yet logged on
-	maxCIDRs             = 10000
-	maxFailedLogonsLimit = 100 // as Windows' tlntadmn maxfail
-	lockoutAttemptsLimit = 100000
-	maxBannerBytes       = 4096
-	maxPathBytes         = 4096 // PATH_MAX
-	maxSocketPathBytes   = 107  // sizeof(sun_path) - 1 on Linux
-	maxEnvEntryBytes     = 256
-	maxSessionTasks      = 4194304 // the kernel's highest pid_max
-	minRecordBytes       = 4 << 10
-	maxRecordBytes       = 1 << 40
+	maxConnectionsLimit           = 100000
+	maxStartupsLimit              = 10000 // eviction looks at each connection not yet logged on
+	maxCIDRs                      = 10000
+	maxFailedLogonsLimit          = 100 // as Windows' tlntadmn maxfail
+	lockoutAttemptsLimit          = 100000
+	maxBannerBytes                = 4096
+	maxPathBytes                  = 4096 // PATH_MAX
+	maxSocketPathBytes            = 107  // sizeof(sun_path) - 1 on Linux
+	maxEnvEntryBytes              = 256
+	maxSessionTasks               = 4194304 // the kernel's highest pid_max
+	minRecordBytes       ByteSize = 4 << 10
+	maxRecordBytes       ByteSize = 1 << 40
 )
 
 // fields is the schema, in the order of configs/tlntsvr.yaml and Settings.
@@ -92,13 +92,13 @@ var fields = []field{
 	value("end_tasks_on_disconnect", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.EndTasksOnDisconnect }),
 	mapping("session_limits", live,
 		value("tasks", "512", live, intIn(0, maxSessionTasks), func(c *Config) *int { return &c.SessionLimits.Tasks }),
-		value("memory", `""`, live, readMemory, func(c *Config) *string { return &c.SessionLimits.Memory }),
+		value("memory", `""`, live, readMemory, func(c *Config) *ByteSize { return &c.SessionLimits.Memory }),
 	),
 	mapping("record", live,
 		value("dir", `""`, live|rootOnly, pathOf(pathAbsolute, `an absolute directory such as /var/log/tlntsvr/sessions, or "" for no recording`),
 			func(c *Config) *string { return &c.Record.Dir }),
 		value("input", "false", live, (*decoder).boolean, func(c *Config) *bool { return &c.Record.Input }),
-		value("max_bytes", "64MiB", live, byteSizeIn(minRecordBytes, maxRecordBytes), func(c *Config) *ByteSize { return &c.Record.MaxBytes }),
+		value("max_bytes", "64MiB", live, readRecordBytes, func(c *Config) *ByteSize { return &c.Record.MaxBytes }),
 	),
 	value("shadow_notice", "true", live, (*decoder).boolean, func(c *Config) *bool { return &c.ShadowNotice }),
 	mapping("lockout", live,
@@ -150,8 +150,8 @@ func intIn(lo, hi int) func(*decoder, string, *yaml.Node) (int, bool) {
 	return func(d *decoder, key string, n *yaml.Node) (int, bool) { return d.integer(key, n, lo, hi) }
 }
 
-func byteSizeIn(lo, hi ByteSize) func(*decoder, string, *yaml.Node) (ByteSize, bool) {
-	return func(d *decoder, key string, n *yaml.Node) (ByteSize, bool) { return d.byteSize(key, n, lo, hi) }
+func readRecordBytes(d *decoder, key string, n *yaml.Node) (ByteSize, bool) {
+	return d.byteSize(key, n, minRecordBytes, maxRecordBytes, false, "64MiB, 512KiB or 1GiB")
 }
 
 func pathOf(rules pathRule, what string) func(*decoder, string, *yaml.Node) (string, bool) {
@@ -227,16 +227,10 @@ func readLoginTimeout(d *decoder, key string, n *yaml.Node) (time.Duration, bool
 	return v, ok
 }
 
-func readMemory(d *decoder, key string, n *yaml.Node) (string, bool) {
-	v, ok := d.str(key, n)
-	if !ok {
-		return "", false
-	}
-	if _, err := parseSize(v); err != nil {
-		d.errorf(n.Line, key, `%v; e.g. 512MiB, 2G, or "" for no limit`, err)
-		return "", false
-	}
-	return v, true
+// readMemory reads session_limits.memory: "" (or no value) for no limit,
+// else a size from minMemory.
+func readMemory(d *decoder, key string, n *yaml.Node) (ByteSize, bool) {
+	return d.byteSize(key, n, minMemory, maxByteSize, true, `512MiB, 2G, or "" for no limit`)
 }
 
 func readMode(d *decoder, key string, n *yaml.Node) (Mode, bool) {

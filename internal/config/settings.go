@@ -94,6 +94,9 @@ func showValue(v any) string {
 	case time.Duration:
 		return showDuration(v)
 	case ByteSize:
+		if v == 0 {
+			return `""` // no size: session_limits.memory's "no limit"; no other ByteSize may be 0
+		}
 		return v.String()
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
@@ -169,11 +172,7 @@ func valueNode(f field, key, value string) (*yaml.Node, error) {
 	switch f.kind {
 	case kindString:
 		if strings.HasPrefix(value, `"`) || strings.HasPrefix(value, `'`) {
-			n, err := yamlFragment(value)
-			if err != nil || n.Kind != yaml.ScalarNode || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
-				return nil, fmt.Errorf("a value starting with a quote must be one YAML quoted string, such as \"line 1\\nline 2\"")
-			}
-			return n, nil
+			return quotedNode(value)
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}, nil
 	case kindList:
@@ -208,9 +207,24 @@ func valueNode(f field, key, value string) (*yaml.Node, error) {
 		}
 		return n, nil
 	default:
-		// A plain scalar with no tag: ShortTag resolves it as YAML would.
-		return &yaml.Node{Kind: yaml.ScalarNode, Value: strings.TrimSpace(value)}, nil
+		// A plain scalar with no tag: ShortTag resolves it as YAML would;
+		// quoted, a string (session_limits.memory's "").
+		v := strings.TrimSpace(value)
+		if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, `'`) {
+			return quotedNode(v)
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: v}, nil
 	}
+}
+
+// quotedNode reads Set's text that starts with a quote: one YAML quoted
+// string.
+func quotedNode(value string) (*yaml.Node, error) {
+	n, err := yamlFragment(value)
+	if err != nil || n.Kind != yaml.ScalarNode || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+		return nil, fmt.Errorf("a value starting with a quote must be one YAML quoted string, such as \"line 1\\nline 2\"")
+	}
+	return n, nil
 }
 
 // yamlFragment parses one YAML value written on one line.

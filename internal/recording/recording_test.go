@@ -3,13 +3,14 @@ package recording
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // readCast parses a recording: its header and its events.
@@ -110,9 +111,8 @@ func TestRecordingFile(t *testing.T) {
 func TestRecordingMaxBytes(t *testing.T) {
 	o := testOptions(t)
 	o.MaxBytes = 8192
-	var mu sync.Mutex
-	var why []string
-	o.Stopped = func(w string) { mu.Lock(); why = append(why, w); mu.Unlock() }
+	stopped := make(chan string, 1)
+	o.Stopped = func(w string) { stopped <- w } // from a goroutine of its own: may come after Close
 	r, err := Create(o)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +131,13 @@ func TestRecordingMaxBytes(t *testing.T) {
 	if last[1] != "m" || !strings.Contains(last[2].(string), "max_bytes") {
 		t.Errorf("last event %v, want the max_bytes marker", last)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(why) != 1 || !strings.Contains(why[0], "max_bytes") {
-		t.Errorf("Stopped told %q", why)
+	select {
+	case w := <-stopped:
+		if !strings.Contains(w, "max_bytes") {
+			t.Errorf("Stopped told %q", w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stopped not told")
 	}
 }
 
@@ -214,4 +217,53 @@ func TestAppendStringAsJSON(t *testing.T) {
 			t.Fatalf("%q: got %q, want %q", s, got, want)
 		}
 	}
+}
+
+// FuzzAppendString: any bytes make a valid JSON string, which decodes to
+// the bytes with each one that is not part of a valid UTF-8 character
+// replaced by U+FFFD, and is written as refString writes it.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\x00b\x1b[0m\x7f\"\\", "\xff\xfe", "\xe2\x82", "€ and 😀",
+		"\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe0\x9f\xbf", "12345678\xc3\xa9", "1234567\xc3\xa9"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		got := appendString([]byte("prefix"), s)
+		if string(got[:6]) != "prefix" {
+			t.Fatalf("%q: the bytes before were changed: %q", s, got)
+		}
+		got = got[6:]
+		if want := refString(s); string(got) != string(want) {
+			t.Fatalf("%q: got %q, want %q", s, got, want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(`"`+string(got)+`"`), &back); err != nil {
+			t.Fatalf("%q: %q is not a JSON string: %v", s, got, err)
+		}
+		if want := string([]rune(string(s))); back != want {
+			t.Fatalf("%q: decodes to %q, want %q", s, back, want)
+		}
+	})
+}
+
+// refString is appendString written plainly, a character at a time.
+func refString(s []byte) []byte {
+	var b []byte
+	for _, r := range string(s) { // an invalid byte is U+FFFD, one per byte
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, r)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return b
 }
