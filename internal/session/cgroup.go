@@ -19,7 +19,7 @@ import (
 )
 
 // Each session runs in a cgroup v2 of its own, <the daemon's cgroup>/
-// session-N, when the daemon's cgroup is one it may manage: delegated to
+// session-PID-N, when the daemon's cgroup is one it may manage: delegated to
 // it (systemd's Delegate=yes marks it with the trusted.delegate
 // attribute), or the root of the hierarchy (a host or container with no
 // service manager owning it). The incubator is born in it (clone3's
@@ -38,7 +38,7 @@ type cgroupHost struct {
 	dir string // the daemon's cgroup v2 directory
 	// controllers enabled for the session cgroups: "pids", "memory".
 	controllers map[string]bool
-	next        atomic.Int64 // the last N used in session-N
+	next        atomic.Int64 // the last N used in session-PID-N
 
 	mu        sync.Mutex
 	lingering map[string]bool // session cgroups left to live, removed once empty
@@ -236,12 +236,15 @@ type sessionCgroup struct {
 }
 
 // newSession makes a cgroup for a session, with its limits, and opens it
-// for clone3. The name's number is the first free one: another daemon
-// sharing the hierarchy's root (tests) may hold the next.
+// for clone3. Its name, session-PID-N, carries the daemon's PID: daemons
+// that share the hierarchy's root (tests, a container) must not take each
+// other's names, or one would see another's new session-1 where its own
+// was removed. The number is the first free one.
 func (h *cgroupHost) newSession(lim Limits, ceiling int64) (*sessionCgroup, error) {
 	var path string
+	prefix := "session-" + strconv.Itoa(os.Getpid()) + "-"
 	for tries := 0; ; tries++ {
-		path = filepath.Join(h.dir, "session-"+strconv.FormatInt(h.next.Add(1), 10))
+		path = filepath.Join(h.dir, prefix+strconv.FormatInt(h.next.Add(1), 10))
 		err := os.Mkdir(path, 0o755)
 		if err == nil {
 			break
