@@ -14,6 +14,7 @@
 #   SIZE=BYTES     output per transfer (default 100 MB; quick 20 MB)
 #   ROUNDS=N       rounds (default 5; quick 3)
 #   SESSIONS=N     simultaneous sessions (default 1000; quick 200; 0 skips)
+#   BUDGET=D       time to open them, per server (default 60s + 60 ms each; quick 25s)
 #   BCRYPT_COST=N  cost of the tlntsvr users file hash (default 10, tlntsvr's)
 #   CANDIDATE=DIR  also measure the tlntsvr built from the source tree DIR
 #                  (a proposed change), side by side in the same run
@@ -31,10 +32,10 @@ fi
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	SIZE=${SIZE:-20000000} ROUNDS=${ROUNDS:-3} SESSIONS=${SESSIONS:-200}
-	PROMPTS=5 LOGONS=2 ECHO=500 BUDGET=25s
+	PROMPTS=5 LOGONS=2 ECHO=500 BUDGET=${BUDGET:-25s}
 else
 	SIZE=${SIZE:-100000000} ROUNDS=${ROUNDS:-5} SESSIONS=${SESSIONS:-1000}
-	PROMPTS=10 LOGONS=3 ECHO=2000 BUDGET=0
+	PROMPTS=10 LOGONS=3 ECHO=2000 BUDGET=${BUDGET:-0}
 fi
 BCRYPT_COST=${BCRYPT_COST:-10}
 GO=${GO:-go}
