@@ -16,6 +16,7 @@
 #   ROUNDS=N       rounds (default 5; quick 3)
 #   SESSIONS=N     simultaneous sessions (default 1000; quick 200; 0 skips)
 #   BCRYPT_COST=N  cost of the tlntsvr users file hash (default 10, tlntsvr's)
+#   KEYSTROKES=N   keystrokes timed per server and round (default 2000; quick 500)
 #   CANDIDATE=DIR  also measure the tlntsvr built from the source tree DIR
 #                  (a proposed change), side by side in the same run
 #   TLNTSVR_VERSION=V  what the table calls the tlntsvr build (default: git describe)
@@ -37,6 +38,7 @@ else
 	SIZE=${SIZE:-100000000} ROUNDS=${ROUNDS:-5} SESSIONS=${SESSIONS:-1000}
 	PROMPTS=10 LOGONS=3 ECHO=2000 BUDGET=0
 fi
+ECHO=${KEYSTROKES:-$ECHO}
 BCRYPT_COST=${BCRYPT_COST:-10}
 GO=${GO:-go}
 ACCOUNT=tlntbench
