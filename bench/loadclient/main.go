@@ -9,6 +9,7 @@
 //	loadclient gen DIR SIZE            write DIR/text, DIR/bin, DIR/ff (see gen)
 //	loadclient relay ADDR USER         serve the relay ceiling (see relay.go)
 //	loadclient logonrate [flags]       whole logons per second (see logonrate.go)
+//	loadclient scale [flags]           one daemon, thousands of sessions (bench/scale.sh)
 //	loadclient run [flags]             measure; prints a Markdown table
 //	loadclient report FILE.json        the table again, from run --json
 package main
@@ -43,6 +44,8 @@ func main() {
 		err = relayServe(os.Args[2:])
 	case "logonrate":
 		err = logonRate(os.Args[2:])
+	case "scale":
+		err = scale(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
 	case "report":
@@ -57,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadclient ports N | hash PASSWORD [COST] | gen DIR SIZE | relay ADDR USER | logonrate [flags] | run [flags] | report FILE.json")
+	fmt.Fprintln(os.Stderr, "usage: loadclient ports N | hash PASSWORD [COST] | gen DIR SIZE | relay ADDR USER | logonrate [flags] | scale [flags] | run [flags] | report FILE.json")
 	os.Exit(2)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ type options struct {
 	concParallel   int
 	concBudget     time.Duration
 	hold           time.Duration
+	answerAll      bool // the concurrency test has every session run a command
 	timeout        time.Duration
 	jsonOut        string
 	note           string
@@ -482,6 +484,8 @@ type concResult struct {
 	DaemonBase, DaemonAt, SessionsAt memory
 	DaemonProcs, SessionProcs        int
 	EchoP50, EchoP99                 float64 // µs, on one session with all open; -1: not measured
+	// Answered: sessions that ran a command with all open (answerAll).
+	Answered int
 	// Died: the daemon's process was gone after the logons.
 	Died bool
 	// Teardown is the time from closing every connection to the last
@@ -570,6 +574,10 @@ func concurrency(o *options, res *results, s *server) *concResult {
 			c.EchoP50, c.EchoP99 = us(percentile(lat, 0.5)), us(percentile(lat, 0.99))
 		}
 	}
+	if o.answerAll && !c.Died {
+		c.Answered = answerAll(sessions, o.concParallel)
+		fmt.Fprintf(os.Stderr, "  %s: %d of %d sessions answered a command\n", s.Name, c.Answered, c.OK)
+	}
 	time.Sleep(o.hold) // for looking at the server from outside
 	closed := time.Now()
 	for _, t := range sessions {
@@ -590,4 +598,29 @@ func concurrency(o *options, res *results, s *server) *concResult {
 		res.fail(s.Name, errors.New("session processes still present 2 minutes after the concurrency test"))
 	}
 	return c
+}
+
+// answerAll has every session run a command (parallel at a time) and
+// returns how many answered it within 30 s.
+func answerAll(sessions []*tconn, parallel int) int {
+	var answered atomic.Int64
+	jobs := make(chan *tconn)
+	var wg sync.WaitGroup
+	for range max(parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range jobs {
+				if _, _, err := t.command("true", 30*time.Second); err == nil {
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	for _, t := range sessions {
+		jobs <- t
+	}
+	close(jobs)
+	wg.Wait()
+	return int(answered.Load())
 }
