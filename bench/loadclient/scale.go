@@ -22,6 +22,7 @@ func scale(args []string) error {
 	fs.IntVar(&o.conc, "sessions", 10000, "sessions to open")
 	fs.IntVar(&o.concParallel, "parallel", 50, "logons in flight at once")
 	fs.IntVar(&o.echo, "echo", 2000, "keystrokes timed, with none and with all open")
+	fs.DurationVar(&o.hold, "hold", 0, "keep the sessions open this long after measuring them (to look at the daemon)")
 	fs.DurationVar(&o.concBudget, "budget", 0, "time allowed to open the sessions (0: 60s + 60ms per session)")
 	fs.Parse(args)
 	if len(o.servers) != 1 || o.user == "" {
