@@ -17,6 +17,7 @@
 #   SESSIONS=N     simultaneous sessions (default 1000; quick 200; 0 skips)
 #   BCRYPT_COST=N  cost of the tlntsvr users file hash (default 10, tlntsvr's)
 #   KEYSTROKES=N   keystrokes timed per server and round (default 2000; quick 500)
+#   LOGON_FOR=DUR  how long each logons-per-second run lasts (default 5s)
 #   CANDIDATE=DIR  also measure the tlntsvr built from the source tree DIR
 #                  (a proposed change), side by side in the same run
 #   TLNTSVR_VERSION=V  what the table calls the tlntsvr build (default: git describe)
