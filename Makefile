@@ -178,12 +178,17 @@ docs:
 	$(GO) test ./cmd/tlntsvr ./cmd/tlntadmn ./internal/config -run '^(TestManPages|TestConfigurationDoc)$$' -count=1 -args -update
 
 # ---- performance (docs/performance.md) -------------------------------------
-# tlntsvr side by side with inetutils and busybox telnetd and the bare PTY,
+# tlntsvr side by side with inetutils and busybox telnetd, a raw relay and the bare PTY,
 # in one run (bench/compare.sh). Needs root: it creates a test account and
 # installs the peers from Debian packages. About 10 minutes on 2 cores;
 # QUICK=1 for a run under 2; CANDIDATE=DIR adds the tlntsvr built from
 # another source tree (a proposed change) to the same run; RECORD=0 leaves
 # out the tlntsvr that records every session (compared with tlntsvr).
-.PHONY: bench
+.PHONY: bench bench-scale
 bench:
 	QUICK=$(QUICK) CANDIDATE=$(CANDIDATE) RECORD=$(RECORD) bench/compare.sh
+
+# One daemon holding SESSIONS (default 10 000) logged-on sessions: memory,
+# echo, answers and teardown at scale (bench/scale.sh). Root; not in CI.
+bench-scale:
+	SESSIONS=$(SESSIONS) bench/scale.sh

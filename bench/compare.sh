@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/compare.sh — tlntsvr side by side with the peer Telnet daemons
-# (GNU inetutils telnetd, busybox telnetd) and the bare-PTY ceiling, in one
-# run, on loopback. See docs/performance.md for what is measured and how.
+# (GNU inetutils telnetd, busybox telnetd), a relay with no Telnet in it
+# (the ceiling a server can reach) and the bare-PTY ceiling, in one run, on
+# loopback. Then tlntsvr's logons per second at bcrypt costs 5, 10 and 12. See docs/performance.md for what is measured and how.
 #
 #   sudo bench/compare.sh            # full run, ≈ 10 minutes on 2 cores
 #   sudo QUICK=1 bench/compare.sh    # smaller sizes and counts, ≈ 3 minutes
@@ -16,6 +17,8 @@
 #   SESSIONS=N     simultaneous sessions (default 1000; quick 200; 0 skips)
 #   BUDGET=D       time to open them, per server (default 60s + 60 ms each; quick 25s)
 #   BCRYPT_COST=N  cost of the tlntsvr users file hash (default 10, tlntsvr's)
+#   KEYSTROKES=N   keystrokes timed per server and round (default 2000; quick 500)
+#   LOGON_FOR=DUR  how long each logons-per-second run lasts (default 5s)
 #   CANDIDATE=DIR  also measure the tlntsvr built from the source tree DIR
 #                  (a proposed change), side by side in the same run
 #   TLNTSVR_VERSION=V  what the table calls the tlntsvr build (default: git describe)
@@ -37,6 +40,7 @@ else
 	SIZE=${SIZE:-100000000} ROUNDS=${ROUNDS:-5} SESSIONS=${SESSIONS:-1000}
 	PROMPTS=10 LOGONS=3 ECHO=2000 BUDGET=${BUDGET:-0}
 fi
+ECHO=${KEYSTROKES:-$ECHO}
 BCRYPT_COST=${BCRYPT_COST:-10}
 GO=${GO:-go}
 ACCOUNT=tlntbench
@@ -111,6 +115,7 @@ if [ -n "${CANDIDATE:-}" ]; then
 	(cd "$CANDIDATE" && $GO build -o "$WORK/candidate.d/tlntsvr" ./cmd/tlntsvr)
 fi
 $GO build -o "$WORK/loadclient" ./bench/loadclient
+$GO build -o "$WORK/tlntadmn" ./cmd/tlntadmn
 LC=$WORK/loadclient
 
 # --- the test account: one shell, one prompt, for every server --------------
@@ -128,9 +133,9 @@ mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
 
 # --- tlntsvr config -----------------------------------------------------------
-PORTS=($("$LC" ports 7))
+PORTS=($("$LC" ports 8))
 P_TLNTSVR=${PORTS[0]} P_INETUTILS=${PORTS[1]} P_BUSYBOX=${PORTS[2]} P_CANDIDATE=${PORTS[3]}
-P_TLS=${PORTS[4]} P_TLS_PLAIN=${PORTS[5]} P_RECORDED=${PORTS[6]}
+P_TLS=${PORTS[4]} P_TLS_PLAIN=${PORTS[5]} P_RECORDED=${PORTS[6]} P_RELAY=${PORTS[7]}
 # A second tlntsvr, the same build, serves telnets (TLS from the first
 # byte) on P_TLS, measured as tlntsvr-tls against tlntsvr's clear text
 # (docs/tls.md). A daemon of its own, so that its memory per session is
@@ -143,6 +148,9 @@ echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
 echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
 chmod 600 "$WORK/users" "$WORK/groups"
 # tlntsvr_config NAME PORT: the config of one tlntsvr, in $WORK/NAME.d.
+# session_limits.tasks off: on a host without a pids controller for
+# session cgroups it is RLIMIT_NPROC of the account, and every session
+# here is the one account (512 would stop the concurrency test at ~500).
 tlntsvr_config() {
 	cat >"$WORK/$1.d/tlntsvr.yaml" <<EOF
 listen: ["127.0.0.1:$2"]
@@ -151,6 +159,7 @@ tls: {cert_file: ../tls.pem, key_file: ../tls.key}
 users_file: ../users
 groups_file: ../groups
 max_connections: $((SESSIONS + 100))
+session_limits: {tasks: 0}
 admin_socket: $WORK/$1.d/admin.sock
 audit_log: audit.log
 EOF
@@ -203,6 +212,11 @@ STARTED_PIDS+=("$PID_SOCAT")
 "$BUSYBOX" telnetd -F -b 127.0.0.1 -p "$P_BUSYBOX" -l /bin/login 2>"$WORK/busybox.log" &
 PID_BUSYBOX=$!
 STARTED_PIDS+=("$PID_BUSYBOX")
+# The relay: cat on a PTY copied raw to a socket, no Telnet (relay.go).
+"$LC" relay "127.0.0.1:$P_RELAY" "$ACCOUNT" 2>"$WORK/relay.log" &
+PID_RELAY=$!
+STARTED_PIDS+=("$PID_RELAY")
+LISTEN+=("$P_RELAY")
 SERVERS+=(--server "inetutils=127.0.0.1:$P_INETUTILS,pid=$PID_SOCAT,daemon=socat+telnetd")
 SERVERS+=(--server "busybox=127.0.0.1:$P_BUSYBOX,pid=$PID_BUSYBOX,daemon=busybox")
 LISTEN+=("$P_INETUTILS" "$P_BUSYBOX")
@@ -215,6 +229,12 @@ for port in "${LISTEN[@]}"; do
 	done
 done
 
+# The peers' password check: crypt(3) of the account's /etc/shadow hash,
+# what /bin/login's pam_unix does, timed in one process (perl's crypt is
+# libcrypt's); tlntsvr's bcrypt is timed by the load client.
+CRYPT_MS=$(HASH=$(getent shadow "$ACCOUNT" | cut -d: -f2) PW=$PASSWORD perl -MTime::HiRes=time -e \
+	'crypt($ENV{PW}, $ENV{HASH}); my $t = time; crypt($ENV{PW}, $ENV{HASH}) for 1 .. 20; printf "%.3f", (time - $t) * 1000 / 20')
+
 NOTE="${CANDIDATE:+candidate = $CANDIDATE; }$(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; tlntsvr ${TLNTSVR_VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)} ($($GO version | cut -d' ' -f3)), inetutils-telnetd $(dpkg-query -W -f '${Version}' inetutils-telnetd), busybox $(dpkg-deb -f "$WORK"/busybox-static_*.deb Version), socat $(dpkg-query -W -f '${Version}' socat); tlntsvr bcrypt cost $BCRYPT_COST, /bin/login $(awk '/^ENCRYPT_METHOD/{print $2}' /etc/login.defs)"
 
 "$LC" run \
@@ -223,7 +243,26 @@ NOTE="${CANDIDATE:+candidate = $CANDIDATE; }$(uname -sr), $(grep -m1 'model name
 	--text "$WORK/data/text" --bin "$WORK/data/bin" --ff "$WORK/data/ff" \
 	--rounds "$ROUNDS" --prompts "$PROMPTS" --logons "$LOGONS" --echo "$ECHO" \
 	--sessions "$SESSIONS" --budget "$BUDGET" \
+	--relay "127.0.0.1:$P_RELAY,pid=$PID_RELAY" --bcrypt-cost "$BCRYPT_COST" --crypt-ms "$CRYPT_MS" \
 	--note "$NOTE" --json "$WORK/results.json" | tee "$WORK/table.md"
+
+# Logons per second: tlntsvr with its users file at bcrypt costs 5, 10 and
+# 12 (reloaded through the admin socket), and inetutils for comparison;
+# whole logons (connect to shell prompt, then close), 8 in flight.
+{
+	echo
+	echo "Whole logons per second (8 in flight, ${LOGON_FOR:=5s} each, on the same two CPUs as the logons' shells):"
+	echo
+	for cost in 5 10 12; do
+		echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$cost")" >"$WORK/users"
+		"$WORK/tlntadmn" --socket "$WORK/tlntsvr.d/admin.sock" reload >/dev/null
+		"$LC" logonrate --server "127.0.0.1:$P_TLNTSVR" --user "$ACCOUNT" --password "$PASSWORD" \
+			--for "$LOGON_FOR" --label "- tlntsvr, bcrypt cost $cost" || true
+		sleep 2 # the sessions' processes go
+	done
+	"$LC" logonrate --server "127.0.0.1:$P_INETUTILS" --user "$ACCOUNT" --password "$PASSWORD" \
+		--for "$LOGON_FOR" --label "- inetutils telnetd, /bin/login" || true
+} | tee -a "$WORK/table.md"
 
 # What the daemons said (a crash, a refusal) goes with the table.
 for log in "$WORK"/*.log; do

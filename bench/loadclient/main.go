@@ -7,6 +7,9 @@
 //	loadclient ports N                 print N free loopback TCP ports
 //	loadclient hash PASSWORD [COST]    print a bcrypt hash for a users file
 //	loadclient gen DIR SIZE            write DIR/text, DIR/bin, DIR/ff (see gen)
+//	loadclient relay ADDR USER         serve the relay ceiling (see relay.go)
+//	loadclient logonrate [flags]       whole logons per second (see logonrate.go)
+//	loadclient scale [flags]           one daemon, thousands of sessions (bench/scale.sh)
 //	loadclient run [flags]             measure; prints a Markdown table
 //	loadclient report FILE.json        the table again, from run --json
 package main
@@ -37,6 +40,12 @@ func main() {
 		err = hash(os.Args[2:])
 	case "gen":
 		err = gen(os.Args[2:])
+	case "relay":
+		err = relayServe(os.Args[2:])
+	case "logonrate":
+		err = logonRate(os.Args[2:])
+	case "scale":
+		err = scale(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
 	case "report":
@@ -51,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadclient ports N | hash PASSWORD [COST] | gen DIR SIZE | run [flags] | report FILE.json")
+	fmt.Fprintln(os.Stderr, "usage: loadclient ports N | hash PASSWORD [COST] | gen DIR SIZE | relay ADDR USER | logonrate [flags] | scale [flags] | run [flags] | report FILE.json")
 	os.Exit(2)
 }
 
@@ -181,6 +190,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	var o options
 	fs.Var(&o.servers, "server", "NAME=HOST:PORT,pid=PID,daemon=COMM+COMM[,ours][,vs=NAME][,tls] (repeat; the first is the server under test; ours marks a candidate build of it, not a peer; vs=NAME a variant of server NAME, compared with it round by round; tls: dialled with TLS from the first byte)")
+	fs.StringVar(&o.relay, "relay", "", "HOST:PORT,pid=PID of a relay (loadclient relay): the ceiling a server can reach")
 	fs.StringVar(&o.user, "user", "", "account to log on as")
 	fs.StringVar(&o.password, "password", "", "its password")
 	var text, bin, ff string
@@ -196,6 +206,8 @@ func run(args []string) error {
 	fs.DurationVar(&o.concBudget, "budget", 0, "time allowed per server to open the sessions (0: 60s + 60ms per session)")
 	fs.DurationVar(&o.hold, "hold", 0, "keep the sessions open this long after measuring them (to look at the server)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on one transfer (0: 10s + 1s per 5 MB)")
+	fs.IntVar(&o.bcryptCost, "bcrypt-cost", 0, "bcrypt cost of tlntsvr's users file: its check is timed to report what the server adds to it (0: not)")
+	fs.Float64Var(&o.cryptMS, "crypt-ms", 0, "time of the peers' password check (crypt(3) of the /etc/shadow hash), in ms")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the raw results here")
 	fs.StringVar(&o.note, "note", "", "a line printed above the table (versions)")
 	fs.Parse(args)

@@ -11,12 +11,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 type options struct {
 	servers        serverList
+	relay          string // HOST:PORT,pid=PID, or ""
 	user, password string
 	kinds          []*kind
 	rounds         int
@@ -27,9 +31,15 @@ type options struct {
 	concParallel   int
 	concBudget     time.Duration
 	hold           time.Duration
+	answerAll      bool // the concurrency test has every session run a command
 	timeout        time.Duration
 	jsonOut        string
 	note           string
+	// The password checks: tlntsvr's bcrypt at this cost (timed here, in
+	// each round), the peers' crypt(3) of /etc/shadow (timed by the
+	// caller, in ms; 0: unknown).
+	bcryptCost int
+	cryptMS    float64
 }
 
 // kind is one kind of shell output, in a file the shell cats.
@@ -163,7 +173,9 @@ type results struct {
 	// Load averages at the start and the end: the machine was meant to be
 	// otherwise idle.
 	LoadBefore, LoadAfter string
+	CryptNote             string                       // how the password checks were timed
 	Ceiling               map[string]series            // metric → per round
+	Relay                 map[string]series            // metric → per round; empty without a relay
 	Servers               map[string]map[string]series // server → metric → per round
 	Conc                  map[string]*concResult       // server → concurrency figures
 	Errors                map[string][]string          // server → first errors
@@ -204,12 +216,16 @@ const (
 	mEchoP99 = "echo_p99_us"
 	mToLogin = "to_login_prompt_ms"
 	mToShell = "to_shell_prompt_ms"
+	// The password check (bcrypt for ours, crypt(3) for the peers), and
+	// password → shell prompt less it: what the server adds to the check.
+	mCheck      = "password_check_ms"
+	mAfterCheck = "after_check_ms"
 )
 
 func measure(o *options) error {
 	res := &results{
 		Started: time.Now(), Note: o.note, Kinds: o.kinds, Rounds: o.rounds, Echo: o.echo, Sessions: o.conc,
-		Ceiling: map[string]series{}, Servers: map[string]map[string]series{},
+		Ceiling: map[string]series{}, Relay: map[string]series{}, Servers: map[string]map[string]series{},
 		Conc: map[string]*concResult{}, Errors: map[string][]string{}, errCount: map[string]int{},
 	}
 	res.Ours, res.Vs, res.TLS = map[string]bool{}, map[string]string{}, map[string]bool{}
@@ -240,9 +256,35 @@ func measure(o *options) error {
 		return err
 	}
 	stalled := map[string]bool{} // server/kind pairs that timed out once
+	relayAddr, relayPID, err := parseRelay(o.relay)
+	if err != nil {
+		return err
+	}
 
+	var bcryptHash []byte
+	if o.bcryptCost > 0 {
+		h, err := bcrypt.GenerateFromPassword([]byte(o.password), o.bcryptCost)
+		if err != nil {
+			return err
+		}
+		bcryptHash = h
+		res.CryptNote = fmt.Sprintf("password check: tlntsvr's bcrypt at cost %d timed by this client in each round (median of 3); the peers' crypt(3) of the account's /etc/shadow hash %.2f ms (timed once by the caller)", o.bcryptCost, o.cryptMS)
+	}
 	for round := range o.rounds {
 		fmt.Fprintf(os.Stderr, "round %d/%d\n", round+1, o.rounds)
+		checkMS := map[bool]float64{false: -1, true: -1} // ours → the check's time
+		if o.cryptMS > 0 {
+			checkMS[false] = o.cryptMS
+		}
+		if bcryptHash != nil {
+			var d []time.Duration
+			for range 3 {
+				start := time.Now()
+				bcrypt.CompareHashAndPassword(bcryptHash, []byte(o.password))
+				d = append(d, time.Since(start))
+			}
+			checkMS[true] = ms(percentile(d, 0.5))
+		}
 		for _, k := range o.kinds {
 			el, cpu, _, err := ceilingRun(k.File, cred, k.Timeout)
 			if err != nil {
@@ -252,11 +294,32 @@ func measure(o *options) error {
 			res.Ceiling[k.mbs()] = append(res.Ceiling[k.mbs()], size/el.Seconds()/1e6)
 			res.Ceiling[k.cpu()] = append(res.Ceiling[k.cpu()], cpu.Seconds()/(size/1e9))
 			fmt.Fprintf(os.Stderr, "  bare PTY %s: %.1f MB/s, %.2f CPU s/GB\n", k.Key, size/el.Seconds()/1e6, cpu.Seconds()/(size/1e9))
+			if relayAddr == "" {
+				continue
+			}
+			before := treeCPU(relayPID)
+			el, n, err := relayRun(relayAddr, k.File, k.Timeout)
+			if err == nil && n < k.Size {
+				err = fmt.Errorf("%d bytes arrived, want at least %d", n, k.Size)
+			}
+			if err != nil {
+				return fmt.Errorf("relay: cat %s: %w", k.File, err)
+			}
+			rcpu := treeCPU(relayPID) - before
+			res.Relay[k.mbs()] = append(res.Relay[k.mbs()], size/el.Seconds()/1e6)
+			res.Relay[k.cpu()] = append(res.Relay[k.cpu()], rcpu.Seconds()/(size/1e9))
+			fmt.Fprintf(os.Stderr, "  relay %s: %.1f MB/s, %.2f CPU s/GB\n", k.Key, size/el.Seconds()/1e6, rcpu.Seconds()/(size/1e9))
 		}
 		// Alternate: each round starts with the next server.
 		for i := range o.servers {
 			s := o.servers[(i+round)%len(o.servers)]
 			roundFor(o, res, s, round, stalled)
+			if c := checkMS[s.Ours]; c >= 0 {
+				res.add(s.Name, mCheck, round, c)
+				if v := res.Servers[s.Name][mToShell]; round < len(v) && v[round] >= 0 {
+					res.add(s.Name, mAfterCheck, round, max(v[round]-c, 0))
+				}
+			}
 		}
 	}
 	if o.conc > 0 {
@@ -291,6 +354,19 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// parseRelay parses --relay HOST:PORT,pid=PID.
+func parseRelay(v string) (addr string, pid int, err error) {
+	if v == "" {
+		return "", 0, nil
+	}
+	addr, rest, _ := strings.Cut(v, ",")
+	p, ok := strings.CutPrefix(rest, "pid=")
+	if pid, err = strconv.Atoi(p); !ok || err != nil || pid <= 0 {
+		return "", 0, fmt.Errorf("relay %q: want HOST:PORT,pid=PID", v)
+	}
+	return addr, pid, nil
 }
 
 func (o *options) transferTimeout(k *kind) time.Duration {
@@ -413,7 +489,9 @@ type concResult struct {
 	// processes, and the rest of its tree (login programs and shells).
 	DaemonBase, DaemonAt, SessionsAt memory
 	DaemonProcs, SessionProcs        int
-	EchoP99                          float64 // µs, on one session with all open; -1: not measured
+	EchoP50, EchoP99                 float64 // µs, on one session with all open; -1: not measured
+	// Answered: sessions that ran a command with all open (answerAll).
+	Answered int
 	// Died: the daemon's process was gone after the logons.
 	Died bool
 	// Teardown is the time from closing every connection to the last
@@ -426,7 +504,7 @@ type concResult struct {
 // of them, then closes them and waits for the server's tree to shrink back.
 func concurrency(o *options, res *results, s *server) *concResult {
 	fmt.Fprintf(os.Stderr, "concurrency %s: %d sessions\n", s.Name, o.conc)
-	c := &concResult{Want: o.conc, EchoP99: -1, Teardown: -1}
+	c := &concResult{Want: o.conc, EchoP50: -1, EchoP99: -1, Teardown: -1}
 	baseProcs := len(tree(readProcs(), s.PID))
 	c.DaemonBase, _, _, _ = treeMemory(s.PID, s.Daemon)
 
@@ -499,8 +577,12 @@ func concurrency(o *options, res *results, s *server) *concResult {
 		if err != nil {
 			res.fail(s.Name, fmt.Errorf("echo with %d open: %w", c.OK, err))
 		} else {
-			c.EchoP99 = us(percentile(lat, 0.99))
+			c.EchoP50, c.EchoP99 = us(percentile(lat, 0.5)), us(percentile(lat, 0.99))
 		}
+	}
+	if o.answerAll && !c.Died {
+		c.Answered = answerAll(sessions, o.concParallel)
+		fmt.Fprintf(os.Stderr, "  %s: %d of %d sessions answered a command\n", s.Name, c.Answered, c.OK)
 	}
 	time.Sleep(o.hold) // for looking at the server from outside
 	closed := time.Now()
@@ -522,4 +604,29 @@ func concurrency(o *options, res *results, s *server) *concResult {
 		res.fail(s.Name, errors.New("session processes still present 2 minutes after the concurrency test"))
 	}
 	return c
+}
+
+// answerAll has every session run a command (parallel at a time) and
+// returns how many answered it within 30 s.
+func answerAll(sessions []*tconn, parallel int) int {
+	var answered atomic.Int64
+	jobs := make(chan *tconn)
+	var wg sync.WaitGroup
+	for range max(parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range jobs {
+				if _, _, err := t.command("true", 30*time.Second); err == nil {
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	for _, t := range sessions {
+		jobs <- t
+	}
+	close(jobs)
+	wg.Wait()
+	return int(answered.Load())
 }

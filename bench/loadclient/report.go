@@ -13,14 +13,24 @@ type row struct {
 	metric  string // key in results, or "" for computed rows
 	higher  bool   // higher is better
 	format  string
-	ceiling bool // compare with the bare PTY
+	ceiling bool // compare with the bare PTY and the relay
 	// target in words, and whether it holds given our figure and its
-	// ratios to the best peer and to the bare PTY (-1 where there is none).
+	// ratios (-1 where there is none).
 	target string
-	holds  func(v, toPeer, toPTY float64) bool
-	values func(r *results, srv string) float64 // for computed rows
-	kind   *kind                                // throughput rows: say when a server stalled
+	holds  func(v float64, x ratios) bool
+	// inRounds: the target must hold in this share of the rounds (4 of 5)
+	// on its own, not on the medians.
+	inRounds float64
+	values   func(r *results, srv string) float64 // for computed rows
+	kind     *kind                                // throughput rows: say when a server stalled
 }
+
+// ratios are one figure of ours set against the best peer's, the bare
+// PTY's and the relay's.
+type ratios struct{ peer, pty, relay float64 }
+
+// Targets (issue 19): what holds in 4 of 5 rounds.
+const fourOfFive = 0.8
 
 func report(w io.Writer, r *results) {
 	fmt.Fprintf(w, "tlntsvr side-by-side benchmark, %s; %s %s, %d CPUs\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"),
@@ -32,26 +42,41 @@ func report(w io.Writer, r *results) {
 	for _, k := range r.Kinds {
 		outs = append(outs, size(k.Size)+" "+k.Label)
 	}
-	fmt.Fprintf(w, "%d rounds, servers alternating; figures are medians over the rounds, ratios medians of the rounds' ratios (to the best peer and to the bare PTY of the same round); output per transfer: %s; %d keystrokes per round\n",
+	fmt.Fprintf(w, "%d rounds, servers alternating; figures are medians over the rounds, ratios medians of the rounds' ratios (to the best peer, the relay and the bare PTY of the same round); a target \"in 4 of 5 rounds\" is judged on the rounds, the others on the medians; output per transfer: %s; %d keystrokes per round\n",
 		r.Rounds, strings.Join(outs, ", "), r.Echo)
+	if r.CryptNote != "" {
+		fmt.Fprintln(w, r.CryptNote)
+	}
 	fmt.Fprintf(w, "load average (1, 5, 15 min) before: %s; after: %s\n\n", r.LoadBefore, r.LoadAfter)
 
 	var rows []row
 	for _, k := range r.Kinds {
-		rows = append(rows, row{name: "throughput, " + k.Label + " (MB/s)", metric: k.mbs(), higher: true, format: "%.1f", ceiling: true,
-			target: "≥ 0.9 × PTY", holds: func(v, p, c float64) bool { return c >= 0.9 }, kind: k})
+		rw := row{name: "throughput, " + k.Label + " (MB/s)", metric: k.mbs(), higher: true, format: "%.1f", ceiling: true, kind: k}
+		if k.Key == "ff" {
+			// The relay sends half as many bytes as a Telnet server must.
+			rw.target, rw.holds = "≥ 1.5 × best peer", func(v float64, x ratios) bool { return x.peer >= 1.5 }
+		} else {
+			rw.target, rw.holds = "≥ 0.9 × relay in 4 of 5 rounds", func(v float64, x ratios) bool { return x.relay >= 0.9 }
+			rw.inRounds = fourOfFive
+		}
+		rows = append(rows, rw)
 	}
 	for _, k := range r.Kinds {
 		rows = append(rows, row{name: "CPU s per GB, " + k.Label, metric: k.cpu(), format: "%.2f", ceiling: true,
-			target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 }})
+			target: "≤ 0.8 × best peer", holds: func(v float64, x ratios) bool { return x.peer >= 0 && x.peer <= 0.8 }})
 	}
+	echoTarget := func(v float64, x ratios) bool { return x.peer >= 0 && x.peer <= 0.9 }
 	rows = append(rows, []row{
-		{name: "echo p50 (µs)", metric: mEchoP50, format: "%.0f"},
+		{name: "echo p50 (µs)", metric: mEchoP50, format: "%.0f",
+			target: "≤ 0.9 × best peer in 4 of 5 rounds", holds: echoTarget, inRounds: fourOfFive},
 		{name: "echo p99 (µs)", metric: mEchoP99, format: "%.0f",
-			target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 }},
+			target: "≤ 0.9 × best peer in 4 of 5 rounds", holds: echoTarget, inRounds: fourOfFive},
 		{name: "connect → login prompt (ms)", metric: mToLogin, format: "%.2f",
-			target: "≤ 0.25 × best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 0.25 }},
+			target: "≤ 0.25 × best peer", holds: func(v float64, x ratios) bool { return x.peer >= 0 && x.peer <= 0.25 }},
 		{name: "password → shell prompt (ms)", metric: mToShell, format: "%.1f"},
+		{name: "password check (ms)", metric: mCheck, format: "%.1f"},
+		{name: "password → shell prompt, less the check (ms)", metric: mAfterCheck, format: "%.1f",
+			target: "≤ best peer", holds: func(v float64, x ratios) bool { return x.peer >= 0 && x.peer <= 1 }},
 	}...)
 	if r.Sessions > 0 {
 		// Memory figures exist only if the daemon lived to be measured.
@@ -78,14 +103,14 @@ func report(w io.Writer, r *results) {
 		}
 		rows = append(rows,
 			row{name: fmt.Sprintf("sessions logged on (of %d)", r.Sessions), higher: true, format: "%.0f",
-				target: "all", holds: func(v, p, c float64) bool { return int(v) == r.Sessions },
+				target: "all", holds: func(v float64, x ratios) bool { return int(v) == r.Sessions },
 				values: conc(func(c *concResult) float64 { return float64(c.OK) })},
 			row{name: "time to log them all on (s)", format: "%.1f",
 				values: conc(func(c *concResult) float64 { return c.Elapsed.Seconds() })},
 			row{name: "daemon PSS, all open (MiB)", format: "%.1f",
 				values: conc(func(c *concResult) float64 { return mib(c, c.DaemonAt.PSS) })},
 			row{name: "daemon PSS per session (KiB)", format: "%.0f",
-				target: "≤ 64 KiB", holds: func(v, p, c float64) bool { return v <= 64 },
+				target: "≤ 64 KiB", holds: func(v float64, x ratios) bool { return v <= 64 },
 				values: conc(func(c *concResult) float64 { return kib(c, c.DaemonAt.PSS-c.DaemonBase.PSS) })},
 			row{name: "daemon RSS per session (KiB)", format: "%.0f",
 				values: conc(func(c *concResult) float64 { return kib(c, c.DaemonAt.RSS-c.DaemonBase.RSS) })},
@@ -93,8 +118,11 @@ func report(w io.Writer, r *results) {
 				values: conc(func(c *concResult) float64 {
 					return kib(c, c.DaemonAt.PSS-c.DaemonBase.PSS+c.SessionsAt.PSS)
 				})},
+			row{name: "echo p50 with all open (µs)", format: "%.0f",
+				target: "≤ 0.9 × best peer", holds: echoTarget,
+				values: conc(func(c *concResult) float64 { return c.EchoP50 })},
 			row{name: "echo p99 with all open (µs)", format: "%.0f",
-				target: "≤ best peer", holds: func(v, p, c float64) bool { return p >= 0 && p <= 1 },
+				target: "≤ 0.9 × best peer", holds: echoTarget,
 				values: conc(func(c *concResult) float64 { return c.EchoP99 })},
 			row{name: "all disconnect → last session process gone (s)", format: "%.1f",
 				values: conc(func(c *concResult) float64 {
@@ -112,11 +140,20 @@ func report(w io.Writer, r *results) {
 			ours = append(ours, srv)
 		}
 	}
+	hasRelay := len(r.Relay) > 0
 	head := []string{"metric"}
 	head = append(head, r.Order...)
-	head = append(head, "bare PTY", "target")
+	head = append(head, "bare PTY")
+	if hasRelay {
+		head = append(head, "relay")
+	}
+	head = append(head, "target")
 	for _, srv := range ours {
-		head = append(head, srv+" / best peer", srv+" / PTY", "holds ("+srv+")")
+		head = append(head, srv+" / best peer")
+		if hasRelay {
+			head = append(head, srv+" / relay")
+		}
+		head = append(head, srv+" / PTY", "holds ("+srv+")")
 	}
 	fmt.Fprintln(w, "| "+strings.Join(head, " | ")+" |")
 	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(head)))
@@ -141,21 +178,24 @@ func report(w io.Writer, r *results) {
 				best = x
 			}
 		}
-		ceil := -1.0
+		ceil, relay := -1.0, -1.0
 		if rw.ceiling {
-			ceil = r.Ceiling[rw.metric].median()
+			ceil, relay = r.Ceiling[rw.metric].median(), r.Relay[rw.metric].median()
 		}
-		cells = append(cells, cell(rw.format, ceil), rw.target)
+		cells = append(cells, cell(rw.format, ceil))
+		if hasRelay {
+			cells = append(cells, cell(rw.format, relay))
+		}
+		cells = append(cells, rw.target)
 		for _, srv := range ours {
 			v := val(srv)
-			toPeer, toPTY := ratio(v, best), ratio(v, ceil)
+			x := ratios{ratio(v, best), ratio(v, ceil), ratio(v, relay)}
 			// Rows measured per round also say in how many rounds the
 			// target held: on a shared machine a median can sit on
 			// either side of a target that holds in some rounds only.
 			heldRounds, judgedRounds := 0, 0
 			if rw.values == nil { // per round: the median of the rounds' ratios
-				toPeer, toPTY = -1, -1
-				var peerRatios, ptyRatios series
+				var peerRatios, ptyRatios, relayRatios series
 				mine := r.Servers[srv][rw.metric]
 				for round := range r.Rounds {
 					if round >= len(mine) || mine[round] < 0 {
@@ -167,33 +207,44 @@ func report(w io.Writer, r *results) {
 							b = s[round]
 						}
 					}
-					peer, pty := ratio(mine[round], b), -1.0
-					peerRatios = append(peerRatios, peer)
+					rx := ratios{ratio(mine[round], b), -1, -1}
+					peerRatios = append(peerRatios, rx.peer)
 					if c := r.Ceiling[rw.metric]; rw.ceiling && round < len(c) {
-						pty = ratio(mine[round], c[round])
-						ptyRatios = append(ptyRatios, pty)
+						rx.pty = ratio(mine[round], c[round])
+						ptyRatios = append(ptyRatios, rx.pty)
 					}
-					if rw.judgeable(mine[round], peer, pty) {
+					if c := r.Relay[rw.metric]; rw.ceiling && round < len(c) {
+						rx.relay = ratio(mine[round], c[round])
+						relayRatios = append(relayRatios, rx.relay)
+					}
+					if rw.judgeable(mine[round], rx) {
 						judgedRounds++
-						if rw.holds(mine[round], peer, pty) {
+						if rw.holds(mine[round], rx) {
 							heldRounds++
 						}
 					}
 				}
-				toPeer, toPTY = peerRatios.median(), ptyRatios.median()
+				x = ratios{peerRatios.median(), ptyRatios.median(), relayRatios.median()}
 			}
 			verdict := ""
-			if rw.judgeable(v, toPeer, toPTY) {
-				if rw.holds(v, toPeer, toPTY) {
+			if rw.judgeable(v, x) {
+				held := rw.holds(v, x)
+				if rw.inRounds > 0 {
+					held = judgedRounds > 0 && float64(heldRounds) >= rw.inRounds*float64(judgedRounds)-1e-9
+				}
+				verdict = "**no**"
+				if held {
 					verdict = "yes"
-				} else {
-					verdict = "**no**"
 				}
 				if judgedRounds > 0 {
 					verdict += fmt.Sprintf(" (%d of %d rounds)", heldRounds, judgedRounds)
 				}
 			}
-			cells = append(cells, cell("%.2f", toPeer), cell("%.2f", toPTY), verdict)
+			cells = append(cells, cell("%.2f", x.peer))
+			if hasRelay {
+				cells = append(cells, cell("%.2f", x.relay))
+			}
+			cells = append(cells, cell("%.2f", x.pty), verdict)
 		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
@@ -231,10 +282,11 @@ func report(w io.Writer, r *results) {
 
 // judgeable reports whether the row has a target and the figures its
 // verdict needs: our value, and the ratios the target speaks of.
-func (rw row) judgeable(v, toPeer, toPTY float64) bool {
+func (rw row) judgeable(v float64, x ratios) bool {
 	return rw.holds != nil && v >= 0 &&
-		(toPeer >= 0 || !strings.Contains(rw.target, "peer")) &&
-		(toPTY >= 0 || !strings.Contains(rw.target, "PTY"))
+		(x.peer >= 0 || !strings.Contains(rw.target, "peer")) &&
+		(x.pty >= 0 || !strings.Contains(rw.target, "PTY")) &&
+		(x.relay >= 0 || !strings.Contains(rw.target, "relay"))
 }
 
 func cell(format string, v float64) string {

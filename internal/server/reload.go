@@ -85,6 +85,10 @@ func (s *Server) reload() (ReloadResult, error) {
 		err = errors.Join(err, terr)
 	}
 	s.SetConfig(inForce)
+	if old.MaxConnections == inForce.MaxConnections { // else SetConfig has
+		// The host's limits may have changed since (sysctl, the unit).
+		warnHostLimits(s.log, inForce.MaxConnections, readHostLimits(s.sessions.Len()))
+	}
 	res.Applied, res.RestartNeeded = changedKeys(old, next)
 	if err != nil && len(res.Applied)+len(res.RestartNeeded) > 0 {
 		// The config file went in while a users or groups file did

@@ -131,7 +131,10 @@ func (s *Server) Config() *config.Config { return s.cfg.Load() }
 // SetConfig puts new settings in force for the next connection and logon.
 // Listen addresses change only on restart.
 func (s *Server) SetConfig(cfg *config.Config) {
-	s.cfg.Store(cfg)
+	old := s.cfg.Swap(cfg)
+	if old == nil || old.MaxConnections != cfg.MaxConnections {
+		warnHostLimits(s.log, cfg.MaxConnections, readHostLimits(s.sessions.Len()))
+	}
 	s.lockout.SetPolicy(lockoutPolicy(cfg))
 	s.setProxyPolicy(cfg)
 }
@@ -200,6 +203,7 @@ func (s *Server) Serve() error {
 	if len(lns) == 0 {
 		return errors.New("serve: no listeners (call Listen first)")
 	}
+	warnHostLimits(s.log, s.Config().MaxConnections, readHostLimits(s.sessions.Len()))
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		s.log.Info("listening", "addr", ln.Addr().String(), "tls", ln.tls)

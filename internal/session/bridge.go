@@ -83,9 +83,10 @@ func (s *Session) copyOut() (clientGone bool) {
 
 // readOutput reads what the terminal has ready into buf, in several reads
 // if need be (it hands out at most about 4 KiB a read), so that one socket
-// write carries it all. In packet mode every read starts with a status
-// byte: 0 before data, and dropped; else a status, which ends the batch and
-// is returned. n == 0 with no status and no error: nothing was ready.
+// write carries it all; a small first read (an echo) is returned at once.
+// In packet mode every read starts with a status byte: 0 before data, and
+// dropped; else a status, which ends the batch and is returned. n == 0
+// with no status and no error: nothing was ready.
 func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error) {
 	for len(buf)-n >= 4096 {
 		m, err := unix.Read(fd, buf[n:])
@@ -107,9 +108,21 @@ func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error)
 			m--
 		}
 		n += m
+		if n < smallRead {
+			// A keystroke's echo, a prompt: out at once. Looking for
+			// more first (a read that finds none) would put a system
+			// call between the keystroke and its echo; the next call
+			// makes it after the write instead.
+			return n, 0, nil
+		}
 	}
 	return n, 0, nil
 }
+
+// smallRead is the size below which a first read is written without
+// reading on: what typing and its echo bring. Bulk output comes in reads
+// of about 4 KiB and is batched as before.
+const smallRead = 128
 
 // ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
 // flow control on or off, so the client is told to handle ^S and ^Q itself

@@ -259,28 +259,34 @@ func waitExit(cmd *exec.Cmd) error {
 	if err != nil {
 		return cmd.Wait() // before Linux 5.10
 	}
+	// The shell is ours to wait for from here: let go of os.Process's
+	// handle (a pidfd of its own since Go 1.23) now, so that a session
+	// holds one descriptor for its shell, not two (RLIMIT_NOFILE is what
+	// bounds the sessions of a daemon first). The shell stays unreaped
+	// until the wait below, so its PID cannot be reused meanwhile.
+	cmd.Process.Release()
 	f := os.NewFile(uintptr(fd), "pidfd")
 	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return cmd.Wait()
-	}
 	var ws syscall.WaitStatus
 	var werr error
-	err = rc.Read(func(uintptr) bool {
-		var wpid int
-		wpid, werr = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		return wpid != 0 || (werr != nil && werr != syscall.EINTR) // 0: still running
-	})
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = rc.Read(func(uintptr) bool {
+			var wpid int
+			wpid, werr = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+			return wpid != 0 || (werr != nil && werr != syscall.EINTR) // 0: still running
+		})
+	}
 	if err != nil {
 		// The poller could not take the pidfd (epoll_ctl failing, e.g.
-		// at max_user_watches): wait the old way rather than not at all.
-		return cmd.Wait()
-	}
-	if werr == nil {
-		// Reaped here, not by cmd.Wait: let go of the handle (a pidfd of
-		// its own since Go 1.23) now rather than at garbage collection.
-		cmd.Process.Release()
+		// at max_user_watches): wait the old way, a thread blocked in
+		// wait4, rather than not at all.
+		for {
+			_, werr = syscall.Wait4(pid, &ws, 0, nil)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
 	}
 	switch {
 	case werr != nil:
