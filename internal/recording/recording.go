@@ -60,6 +60,17 @@ const (
 	frameHeader = 1 + 8 + 4
 )
 
+// Consecutive output within coalesceWithin of the frame before it, and
+// while that frame is under coalesceMax bytes, joins that frame: one
+// asciicast event instead of one per read of the terminal. A bulk of text
+// comes in reads of a few lines; framing, timing and encoding each as an
+// event of its own cost more than its bytes. A replay cannot tell 2 ms
+// apart.
+const (
+	coalesceWithin = 2 * time.Millisecond
+	coalesceMax    = 64 << 10
+)
+
 // batchDelay is how long the writer lets events gather before it writes
 // them: what a replay or a crash can miss of a session's last moment.
 const batchDelay = 20 * time.Millisecond
@@ -86,6 +97,11 @@ type Recorder struct {
 
 	mu   sync.Mutex
 	pend *[]byte // framed events for the writer; nil when none wait
+	// lastOut is where the last frame in pend starts when it is output
+	// (-1 when pend is empty or its last frame is not output), and
+	// lastAt its time: what coalescing looks at.
+	lastOut int
+	lastAt  time.Duration
 	// spare is the buffer the writer emptied last, kept while output
 	// flows (batches of wakeAt and more) and given back to bufs after.
 	spare *[]byte
@@ -263,9 +279,31 @@ func (r *Recorder) add(kind byte, p []byte, cols, rows int) {
 		if r.pend, r.spare = r.spare, nil; r.pend == nil {
 			r.pend = bufs.Get().(*[]byte)
 		}
+		r.lastOut = -1
+	}
+	at := time.Since(r.start)
+	if kind == kindOutput && r.lastOut >= 0 && at-r.lastAt < coalesceWithin {
+		b := *r.pend
+		if n := binary.LittleEndian.Uint32(b[r.lastOut+9:]); n < coalesceMax {
+			b = append(b, p...)
+			binary.LittleEndian.PutUint32(b[r.lastOut+9:], n+uint32(len(p)))
+			*r.pend = b
+			r.mu.Unlock()
+			if len(b) >= wakeAt {
+				select {
+				case r.wake <- struct{}{}:
+				default:
+				}
+			}
+			return
+		}
+	}
+	r.lastOut = -1
+	if kind == kindOutput {
+		r.lastOut, r.lastAt = len(*r.pend), at
 	}
 	b := append(*r.pend, kind)
-	b = binary.LittleEndian.AppendUint64(b, uint64(time.Since(r.start)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(at))
 	if kind == kindResize {
 		b = binary.LittleEndian.AppendUint32(b, 8)
 		b = binary.LittleEndian.AppendUint32(b, uint32(cols))

@@ -267,3 +267,40 @@ func refString(s []byte) []byte {
 	}
 	return b
 }
+
+// Output that comes in quick succession is one event, and the file says
+// the same: what a replay shows does not change.
+func TestOutputCoalesced(t *testing.T) {
+	dir := t.TempDir()
+	r, err := Create(Options{Dir: dir, MaxBytes: 1 << 20, Session: 1, User: "alice", Cols: 80, Rows: 24, Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		r.Output([]byte(fmt.Sprintf("line %d\r\n", i)))
+	}
+	r.Close()
+	data, err := os.ReadFile(r.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var out strings.Builder
+	for _, l := range lines[1:] {
+		var ev []any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		out.WriteString(ev[2].(string))
+	}
+	var want strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&want, "line %d\r\n", i)
+	}
+	if out.String() != want.String() {
+		t.Errorf("replayed output differs:\n%q", out.String())
+	}
+	if events := len(lines) - 1; events > 10 {
+		t.Errorf("%d events for 100 writes within a few µs, want them coalesced", events)
+	}
+}
