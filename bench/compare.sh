@@ -57,6 +57,8 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
+. bench/account.sh
+bench_lock
 WORK=$(mktemp -d /tmp/tlntbench.XXXXXX)
 chmod 755 "$WORK"
 STARTED_PIDS=()
@@ -68,20 +70,6 @@ kill_tree() {
 		kill_tree "$kid"
 	done
 	kill -TERM "$pid" 2>/dev/null || true
-}
-
-account_pids() { ps -o pid= -u "$ACCOUNT" 2>/dev/null || true; }
-
-remove_account() {
-	id "$ACCOUNT" >/dev/null 2>&1 || return 0
-	local pid i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		pids=$(account_pids)
-		[ -z "$pids" ] && break
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-		sleep 0.2
-	done
-	userdel -r "$ACCOUNT" >/dev/null 2>&1 || true
 }
 
 cleanup() {
@@ -119,15 +107,7 @@ $GO build -o "$WORK/tlntadmn" ./cmd/tlntadmn
 LC=$WORK/loadclient
 
 # --- the test account: one shell, one prompt, for every server --------------
-remove_account # left over from a killed run
-useradd -m -s /bin/sh "$ACCOUNT"
-PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-echo "$ACCOUNT:$PASSWORD" | chpasswd
-HOME_DIR=$(getent passwd "$ACCOUNT" | cut -d: -f6)
-# dash reads ~/.profile as a login shell under all three servers.
-printf "PS1='tlnbench\$ '\n" >"$HOME_DIR/.profile"
-touch "$HOME_DIR/.hushlogin" # no motd or last-login lines from login(1)
-chown "$ACCOUNT:" "$HOME_DIR/.profile" "$HOME_DIR/.hushlogin"
+create_account
 
 mkdir -p "$WORK/data"
 "$LC" gen "$WORK/data" "$SIZE"
@@ -148,9 +128,8 @@ echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
 echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
 chmod 600 "$WORK/users" "$WORK/groups"
 # tlntsvr_config NAME PORT: the config of one tlntsvr, in $WORK/NAME.d.
-# session_limits.tasks off: on a host without a pids controller for
-# session cgroups it is RLIMIT_NPROC of the account, and every session
-# here is the one account (512 would stop the concurrency test at ~500).
+# session_limits.tasks off: the benchmark measures sessions, not limits
+# (and every session here is the one account).
 tlntsvr_config() {
 	cat >"$WORK/$1.d/tlntsvr.yaml" <<EOF
 listen: ["127.0.0.1:$2"]

@@ -27,23 +27,13 @@ PARALLEL=${PARALLEL:-50}
 GO=${GO:-go}
 ACCOUNT=tlntbench
 
+. bench/account.sh
+bench_lock
 WORK=$(mktemp -d /tmp/tlntscale.XXXXXX)
 chmod 755 "$WORK"
 STARTED_PIDS=()
 PTY_MAX_WAS=""
 
-account_pids() { ps -o pid= -u "$ACCOUNT" 2>/dev/null || true; }
-remove_account() {
-	id "$ACCOUNT" >/dev/null 2>&1 || return 0
-	local pid i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		pids=$(account_pids)
-		[ -z "$pids" ] && break
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-		sleep 0.5
-	done
-	userdel -r "$ACCOUNT" >/dev/null 2>&1 || true
-}
 cleanup() {
 	set +e
 	for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -85,13 +75,7 @@ mkdir -p "$WORK/tlntsvr.d"
 $GO build -o "$WORK/tlntsvr.d/tlntsvr" ./cmd/tlntsvr
 $GO build -o "$WORK/loadclient" ./bench/loadclient
 LC=$WORK/loadclient
-remove_account
-useradd -m -s /bin/sh "$ACCOUNT"
-PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-HOME_DIR=$(getent passwd "$ACCOUNT" | cut -d: -f6)
-printf "PS1='tlnbench\$ '\n" >"$HOME_DIR/.profile"
-touch "$HOME_DIR/.hushlogin"
-chown "$ACCOUNT:" "$HOME_DIR/.profile" "$HOME_DIR/.hushlogin"
+create_account
 echo "$ACCOUNT:$("$LC" hash "$PASSWORD" "$BCRYPT_COST")" >"$WORK/users"
 echo "telnet-clients: $ACCOUNT" >"$WORK/groups"
 chmod 600 "$WORK/users" "$WORK/groups"
@@ -101,10 +85,8 @@ listen: ["127.0.0.1:$PORT"]
 users_file: ../users
 groups_file: ../groups
 max_connections: $((SESSIONS + 10))
-# Without a pids controller for session cgroups (cgroup v1 hosts, this VM)
-# session_limits.tasks applies as RLIMIT_NPROC of the account, which counts
-# the processes of every session of it: all sessions here are one account,
-# and the default 512 would stop them at about 500.
+# The run measures sessions, not limits (and all sessions here are one
+# account).
 session_limits: {tasks: 0}
 admin_socket: $WORK/tlntsvr.d/admin.sock
 audit_log: audit.log
