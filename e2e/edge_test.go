@@ -114,13 +114,7 @@ func (d *daemon) auditEvents(t *testing.T, event string) []map[string]any {
 // every 200 ms. It returns the telnet and telnets frontends' addresses.
 func haproxy(t *testing.T, d *daemon) (plain, tlsFirst string) {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("haproxy is missing: .ci/run installs it")
-		}
-		t.Skip("haproxy missing: apt-get install haproxy")
-	}
+	bin := needTool(t, "haproxy", "haproxy")
 	b, err := os.ReadFile("../deploy/haproxy/tlntsvr.cfg")
 	if err != nil {
 		t.Fatal(err)
@@ -298,13 +292,7 @@ func nextNotify(t *testing.T, msgs <-chan string, want string) string {
 // around a reload, and STOPPING=1.
 func TestSocketActivationAndNotify(t *testing.T) {
 	needRoot(t)
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("systemd-socket-activate is missing: .ci/run installs Debian's systemd package")
-		}
-		t.Skip("systemd-socket-activate missing: apt-get install systemd")
-	}
+	activate := needTool(t, "systemd-socket-activate", "systemd")
 	plain, tlsFirst := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
 	notifyPath, msgs := notifySocket(t)
 
@@ -367,10 +355,7 @@ func TestSocketActivationAndNotify(t *testing.T) {
 // A socket with a name other than telnet or telnets is a configuration
 // error, exit status 78, not a guess.
 func TestSocketActivationUnknownName(t *testing.T) {
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Skip("systemd-socket-activate missing")
-	}
+	activate := needTool(t, "systemd-socket-activate", "systemd")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "users"), "")
 	writeFile(t, filepath.Join(dir, "groups"), "")
@@ -388,7 +373,7 @@ func TestSocketActivationUnknownName(t *testing.T) {
 			break
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 78 {
 		t.Errorf("exit: %v, want status 78\n%s", err, out.String())

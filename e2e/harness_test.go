@@ -106,6 +106,23 @@ func needRoot(t *testing.T) {
 	t.Skip("needs root to create test OS accounts; run as root (as CI does)")
 }
 
+// needTool returns the path of the program name, which the Debian package
+// pkg installs. As root (as CI and make test run, after make test-deps
+// installed every package) a missing one fails the test: the install is
+// broken, and a skip would hide it. Otherwise it skips.
+func needTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if haveRoot || os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed: Debian package %s (make test-deps and .ci/run install it)", name, pkg)
+	}
+	t.Skipf("%s is not installed (Debian package %s)", name, pkg)
+	return ""
+}
+
 // daemon is a running tlntsvr.
 type daemon struct {
 	t    *testing.T

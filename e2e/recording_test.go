@@ -58,9 +58,7 @@ func recordingOf(t *testing.T, d *daemon) string {
 // "r" event; the file and its directories are private.
 func TestRecordingReplaysWithAsciinema(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("asciinema"); err != nil {
-		t.Skip("asciinema is not installed (Debian package asciinema; make test-deps)")
-	}
+	needTool(t, "asciinema", "asciinema")
 	dir := filepath.Join(t.TempDir(), "sessions")
 	d := startDaemon(t, daemonOpts{extraConfig: "record: {dir: " + dir + "}\n"})
 	c := telnet(t, d, 80, 24)
