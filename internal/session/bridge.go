@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tlntsvr/tlntsvr/internal/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,11 +14,11 @@ import (
 const (
 	// bufSize is copyOut's batch: several PTY reads for one socket write.
 	bufSize = 32 << 10
-	// inBufSize is copyIn's own buffer, held for the session's whole
+	// inBufSize is the input's own buffer, held for the session's whole
 	// life: typing fits it many times over. Bulk input (a paste, a file
 	// sent with a client's send command) gets a bufSize buffer from
-	// bulkBufs while it lasts (see copyIn).
-	inBufSize = 4 << 10
+	// bulkBufs while it lasts (see input).
+	inBufSize = 1 << 10
 )
 
 // bulkBufs holds copyOut's read buffers, and copyIn's during bulk input. A
@@ -142,52 +141,6 @@ func flowControl(t *unix.Termios) bool {
 	return t.Iflag&unix.IXON != 0 && t.Cc[unix.VSTOP] == 0x13 && t.Cc[unix.VSTART] == 0x11
 }
 
-// copyIn forwards client data to the PTY. It keeps reading after the PTY
-// is gone, so the connection is drained until the client closes it.
-//
-// It reads into a small buffer of its own, and into a large one from
-// bulkBufs while reads bring at least half the small one's size, as a
-// read that filled it does even if every byte came as a doubled IAC
-// (typing never does): an idle session keeps 4 KiB, bulk input still
-// moves in large reads, and as much of it is held here as before, which
-// matters to a Synch sent behind it (see writeInput).
-func (s *Session) copyIn() {
-	small := make([]byte, inBufSize)
-	var large *[]byte
-	defer func() {
-		if large != nil {
-			bulkBufs.Put(large)
-		}
-	}()
-	buf := small
-	ptyOK := true
-	for {
-		n, err := s.conn.Read(buf)
-		if n > 0 {
-			s.lastIn.Store(time.Now().UnixNano())
-			s.bytesIn.Add(int64(n))
-			if ptyOK {
-				s.tapInput(buf[:n])
-				ptyOK = s.writeInput(buf[:n])
-			}
-		}
-		switch bulk := n >= len(small)/2; {
-		case bulk && large == nil:
-			large = bulkBufs.Get().(*[]byte)
-			buf = *large
-		case !bulk && large != nil:
-			bulkBufs.Put(large)
-			large, buf = nil, small
-		}
-		if err != nil {
-			if errors.Is(err, protocol.ErrLogout) {
-				s.loggedOut.Store(true)
-			}
-			return
-		}
-	}
-}
-
 // blockedInput is how long a write of client data to the terminal may
 // block before we check for a Synch the kernel could not announce (its
 // urgent byte waits behind the data we are not reading).
@@ -212,6 +165,11 @@ func (s *Session) writeInput(p []byte) bool {
 			return false
 		}
 		if s.conn.UrgentPending() {
+			return true
+		}
+		if s.interrupted.Load() {
+			// The session is ending (wakeInput): the rest of this input
+			// is not waited on, behind a program that may never read.
 			return true
 		}
 	}

@@ -20,7 +20,7 @@ func BenchmarkKeystroke(b *testing.B) {
 	s := &Session{master: master, conn: conn}
 	go io.Copy(io.Discard, slave) // the program reading the lines
 	go s.copyOut()
-	go s.copyIn()
+	go s.copyIn(newInput())
 	key, enter := []byte{'a'}, []byte{'\r'}
 	echo := make([]byte, 2)
 	b.ReportAllocs()

@@ -184,7 +184,7 @@ func TestLogout(t *testing.T) {
 }
 
 // A paste larger than copyIn's own buffer moves through a large one and
-// back (see copyIn): every byte reaches the program, each doubled IAC as
+// back (see input): every byte reaches the program, each doubled IAC as
 // one 0xFF, and what is typed after the paste too.
 func TestBulkInputArrivesWhole(t *testing.T) {
 	p, s := session(t, Spec{})

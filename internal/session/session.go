@@ -98,6 +98,11 @@ type Session struct {
 	// terminal echoes (Observe).
 	taps  []Tap
 	input func(p []byte)
+	// wakeArmed: Run is forwarding input, and wakeInput may cut its reads
+	// short; interrupted: it has (the session is ending).
+	wakeMu      sync.Mutex
+	wakeArmed   bool
+	interrupted atomic.Bool
 	// writing: copyOut is in a write to the client. To a slow client one
 	// write can take longer than drainTimeout; that is output flowing.
 	writing atomic.Bool
@@ -153,43 +158,25 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 
 	outDone := make(chan struct{})
 	var clientGone bool // copyOut stopped because the client did; read after outDone
+	s.armWake()
 	go func() {
+		// Last: Run reads outDone when it is woken.
+		defer s.wakeInput()
 		defer close(outDone)
 		defer s.recoverPanic("output")
 		clientGone = s.copyOut()
 	}()
-	inDone := make(chan struct{})
-	go func() {
-		defer close(inDone)
-		defer s.recoverPanic("input")
-		s.copyIn()
-	}()
+	stopWake := context.AfterFunc(ctx, s.wakeInput)
+	defer stopWake()
 
-	var reason Reason
-	select {
-	case <-s.exited:
-		reason = ReasonExit
-		// Forward what the shell wrote before it exited. The read ends
-		// with EIO once no process holds the terminal. While output
-		// still flows (a slow client, a loaded machine) it goes on; a
-		// background process that keeps the terminal open but quiet gets
-		// drainTimeout, and one that keeps writing drainLimit.
-		s.drain(outDone)
-	case <-outDone:
-		// Either the client stopped taking output, or no process holds
-		// the terminal any more: the shell is exiting.
-		reason = ReasonExit
-		if clientGone {
-			reason = ReasonDisconnect
-		}
-	case <-inDone:
-		reason = ReasonDisconnect
-		if s.loggedOut.Load() {
-			reason = ReasonLogout
-		}
-	case <-ctx.Done():
-		reason = ReasonEnded
-	}
+	// Run's own goroutine forwards the client's input (a goroutine fewer
+	// per session than waiting here for the others: stacks are most of
+	// what an idle session costs). The shell's exit, copyOut's end and ctx
+	// wake it from its read (wakeInput); it then decides as a select on
+	// them would have.
+	in := newInput()
+	reason := s.forward(ctx, in, outDone, &clientGone)
+	s.disarmWake()
 	if s.panicked.Load() {
 		reason = ReasonError
 	}
@@ -199,7 +186,7 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 		s.Notice(CannotStartMessage)
 	}
 
-	s.teardown(ctx, reason, outDone, inDone)
+	s.teardown(ctx, reason, outDone, in)
 	return reason
 }
 

@@ -275,6 +275,36 @@ func TestCancelEndsSession(t *testing.T) {
 	}
 }
 
+// Run's goroutine is the one that writes input to the terminal: stuck in
+// that write behind a program that does not read, it still ends the
+// session when told (an admin kill), and promptly.
+func TestCancelEndsSessionWithInputBlocked(t *testing.T) {
+	conn, p := connPair(t)
+	s := start(t, conn, Spec{EndTasks: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(s, ctx, []byte("stty -icanon -echo min 1; echo UP$((3+4)); sleep 1000\n"))
+	p.waitOutput(t, "UP7")
+	waitForChild(t, s, "sleep")
+	before, _ := s.Bytes()
+	go p.nc.Write(bytes.Repeat([]byte("a"), 150<<10)) // more than the terminal takes
+	deadline := time.Now().Add(10 * time.Second)
+	for in, _ := s.Bytes(); in == before; in, _ = s.Bytes() {
+		if time.Now().After(deadline) {
+			t.Fatal("the input never reached the session")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case r := <-done:
+		if r != ReasonEnded {
+			t.Errorf("reason = %q, want ended", r)
+		}
+	case <-time.After(killGrace + 3*time.Second):
+		t.Fatal("the session did not end with its input blocked")
+	}
+}
+
 // An administrator's kill (ErrKilled as the cause) ends every process of
 // the session even with EndTasks off; a plain cancel (an idle timeout)
 // then leaves what ignores the hangup running, as a disconnect does.

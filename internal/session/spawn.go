@@ -220,10 +220,7 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 	s.shellStart = st.start
 	s.lastIn.Store(s.started.UnixNano())
 	// The one place the shell is waited for, whatever ends the session.
-	go func() {
-		s.status = waitExit(cmd)
-		close(s.exited)
-	}()
+	go func() { s.shellExited(waitExit(cmd)) }()
 	return s, nil
 }
 

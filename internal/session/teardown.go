@@ -37,8 +37,9 @@ const (
 // teardown ends the session once Run knows why (reason): the session's
 // processes when EndTasks is set or ctx was cancelled with ErrKilled, the
 // terminal, then the connection, after the last output has gone out.
-// outDone and inDone are closed when copyOut and copyIn have returned.
-func (s *Session) teardown(ctx context.Context, reason Reason, outDone, inDone <-chan struct{}) {
+// outDone is closed when copyOut has returned; in is the client's input,
+// read here until the client closes its side (unless that has ended).
+func (s *Session) teardown(ctx context.Context, reason Reason, outDone <-chan struct{}, in *input) {
 	endAll := s.spec.EndTasks || errors.Is(context.Cause(ctx), ErrKilled)
 	if endAll {
 		s.endTasks()
@@ -51,7 +52,8 @@ func (s *Session) teardown(ctx context.Context, reason Reason, outDone, inDone <
 	s.conn.NetConn().SetWriteDeadline(time.Now().Add(lastWriteTimeout))
 	<-outDone
 	s.closeConn()
-	<-inDone
+	s.copyIn(in) // the terminal is gone: what comes is read and dropped
+	in.release()
 	s.conn.Close()
 	status := "still running (end_tasks_on_disconnect is off)"
 	if endAll {
@@ -110,7 +112,7 @@ func (s *Session) closeConn() {
 	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 		nc.SetReadDeadline(time.Now().Add(closeTimeout))
-		return // copyIn drains until EOF or the deadline; Run then closes
+		return // copyIn drains until EOF or the deadline; teardown then closes
 	}
 	nc.Close()
 }
