@@ -146,8 +146,8 @@ func (r *reaper) run() {
 }
 
 // reap reaps the shells whose pidfds are ready and tells their sessions.
-// Only run removes waiters, so a waiter looked up here stays until reap
-// removes it.
+// Waiters are removed only on the reaper's goroutine (here and in fail),
+// so one looked up here stays until reap removes it.
 func (r *reaper) reap(events []unix.EpollEvent) {
 	for _, ev := range events {
 		key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
@@ -160,7 +160,9 @@ func (r *reaper) reap(events []unix.EpollEvent) {
 		var ws syscall.WaitStatus
 		wpid, err := wait4(w.pid, &ws, syscall.WNOHANG)
 		if wpid == 0 && err == nil {
-			continue // still running: readable only once it exits, but cheap to be sure
+			// Still running: a pidfd is readable only once its process
+			// has exited, but reaping nothing costs one system call.
+			continue
 		}
 		r.mu.Lock()
 		delete(r.waiters, key)
