@@ -906,3 +906,33 @@ func TestShellGetsLoginUmask(t *testing.T) {
 		t.Errorf("want %q in the output:\n%s", want, out)
 	}
 }
+
+// An idle session costs the daemon two goroutines, Run's (which reads the
+// client) and copyOut's: their stacks are most of what it holds per
+// session, so a third (a waiter per shell, a goroutine just to wait for
+// the others) shows here.
+func TestIdleSessionGoroutines(t *testing.T) {
+	const sessions = 20
+	before := runtime.NumGoroutine()
+	var peers []*peer
+	var dones []<-chan Reason
+	for i := range sessions {
+		conn, p := connPair(t) // and one goroutine of the test's: the peer's reader
+		s := start(t, conn, Spec{EndTasks: true})
+		dones = append(dones, runAsync(s, context.Background(), []byte(fmt.Sprintf("echo UP$((%d+1))\n", i))))
+		p.waitOutput(t, fmt.Sprintf("UP%d", i+1))
+		peers = append(peers, p)
+	}
+	time.Sleep(100 * time.Millisecond) // what Start or the first output left running ends
+	got := runtime.NumGoroutine() - before
+	t.Logf("%d goroutines for %d idle sessions", got, sessions)
+	for _, p := range peers {
+		p.nc.Close()
+	}
+	for _, d := range dones {
+		waitReason(t, d)
+	}
+	if want := 3*sessions + 5; got > want {
+		t.Errorf("%d goroutines for %d idle sessions, want at most %d (2 each, 1 the test's, a few the runtime's)", got, sessions, want)
+	}
+}

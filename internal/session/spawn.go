@@ -215,12 +215,13 @@ func Start(conn *protocol.Conn, spec Spec) (*Session, error) {
 		spec: spec, log: log, conn: conn, pid: cmd.Process.Pid, master: master, packet: packet,
 		exited: make(chan struct{}), started: time.Now(), report: rep, cg: cg,
 	}
-	// Our child, unreaped until waitExit: its PID cannot be reused yet.
+	// Our child, unreaped until watchExit reaps it: its PID cannot be
+	// reused yet.
 	st, _ := readStat(s.pid)
 	s.shellStart = st.start
 	s.lastIn.Store(s.started.UnixNano())
 	// The one place the shell is waited for, whatever ends the session.
-	go func() { s.shellExited(waitExit(cmd)) }()
+	watchExit(cmd, s.shellExited)
 	return s, nil
 }
 
@@ -241,57 +242,6 @@ func ownTerminal(tty *os.File, acct Account) error {
 	}
 	if err := tty.Chmod(0o620); err != nil {
 		return fmt.Errorf("give the terminal to %s: %w", acct.Name, err)
-	}
-	return nil
-}
-
-// waitExit waits for the shell to exit and reaps it. cmd.Wait would hold
-// an OS thread blocked in waitid for the session's whole life (with the
-// runtime's stacks for it, 34 KiB more per session); a pidfd becomes
-// readable when the process exits, so Go's poller waits on it as on a
-// socket, without a thread.
-func waitExit(cmd *exec.Cmd) error {
-	pid := cmd.Process.Pid
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return cmd.Wait() // before Linux 5.10
-	}
-	// The shell is ours to wait for from here: let go of os.Process's
-	// handle (a pidfd of its own since Go 1.23) now, so that a session
-	// holds one descriptor for its shell, not two (RLIMIT_NOFILE is what
-	// bounds the sessions of a daemon first). The shell stays unreaped
-	// until the wait below, so its PID cannot be reused meanwhile.
-	cmd.Process.Release()
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	var ws syscall.WaitStatus
-	var werr error
-	rc, err := f.SyscallConn()
-	if err == nil {
-		err = rc.Read(func(uintptr) bool {
-			var wpid int
-			wpid, werr = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-			return wpid != 0 || (werr != nil && werr != syscall.EINTR) // 0: still running
-		})
-	}
-	if err != nil {
-		// The poller could not take the pidfd (epoll_ctl failing, e.g.
-		// at max_user_watches): wait the old way, a thread blocked in
-		// wait4, rather than not at all.
-		for {
-			_, werr = syscall.Wait4(pid, &ws, 0, nil)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-	}
-	switch {
-	case werr != nil:
-		return fmt.Errorf("wait for pid %d: %w", pid, werr)
-	case ws.Signaled():
-		return fmt.Errorf("signal: %v", ws.Signal())
-	case ws.ExitStatus() != 0:
-		return fmt.Errorf("exit status %d", ws.ExitStatus())
 	}
 	return nil
 }

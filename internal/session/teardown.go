@@ -24,7 +24,7 @@ const (
 	// takes effect at once unless the process sleeps uninterruptibly (a
 	// hung NFS or FUSE mount, a stuck device); such a shell must not hold
 	// its connection, registry entry and max_connections slot until then:
-	// the goroutine waiting on it reaps it whenever it ends.
+	// the daemon's reaper (reaper.go) reaps it whenever it ends.
 	exitWait = 10 * time.Second
 	// closeTimeout bounds waiting for the client to close its side after
 	// we closed ours, so the last output is not lost to a reset.
