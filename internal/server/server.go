@@ -276,20 +276,55 @@ func refuse(nc net.Conn, msg string) {
 
 // serveConn runs one connection: TLS (from the first byte when
 // tlsFirst), negotiation, logon, session.
+//
+// Everything up to the shell's start runs on a goroutine of its own, which
+// this one waits for: a goroutine's stack grows to the deepest call it
+// made (a TLS handshake, bcrypt, an audit record) and shrinks only at a
+// garbage collection, by half, when it is mostly unused. The session,
+// which may wait for months, then keeps a stack as small as its own
+// calls need, not the logon's: stacks are most of what an idle session
+// costs the daemon.
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	remote := nc.RemoteAddr().String()
 	log := s.log.With("remote", remote)
 	defer nc.Close()
-	defer func() {
-		// One connection's bug must never take the daemon down.
-		if r := recover(); r != nil {
-			log.Error("panic in connection; connection closed", "panic", r, "stack", string(debug.Stack()))
-		}
+	defer recoverConn(log)
+	var live *liveSession
+	onOwnStack(func() {
+		defer recoverConn(log)
+		live = s.logOn(ctx, nc, tlsFirst, remote, log)
+	})
+	if live != nil {
+		defer s.loggedOn.Add(-1)
+		live.run()
+	}
+}
+
+// recoverConn keeps one connection's bug from taking the daemon down.
+func recoverConn(log *slog.Logger) {
+	if r := recover(); r != nil {
+		log.Error("panic in connection; connection closed", "panic", r, "stack", string(debug.Stack()))
+	}
+}
+
+// onOwnStack runs f on a new goroutine and waits for it (see serveConn).
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
 	}()
+	<-done
+}
+
+// logOn admits the connection, secures and negotiates it, logs the client
+// on and starts its session; nil if any of that ends the connection
+// (which the caller closes). A session it returns holds a loggedOn count.
+func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote string, log *slog.Logger) *liveSession {
 	cfg := s.Config()
 	st := s.admit(nc, cfg, tlsFirst)
 	if st == nil {
-		return
+		return nil
 	}
 	loggedOn := false
 	endLogon := sync.OnceFunc(func() { s.finishStartup(st, cfg, loggedOn, remoteAddr(nc)) })
@@ -317,14 +352,14 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 			st.ended(outcomeFailed) // a TLS handshake or negotiation that failed on what it sent
 		}
 		log.Debug("negotiation failed", "err", err)
-		return
+		return nil
 	}
 	nc.SetReadDeadline(loginDeadline)
 	if tc == nil && cfg.TLS.Require {
 		s.flood.record(refusedTLS, sourceName(st.source), "remote", remote)
 		st.ended(outcomeFailed)
 		conn.Write([]byte(msgTLSRequired + "\r\n"))
-		return
+		return nil
 	}
 
 	// The login deadline bounds the wait for a bcrypt slot as well as the
@@ -336,19 +371,22 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	loggedOn = ok
 	endLogon()
 	if !ok || !stopClose() {
-		return
+		return nil
 	}
 	if !s.reserveSession(cfg) {
 		// Sessions started by others while this one logged on.
 		s.flood.record(refusedSessions, sourceName(st.source), "remote", remote, "max_connections", cfg.MaxConnections)
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write([]byte(msgMaxConnections + "\r\n"))
-		return
+		return nil
 	}
-	defer s.loggedOn.Add(-1)
 	limited.unlimited.Store(true)
 	nc.SetDeadline(time.Time{})
-	s.runSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
+	live := s.startSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
+	if live == nil {
+		s.loggedOn.Add(-1)
+	}
+	return live
 }
 
 // hostOf returns the address part of host:port.
@@ -359,9 +397,24 @@ func hostOf(remote string) string {
 	return remote
 }
 
-// runSession starts the shell for a logged-on identity and bridges it until
-// it ends.
-func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string, prot *admin.TLS) {
+// liveSession is a logged-on session whose shell has started, registered
+// and audited: run bridges it until it ends.
+type liveSession struct {
+	s         *Server
+	sess      *session.Session
+	sid       int
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	typeahead []byte
+	user      string
+	remote    string
+	// endObservers ends the recording and the shadows (observe).
+	endObservers func()
+}
+
+// startSession starts the shell for a logged-on identity and registers
+// the session; nil if it cannot start (the client has been told).
+func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string, prot *admin.TLS) *liveSession {
 	log = log.With("user", id.User, "os_account", id.OSAccount)
 	// refuse ends a logon whose password was right but whose session
 	// cannot start: the audit trail records every refused logon, and the
@@ -377,12 +430,12 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 	if err != nil {
 		log.Error("cannot start session: OS account lookup failed", "err", err)
 		refuse(err)
-		return
+		return nil
 	}
 	if err := session.CheckAccount(acct, session.AccountPolicy{AllowRoot: cfg.AllowRoot, RefuseLocked: cfg.RefuseLockedAccounts}); err != nil {
 		log.Warn("logon refused", "err", err)
 		refuse(err)
-		return
+		return nil
 	}
 	term := conn.Term()
 	if cfg.Mode == config.ModeStream {
@@ -410,7 +463,7 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 			log.Error("cannot start session", "err", err)
 		}
 		refuse(fmt.Errorf("cannot start session: %w", err))
-		return
+		return nil
 	}
 	e := &entry{
 		info: SessionInfo{
@@ -420,8 +473,23 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		sess: sess, stream: cfg.Mode == config.ModeStream,
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	e.cancel = cancel
+	sid := s.sessions.add(e)
+	s.sessionsChanged()
+	s.metrics.Logon(metrics.LogonOK)
+	s.watchIdle(sctx, sid, e)
+	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
+		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
+	return &liveSession{
+		s: s, sess: sess, sid: sid, ctx: sctx, cancel: cancel, typeahead: typeahead, user: id.User, remote: remote,
+		endObservers: s.observe(cfg, sid, e, cols, rows, log),
+	}
+}
+
+// run bridges the session until it ends, then unregisters it.
+func (l *liveSession) run() {
+	s, sess := l.s, l.sess
+	defer l.cancel(nil)
 	// Deferred first, so run last: after the session has left the
 	// registry (see metrics.SessionEnded).
 	defer func() {
@@ -429,21 +497,14 @@ func (s *Server) runSession(ctx context.Context, conn *protocol.Conn, cfg *confi
 		s.metrics.SessionEnded(time.Since(sess.Started()), in, out)
 		s.sessionsChanged()
 	}()
-	sid := s.sessions.add(e)
-	defer s.sessions.remove(sid)
-	s.sessionsChanged()
-	s.metrics.Logon(metrics.LogonOK)
-	s.watchIdle(sctx, sid, e)
-	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
-		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
-	endObservers := s.observe(cfg, sid, e, cols, rows, log)
+	defer s.sessions.remove(l.sid)
 
-	reason := sess.Run(sctx, typeahead)
-	endObservers()
+	reason := sess.Run(l.ctx, l.typeahead)
+	l.endObservers()
 
 	in, out := sess.Bytes()
-	s.audit.Info("session ended", "event", "session_end", "session", sid, "user", id.User,
-		"remote", remote, "reason", string(reason),
+	s.audit.Info("session ended", "event", "session_end", "session", l.sid, "user", l.user,
+		"remote", l.remote, "reason", string(reason),
 		"duration", time.Since(sess.Started()).Round(time.Millisecond).String(),
 		"bytes_in", in, "bytes_out", out)
 }
