@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,5 +100,54 @@ func TestPanicBeforeLogonEndsOnlyThatConnection(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no login prompt after the panic: %v; got %q", err, got)
 		}
+	}
+}
+
+// A panic after the shell has started but before the session runs (a bug
+// between the two) ends that session as a kill would: the shell is gone,
+// the registry entry and the max_connections slot are given back, the
+// connection is closed.
+func TestPanicAfterSessionStartGivesEverythingBack(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := auth.HashPasswordCost("right", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := newTestServer(t, "someone:"+hash+":"+me.Username+"\n", "telnet-clients: someone\n",
+		"allow_root: true\nshell: /bin/sh\nend_tasks_on_disconnect: true\n")
+	var shellPIDs []int
+	testHookSessionAdded = func() {
+		for _, si := range srv.sessions.List() {
+			shellPIDs = append(shellPIDs, si.PID)
+		}
+		panic("injected: bug between the shell's start and the session")
+	}
+	t.Cleanup(func() { testHookSessionAdded = nil })
+
+	tc, done := connect(srv, "192.0.2.7", 1000)
+	defer tc.Close()
+	tc.waitFor(t, "login: ")
+	tc.Write([]byte("someone\r\n"))
+	tc.waitFor(t, "password: ")
+	tc.Write([]byte("right\r\n"))
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection was not ended after the panic")
+	}
+	if len(shellPIDs) != 1 {
+		t.Fatalf("sessions in the registry at the panic: %v, want one", shellPIDs)
+	}
+	if n := srv.sessions.Len(); n != 0 {
+		t.Errorf("%d sessions still in the registry", n)
+	}
+	if n := srv.loggedOn.Load(); n != 0 {
+		t.Errorf("%d max_connections slots still held", n)
+	}
+	if err := syscall.Kill(shellPIDs[0], 0); err != syscall.ESRCH {
+		t.Errorf("the session's shell (pid %d) is still there: kill 0: %v", shellPIDs[0], err)
 	}
 }

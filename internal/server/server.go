@@ -320,7 +320,7 @@ func onOwnStack(f func()) {
 // logOn admits the connection, secures and negotiates it, logs the client
 // on and starts its session; nil if any of that ends the connection
 // (which the caller closes). A session it returns holds a loggedOn count.
-func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote string, log *slog.Logger) *liveSession {
+func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote string, log *slog.Logger) (live *liveSession) {
 	cfg := s.Config()
 	st := s.admit(nc, cfg, tlsFirst)
 	if st == nil {
@@ -382,11 +382,13 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	}
 	limited.unlimited.Store(true)
 	nc.SetDeadline(time.Time{})
-	live := s.startSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
-	if live == nil {
-		s.loggedOn.Add(-1)
-	}
-	return live
+	// Deferred, so that a panic in startSession gives the slot back too.
+	defer func() {
+		if live == nil {
+			s.loggedOn.Add(-1)
+		}
+	}()
+	return s.startSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
 }
 
 // hostOf returns the address part of host:port.
@@ -396,6 +398,11 @@ func hostOf(remote string) string {
 	}
 	return remote
 }
+
+// testHookSessionAdded, when set (tests), runs once a session is in the
+// registry: a stand-in for a bug between the shell's start and the
+// session's run.
+var testHookSessionAdded func()
 
 // liveSession is a logged-on session whose shell has started, registered
 // and audited: run bridges it until it ends.
@@ -465,6 +472,27 @@ func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *con
 		refuse(fmt.Errorf("cannot start session: %w", err))
 		return nil
 	}
+	// A panic from here on (a bug) must not leave a shell no one ends,
+	// or a registry entry no one removes: the session is ended as an
+	// administrator's kill ends one, and the panic goes on to recoverConn.
+	var live *liveSession
+	sid := -1
+	var cancel context.CancelCauseFunc
+	defer func() {
+		if live != nil {
+			return
+		}
+		if sid >= 0 {
+			s.sessions.remove(sid)
+			s.sessionsChanged()
+		}
+		if cancel != nil {
+			cancel(nil)
+		}
+		killed, kill := context.WithCancelCause(context.Background())
+		kill(session.ErrKilled)
+		sess.Run(killed, nil)
+	}()
 	e := &entry{
 		info: SessionInfo{
 			User: id.User, OSAccount: acct.Name, Remote: remote,
@@ -472,18 +500,24 @@ func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *con
 		},
 		sess: sess, stream: cfg.Mode == config.ModeStream,
 	}
-	sctx, cancel := context.WithCancelCause(ctx)
+	sctx, cancelSession := context.WithCancelCause(ctx)
+	cancel = cancelSession
 	e.cancel = cancel
-	sid := s.sessions.add(e)
+	sid = s.sessions.add(e)
+	if testHookSessionAdded != nil {
+		testHookSessionAdded()
+	}
 	s.sessionsChanged()
 	s.metrics.Logon(metrics.LogonOK)
 	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
 		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
-	return &liveSession{
+	endObservers := s.observe(cfg, sid, e, cols, rows, log)
+	live = &liveSession{
 		s: s, sess: sess, sid: sid, ctx: sctx, cancel: cancel, typeahead: typeahead, user: id.User, remote: remote,
-		endObservers: s.observe(cfg, sid, e, cols, rows, log),
+		endObservers: endObservers,
 	}
+	return live
 }
 
 // run bridges the session until it ends, then unregisters it.

@@ -87,11 +87,11 @@ func (s *Session) copyIn(in *input) {
 // in the input path ends the session like a disconnect (recoverPanic).
 func (s *Session) forward(ctx context.Context, in *input, outDone <-chan struct{}, clientGone *bool) (reason Reason) {
 	defer func() {
-		if s.panicked.Load() {
+		if r := recover(); r != nil {
+			s.logPanic("input", r)
 			in.ended = true // its state is not to be trusted any more
 		}
 	}()
-	defer s.recoverPanic("input")
 	reason = ReasonDisconnect
 	var drain *drainState // set once the shell has exited
 	for {
@@ -104,8 +104,11 @@ func (s *Session) forward(ctx context.Context, in *input, outDone <-chan struct{
 				continue
 			}
 			if in.ended {
-				if s.loggedOut.Load() {
+				switch {
+				case s.loggedOut.Load():
 					return ReasonLogout
+				case ctx.Err() != nil:
+					return ReasonEnded // the read failed because ctx cut a reply short (endInput)
 				}
 				return ReasonDisconnect
 			}
@@ -140,8 +143,23 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 			// still flows (a slow client, a loaded machine) it goes on; a
 			// background process that keeps the terminal open but quiet
 			// gets drainTimeout, and one that keeps writing drainLimit.
-			*drain = &drainState{limit: time.Now().Add(drainLimit)}
-			s.conn.NetConn().SetReadDeadline(time.Now().Add(drainTimeout / 4))
+			now := time.Now()
+			*drain = &drainState{limit: now.Add(drainLimit)}
+			s.conn.NetConn().SetReadDeadline(now.Add(drainTimeout / 4))
+			// This goroutine's own writes to the client (replies to
+			// what it reads) and copyOut's are bounded as teardown
+			// would bound them after drainLimit: a client that stops
+			// reading must not keep the session past it.
+			s.conn.NetConn().SetWriteDeadline(now.Add(drainLimit + lastWriteTimeout))
+			// The first look at quiet is at the first tick, not now:
+			// what the shell wrote last may still be on its way
+			// through the terminal when its exit is seen.
+			select {
+			case <-outDone:
+				return ReasonExit, true
+			default:
+				return "", false
+			}
 		default:
 		}
 	}
@@ -154,6 +172,11 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 		quiet := !s.writing.Load() && time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout
 		return ReasonExit, quiet || time.Now().After((*drain).limit)
 	}
+	// ctx first: a kill that cut this goroutine's reply to the client
+	// short (endInput) also cuts copyOut's writes, and was the cause.
+	if ctx.Err() != nil {
+		return ReasonEnded, true
+	}
 	select {
 	case <-outDone:
 		// Either the client stopped taking output, or no process holds
@@ -162,8 +185,6 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 			return ReasonDisconnect, true
 		}
 		return ReasonExit, true
-	case <-ctx.Done():
-		return ReasonEnded, true
 	default:
 		return "", false
 	}
@@ -188,7 +209,17 @@ func (s *Session) disarmWake() {
 // write to the terminal, look at what has happened: the shell exited,
 // copyOut ended, ctx was cancelled. What happened must be visible (a
 // channel closed) before the call. Any goroutine.
-func (s *Session) wakeInput() {
+func (s *Session) wakeInput() { s.wake(0) }
+
+// endInput is wakeInput for an end that does not wait for output (copyOut
+// has ended, or ctx was cancelled): writes to the client are bounded as
+// teardown bounds them, for Run's goroutine may be in one (a reply to
+// what it read) that a client which does not read would keep forever.
+func (s *Session) endInput() { s.wake(lastWriteTimeout) }
+
+// wake is wakeInput and endInput; writeBound, if not 0, is how long
+// writes to the client may still take.
+func (s *Session) wake(writeBound time.Duration) {
 	s.wakeMu.Lock()
 	defer s.wakeMu.Unlock()
 	if !s.wakeArmed {
@@ -197,6 +228,9 @@ func (s *Session) wakeInput() {
 	s.interrupted.Store(true)
 	s.conn.NetConn().SetReadDeadline(aLongTimeAgo)
 	s.master.SetWriteDeadline(aLongTimeAgo)
+	if writeBound > 0 {
+		s.conn.NetConn().SetWriteDeadline(time.Now().Add(writeBound))
+	}
 }
 
 // aLongTimeAgo is a deadline that has passed: it cuts a wait short.
@@ -207,5 +241,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (s *Session) shellExited(status error) {
 	s.status = status
 	close(s.exited)
-	s.wakeInput()
+	// Output is still forwarded (decide), for drainLimit at most; the
+	// bound on writes to the client is set here as well as there, for
+	// Run's goroutine may be in a write that never ends, and not get to
+	// decide.
+	s.wake(drainLimit + lastWriteTimeout)
 }

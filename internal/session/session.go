@@ -161,12 +161,12 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 	s.armWake()
 	go func() {
 		// Last: Run reads outDone when it is woken.
-		defer s.wakeInput()
+		defer s.endInput()
 		defer close(outDone)
 		defer s.recoverPanic("output")
 		clientGone = s.copyOut()
 	}()
-	stopWake := context.AfterFunc(ctx, s.wakeInput)
+	stopWake := context.AfterFunc(ctx, s.endInput)
 	defer stopWake()
 
 	// Run's own goroutine forwards the client's input (a goroutine fewer
@@ -195,7 +195,13 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 // session like a disconnect.
 func (s *Session) recoverPanic(where string) {
 	if r := recover(); r != nil {
-		s.panicked.Store(true)
-		s.log.Error("panic in session; ending it", "in", where, "panic", r, "stack", string(debug.Stack()))
+		s.logPanic(where, r)
 	}
+}
+
+// logPanic records a recovered panic: logged with its stack, and the
+// session ends with ReasonError.
+func (s *Session) logPanic(where string, r any) {
+	s.panicked.Store(true)
+	s.log.Error("panic in session; ending it", "in", where, "panic", r, "stack", string(debug.Stack()))
 }

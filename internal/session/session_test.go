@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -934,5 +935,66 @@ func TestIdleSessionGoroutines(t *testing.T) {
 	}
 	if want := 3*sessions + 5; got > want {
 		t.Errorf("%d goroutines for %d idle sessions, want at most %d (2 each, 1 the test's, a few the runtime's)", got, sessions, want)
+	}
+}
+
+// What a shell writes just before it exits reaches the client even when
+// its exit is seen first: the output may still be on its way through the
+// terminal, and the drain's first look at quiet output waits a tick.
+func TestOutputOfAShellThatExitsAtOnce(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "bye")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho GOODBYE$((40+2))\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		conn, p := connPair(t)
+		s := start(t, conn, Spec{Shell: script})
+		select {
+		case <-s.exited: // reaped before Run starts
+		case <-time.After(10 * time.Second):
+			t.Fatal("the shell did not exit")
+		}
+		if r := waitReason(t, runAsync(s, context.Background(), nil)); r != ReasonExit {
+			t.Errorf("run %d: reason %q, want exit", i, r)
+		}
+		<-p.eof
+		if !strings.Contains(p.output(), "GOODBYE42") {
+			t.Fatalf("run %d: the shell's last line was lost: %q", i, p.output())
+		}
+	}
+}
+
+// Run's goroutine writes to the client too (the replies to what it reads:
+// here an Are You There while the client takes no output). Stuck in that
+// write, it still ends the session when told.
+func TestEndWhileReplyToClientBlocked(t *testing.T) {
+	cc, sc := tcpPair(t) // the client end is written, never read
+	conn := protocol.NewConn(sc, protocol.Config{})
+	s := start(t, conn, Spec{EndTasks: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAsync(s, ctx, []byte("yes\n"))
+	var last int64 = -1
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		_, out := s.Bytes()
+		if out > 0 && out == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("output never blocked (%d bytes out)", out)
+		}
+		last = out
+	}
+	if _, err := cc.Write([]byte{iac, 246}); err != nil { // IAC AYT
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // Run reads it and waits to reply
+	cancel()
+	select {
+	case r := <-done:
+		if r != ReasonEnded {
+			t.Fatalf("reason %q, want %q", r, ReasonEnded)
+		}
+	case <-time.After(lastWriteTimeout + 10*time.Second):
+		t.Fatal("the session did not end while a reply to its client was blocked")
 	}
 }
