@@ -154,6 +154,15 @@ const blockedInput = 250 * time.Millisecond
 // is left of the write came before the mark and is discarded (RFC 854),
 // as Read discards the rest up to the DM; else the write goes on.
 func (s *Session) writeInput(p []byte) bool {
+	// What the terminal takes at once (a keystroke, a line) is written
+	// without a deadline: arming one moves a runtime timer, a few µs on
+	// each keystroke's way to its echo (docs/performance.md, Keystrokes).
+	// Only what it does not take waits, with the deadline.
+	n, err := s.writeNow(p)
+	if err != nil {
+		return false
+	}
+	p = p[n:]
 	for len(p) > 0 {
 		s.master.SetWriteDeadline(time.Now().Add(blockedInput))
 		n, err := s.master.Write(p)
@@ -174,4 +183,37 @@ func (s *Session) writeInput(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// writeNow writes what the terminal takes of p without waiting, by one
+// write(2) on the master; n < len(p) when its input is full. A deadline
+// already past (a Synch, wakeInput) is left to writeInput's loop.
+func (s *Session) writeNow(p []byte) (int, error) {
+	// Asked for each time, not kept: the compiler then sees its concrete
+	// type, and neither it nor the function below is allocated.
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Write(int(fd), p)
+			if werr != unix.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, nil
+	case err != nil:
+		return 0, err // closed
+	case werr == unix.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
 }
