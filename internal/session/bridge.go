@@ -107,11 +107,15 @@ func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error)
 			m--
 		}
 		n += m
-		if n < smallRead {
-			// A keystroke's echo, a prompt: out at once. Looking for
-			// more first (a read that finds none) would put a system
-			// call between the keystroke and its echo; the next call
-			// makes it after the write instead.
+		if n < smallRead && s.echoDue.Swap(false) {
+			// A keystroke's echo: out at once. Looking for more first
+			// (a read that finds none) would put a system call between
+			// the keystroke and its echo; the next call makes it after
+			// the write instead. Only when the client has typed since
+			// the last write: a program writing short lines (cat of a
+			// text file) would otherwise have each line written alone
+			// whenever this reader keeps up with it, a socket write and
+			// a packet per line.
 			return n, 0, nil
 		}
 	}
@@ -119,8 +123,8 @@ func (s *Session) readOutput(fd int, buf []byte) (n int, status byte, err error)
 }
 
 // smallRead is the size below which a first read is written without
-// reading on: what typing and its echo bring. Bulk output comes in reads
-// of about 4 KiB and is batched as before.
+// reading on, when an echo is due (echoDue): what typing and its echo
+// bring. Bulk output comes in reads of about 4 KiB and is batched.
 const smallRead = 128
 
 // ptyStatus acts on a packet-mode status byte: the program turned XON/XOFF
@@ -158,6 +162,7 @@ func (s *Session) writeInput(p []byte) bool {
 	// without a deadline: arming one moves a runtime timer, a few µs on
 	// each keystroke's way to its echo (docs/performance.md, Keystrokes).
 	// Only what it does not take waits, with the deadline.
+	s.echoDue.Store(true)
 	n, err := s.writeNow(p)
 	if err != nil {
 		return false

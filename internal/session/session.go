@@ -103,6 +103,9 @@ type Session struct {
 	wakeMu      sync.Mutex
 	wakeArmed   bool
 	interrupted atomic.Bool
+	// echoDue: client input went to the terminal since copyOut last
+	// wrote a small first read at once (readOutput).
+	echoDue atomic.Bool
 	// writing: copyOut is in a write to the client. To a slow client one
 	// write can take longer than drainTimeout; that is output flowing.
 	writing atomic.Bool
