@@ -182,7 +182,7 @@ func (s *Session) writeInput(p []byte) bool {
 			return true
 		}
 		if s.interrupted.Load() {
-			// The session is ending (wakeInput): the rest of this input
+			// The session is ending (wake): the rest of this input
 			// is not waited on, behind a program that may never read.
 			return true
 		}
@@ -192,7 +192,7 @@ func (s *Session) writeInput(p []byte) bool {
 
 // writeNow writes what the terminal takes of p without waiting, by one
 // write(2) on the master; n < len(p) when its input is full. A deadline
-// already past (a Synch, wakeInput) is left to writeInput's loop.
+// already past (a Synch, wake) is left to writeInput's loop.
 func (s *Session) writeNow(p []byte) (int, error) {
 	// Asked for each time, not kept: the compiler then sees its concrete
 	// type, and neither it nor the function below is allocated.

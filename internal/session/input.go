@@ -40,7 +40,7 @@ func (in *input) release() {
 }
 
 // forwardInput reads the client once and writes what it brought to the
-// PTY. A read that fails for any reason but a deadline (wakeInput, a
+// PTY. A read that fails for any reason but a deadline (wake, a
 // tick) ends the input for good.
 func (s *Session) forwardInput(in *input) error {
 	n, err := s.conn.Read(in.buf)
@@ -190,7 +190,7 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 	}
 }
 
-// armWake makes wakeInput take effect, for Run's forward; disarmWake ends
+// armWake makes wake take effect, for Run's forward; disarmWake ends
 // that, before teardown sets deadlines of its own.
 func (s *Session) armWake() {
 	s.wakeMu.Lock()
@@ -205,20 +205,17 @@ func (s *Session) disarmWake() {
 	s.conn.NetConn().SetReadDeadline(time.Time{})
 }
 
-// wakeInput has Run's goroutine, in a read of the client or a blocked
-// write to the terminal, look at what has happened: the shell exited,
-// copyOut ended, ctx was cancelled. What happened must be visible (a
-// channel closed) before the call. Any goroutine.
-func (s *Session) wakeInput() { s.wake(0) }
-
-// endInput is wakeInput for an end that does not wait for output (copyOut
-// has ended, or ctx was cancelled): writes to the client are bounded as
-// teardown bounds them, for Run's goroutine may be in one (a reply to
-// what it read) that a client which does not read would keep forever.
+// endInput has Run's goroutine, in a read of the client or a blocked
+// write to the terminal, look at what has happened: copyOut ended, or ctx
+// was cancelled (shellExited does the same for the shell's exit). What
+// happened must be visible (a channel closed) before the call. Writes to
+// the client are bounded as teardown bounds them, for Run's goroutine may
+// be in one (a reply to what it read) that a client which does not read
+// would keep forever. Any goroutine.
 func (s *Session) endInput() { s.wake(lastWriteTimeout) }
 
-// wake is wakeInput and endInput; writeBound, if not 0, is how long
-// writes to the client may still take.
+// wake is endInput's and shellExited's: writeBound is how long writes to
+// the client may still take.
 func (s *Session) wake(writeBound time.Duration) {
 	s.wakeMu.Lock()
 	defer s.wakeMu.Unlock()

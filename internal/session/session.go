@@ -98,7 +98,7 @@ type Session struct {
 	// terminal echoes (Observe).
 	taps  []Tap
 	input func(p []byte)
-	// wakeArmed: Run is forwarding input, and wakeInput may cut its reads
+	// wakeArmed: Run is forwarding input, and wake may cut its reads
 	// short; interrupted: it has (the session is ending).
 	wakeMu      sync.Mutex
 	wakeArmed   bool
@@ -175,7 +175,7 @@ func (s *Session) Run(ctx context.Context, typeahead []byte) Reason {
 	// Run's own goroutine forwards the client's input (a goroutine fewer
 	// per session than waiting here for the others: stacks are most of
 	// what an idle session costs). The shell's exit, copyOut's end and ctx
-	// wake it from its read (wakeInput); it then decides as a select on
+	// wake it from its read (wake); it then decides as a select on
 	// them would have.
 	in := newInput()
 	reason := s.forward(ctx, in, outDone, &clientGone)

@@ -81,29 +81,6 @@ func (s *Session) teardown(ctx context.Context, reason Reason, outDone <-chan st
 	s.log.Debug("session ended", "reason", reason, "shell", status)
 }
 
-// drain waits for copyOut to finish after the shell has exited, for as
-// long as output keeps coming: drainTimeout of silence (no write to the
-// client in progress or ended within it), or drainLimit in all, ends the
-// wait.
-func (s *Session) drain(outDone <-chan struct{}) {
-	limit := time.NewTimer(drainLimit)
-	defer limit.Stop()
-	tick := time.NewTicker(drainTimeout / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case <-outDone:
-			return
-		case <-limit.C:
-			return
-		case <-tick.C:
-			if !s.writing.Load() && time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout {
-				return
-			}
-		}
-	}
-}
-
 // closeConn closes our side first and waits (bounded) for the client to
 // close its side: closing a socket with unread input makes the kernel send
 // a reset, which can destroy the last output in flight.
