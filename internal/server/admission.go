@@ -95,7 +95,7 @@ func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup 
 		refuse(nc, msgPenalised)
 		return nil
 	}
-	st := newStartup(src, remote, func() { nc.Close() })
+	st := newStartup(src, addr, remote, func() { nc.Close() })
 	victims, ok := s.startups.admit(st, cfg.MaxStartups, cfg.PerSourceMaxStartups)
 	if !ok {
 		s.flood.record(refusedPerSource, name, "remote", remote, "per_source_max_startups", cfg.PerSourceMaxStartups)
@@ -110,22 +110,50 @@ func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup 
 		s.flood.record(evictedStartup, sourceName(v.source), "remote", v.remote, "max_startups", cfg.MaxStartups,
 			"stage", stageName(stage(v.stage.Load())))
 	}
+	if now := s.Config(); now != cfg {
+		// The config changed since cfg was read, and its sweep of the
+		// pool may have run before st was in it: sweep again, or a
+		// connection accepted just before a deny would slip past it.
+		// st's logon then ends on its closed socket.
+		s.closeRefused(now)
+	}
 	return st
 }
 
+// closeRefused closes every connection not yet logged on whose address
+// cfg's allow and deny refuse, at once and without a word (as an
+// eviction: a write could wait on a client that does not read). A deny
+// added by a reload must stop a password guesser now, not at its
+// connections' login timeout. Logged-on sessions are left alone: an
+// administrator ends those with tlntadmn kill.
+func (s *Server) closeRefused(cfg *config.Config) {
+	gone := s.startups.removeRefused(func(a netip.Addr) bool { return !allowed(cfg, a) })
+	for _, st := range gone {
+		st.end()
+		s.flood.record(refusedDenied, sourceName(st.source), "remote", st.remote, "at", "reload",
+			"stage", stageName(stage(st.stage.Load())))
+	}
+}
+
 // finishStartup takes st out of the startup pool once its logon has
-// ended, and charges its source for a logon that ended badly.
-func (s *Server) finishStartup(st *startup, cfg *config.Config, loggedOn bool, addr netip.Addr) {
-	evicted := s.startups.release(st)
+// ended, and charges its source for a logon that ended badly. It returns
+// whether an eviction or a deny had taken st out before (and closed its
+// connection).
+func (s *Server) finishStartup(st *startup, cfg *config.Config, loggedOn bool, addr netip.Addr) removal {
+	removed := s.startups.release(st)
 	if loggedOn {
-		return
+		return removed
 	}
 	var charge time.Duration
 	switch {
-	case evicted && stage(st.stage.Load()) < stageNamed:
+	case removed == removedDenied:
+		// Refused by allow or deny from now on: a penalty adds nothing,
+		// and would outlast a deny lifted again.
+		return removed
+	case removed == removedEvicted && stage(st.stage.Load()) < stageNamed:
 		charge = penaltySilent
-	case evicted:
-		return
+	case removed == removedEvicted:
+		return removed
 	case outcome(st.outcome.Load()) == outcomeTimedOut:
 		charge = penaltyTimeout
 	case outcome(st.outcome.Load()) == outcomeFailed:
@@ -133,10 +161,10 @@ func (s *Server) finishStartup(st *startup, cfg *config.Config, loggedOn bool, a
 	case stage(st.stage.Load()) == stageConnected:
 		charge = penaltySilent
 	default:
-		return
+		return removed
 	}
 	if cfg.PenaltyExempt.Contains(addr) || s.isClosed() {
-		return
+		return removed
 	}
 	name := sourceName(st.source)
 	until, full := s.penalties.charge(st.source, charge, time.Now())
@@ -146,6 +174,7 @@ func (s *Server) finishStartup(st *startup, cfg *config.Config, loggedOn bool, a
 	case !until.IsZero():
 		s.flood.record(penaltyBegins, name, "source", name, "until", until.UTC().Format(time.RFC3339))
 	}
+	return removed
 }
 
 // reserveSession takes one of max_connections' places for a session; it

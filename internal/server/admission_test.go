@@ -16,7 +16,7 @@ import (
 // testStartup is a connection of the pool at a stage, last heard from
 // `quiet` ago.
 func testStartup(src string, st stage, quiet time.Duration) *startup {
-	s := newStartup(netip.MustParsePrefix(src), src, func() {})
+	s := newStartup(netip.MustParsePrefix(src), netip.MustParsePrefix(src).Addr(), src, func() {})
 	s.stage.Store(int32(st))
 	s.heardAt.Store(monoNow() - int64(quiet))
 	return s
@@ -63,7 +63,7 @@ func TestStartupsEviction(t *testing.T) {
 				}
 				pool = append(pool, s)
 			}
-			victims, ok := p.admit(newStartup(netip.MustParsePrefix(tt.newcomer), "", func() {}), tt.max, tt.per)
+			victims, ok := p.admit(newStartup(netip.MustParsePrefix(tt.newcomer), netip.Addr{}, "", func() {}), tt.max, tt.per)
 			if ok == tt.refused {
 				t.Fatalf("admitted = %v, want %v", ok, !tt.refused)
 			}
@@ -77,7 +77,7 @@ func TestStartupsEviction(t *testing.T) {
 				t.Errorf("%d connections in the pool, want %d", n, tt.remaining)
 			}
 			for _, v := range victims {
-				if !p.release(v) {
+				if p.release(v) != removedEvicted {
 					t.Error("release of an evicted connection does not say it was evicted")
 				}
 			}
@@ -116,7 +116,7 @@ func TestStartupsShrinkAndRelease(t *testing.T) {
 }
 
 func TestStartupStageOnlyAdvances(t *testing.T) {
-	s := newStartup(netip.MustParsePrefix("10.0.0.1/32"), "", func() {})
+	s := newStartup(netip.MustParsePrefix("10.0.0.1/32"), netip.Addr{}, "", func() {})
 	s.advance(stageNamed)
 	s.heard() // talking is behind named
 	if got := stage(s.stage.Load()); got != stageNamed {

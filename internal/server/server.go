@@ -128,10 +128,15 @@ func lockoutPolicy(cfg *config.Config) auth.LockoutPolicy {
 // Config returns the settings in force.
 func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
-// SetConfig puts new settings in force for the next connection and logon.
-// Listen addresses change only on restart.
+// SetConfig puts new settings in force for the next connection and logon,
+// and closes the connections not yet logged on that allow and deny now
+// refuse. Listen addresses change only on restart.
 func (s *Server) SetConfig(cfg *config.Config) {
 	old := s.cfg.Swap(cfg)
+	// After the swap: a connection admitted under the old settings is
+	// either in the pool for this sweep or sees cfg when admit looks
+	// again.
+	s.closeRefused(cfg)
 	if old == nil || old.MaxConnections != cfg.MaxConnections {
 		warnHostLimits(s.log, cfg.MaxConnections, readHostLimits(s.sessions.Len()))
 	}
@@ -327,7 +332,8 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 		return nil
 	}
 	loggedOn := false
-	endLogon := sync.OnceFunc(func() { s.finishStartup(st, cfg, loggedOn, remoteAddr(nc)) })
+	removed := notRemoved
+	endLogon := sync.OnceFunc(func() { removed = s.finishStartup(st, cfg, loggedOn, remoteAddr(nc)) })
 	defer endLogon()
 	limited := &preLogonConn{Conn: nc, st: st}
 
@@ -370,7 +376,9 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	cancelLogon()
 	loggedOn = ok
 	endLogon()
-	if !ok || !stopClose() {
+	// A connection evicted or denied during its password check has been
+	// closed: no session for it, even with the right password.
+	if !ok || removed != notRemoved || !stopClose() {
 		return nil
 	}
 	if !s.reserveSession(cfg) {

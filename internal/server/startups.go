@@ -33,11 +33,22 @@ var monoEpoch = time.Now()
 
 func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
+// removal is why a connection left the startup pool before its logon
+// ended, if it did.
+type removal int8
+
+const (
+	notRemoved     removal = iota // still in the pool, or released by its own goroutine
+	removedEvicted                // closed to make room (max_startups)
+	removedDenied                 // closed because allow or deny, changed since, refuse it
+)
+
 // startup is one connection not yet logged on.
 type startup struct {
 	source netip.Prefix // its source (source_netblock)
+	addr   netip.Addr   // the client's address (from the PROXY header, behind a balancer), for allow and deny
 	remote string       // host:port, for the audit trail
-	end    func()       // closes the connection, for an eviction
+	end    func()       // closes the connection, for an eviction or a deny
 
 	heardAt atomic.Int64 // monoNow of the last byte received; of admission until then
 	stage   atomic.Int32
@@ -45,11 +56,11 @@ type startup struct {
 
 	// Under startups.mu.
 	index   int // in startups.all; -1 once out of the pool
-	evicted bool
+	removed removal
 }
 
-func newStartup(source netip.Prefix, remote string, end func()) *startup {
-	st := &startup{source: source, remote: remote, end: end, index: -1}
+func newStartup(source netip.Prefix, addr netip.Addr, remote string, end func()) *startup {
+	st := &startup{source: source, addr: addr, remote: remote, end: end, index: -1}
 	st.heardAt.Store(monoNow())
 	return st
 }
@@ -108,7 +119,7 @@ func (p *startups) admit(st *startup, max, perSource int) (victims []*startup, o
 	for len(p.all) >= max && len(p.all) > 0 { // more than one after max_startups is lowered
 		v := p.victim()
 		p.remove(v)
-		v.evicted = true
+		v.removed = removedEvicted
 		victims = append(victims, v)
 	}
 	st.index = len(p.all)
@@ -135,15 +146,32 @@ func (p *startups) victim() *startup {
 	return best
 }
 
-// release takes st out of the pool (logged on, or gone); evicted says
-// whether an eviction already had.
-func (p *startups) release(st *startup) (evicted bool) {
+// release takes st out of the pool (logged on, or gone); it says whether
+// an eviction or a deny already had, and so closed its connection.
+func (p *startups) release(st *startup) removal {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if st.index >= 0 {
 		p.remove(st)
 	}
-	return st.evicted
+	return st.removed
+}
+
+// removeRefused takes out of the pool every connection whose address
+// refused reports true for, and returns them; the caller closes them.
+func (p *startups) removeRefused(refused func(netip.Addr) bool) (gone []*startup) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Backwards: remove moves the last connection, already seen, into
+	// the place it empties.
+	for i := len(p.all) - 1; i >= 0; i-- {
+		if st := p.all[i]; refused(st.addr) {
+			p.remove(st)
+			st.removed = removedDenied
+			gone = append(gone, st)
+		}
+	}
+	return gone
 }
 
 func (p *startups) remove(st *startup) {
