@@ -227,7 +227,12 @@ func TestAllowDeny(t *testing.T) {
 		}
 	}
 	silentClose("127.0.3.5")
-	dialRaw(t, d, "127.0.4.1").logon()
+	session := dialRaw(t, d, "127.0.4.1")
+	session.logon()
+	// Not yet logged on when the reload refuses its address.
+	pending := dialRaw(t, d, "127.0.4.2")
+	pending.send([]byte{255, 253, 1, 255, 253, 3, 255, 252, 24, 255, 252, 31, 255, 252, 39})
+	pending.expect("login: ")
 
 	d.editConfig(t, "deny: [127.0.3.0/24]\nallow: []", "deny: [127.0.5.9]\nallow: [127.0.5.0/24]")
 	mark := d.logMark()
@@ -235,6 +240,14 @@ func TestAllowDeny(t *testing.T) {
 	if line := d.waitLog(t, mark, "reloaded config"); !strings.Contains(line, `"allow"`) || !strings.Contains(line, `"deny"`) {
 		t.Errorf("reload log line: %s", line)
 	}
+	// The reload closes the pending connection at once, without a word
+	// (login_timeout would have said so); the session goes on.
+	if got := pending.waitClosed(); got != "" {
+		t.Errorf("pending connection from 127.0.4.2: got %q before the close, want nothing", got)
+	}
+	d.auditHas(t, `"event":"connection_refused"`, `"at":"reload"`, `"remote":"127.0.4.2:`)
+	session.sendString("echo STILL=$((6*7))\r\n")
+	session.expect("STILL=42")
 	silentClose("127.0.4.1") // not in allow any more
 	silentClose("127.0.5.9") // in allow, but denied: deny wins
 	dialRaw(t, d, "127.0.5.1").logon()
