@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 )
@@ -14,11 +19,16 @@ import (
 // the lock was only looked at, so all the connections an address may have
 // logging on at once (or, across addresses, max_connections) passed it
 // before the first failure was recorded.
+//
+// The comparisons are held until every attempt has sent its password, so
+// that none of them can end (and record a failure) while others have yet
+// to reach the lock: that is what a slow bcrypt does, without making the
+// test's time depend on bcrypt's. (It did: at cost 10, 15 comparisons
+// under -race took 8 s of its 20 s wait, past it on a loaded machine.)
 func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
 	const attempts, parallel = 3, 16 // per_source_max_startups' default
-	// Cost 10, so a comparison is slow next to the time the parallel
-	// attempts take to reach it.
-	hash, err := auth.HashPasswordCost("right", 10)
+	// The lowest cost: the hold, not the cost, keeps the checks in flight.
+	hash, err := auth.HashPasswordCost("right", bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +52,38 @@ func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, audit := newTestServer(t, users, "telnet-clients: alice\n", extra)
+			// A slot for every attempt: the lockout, not the bcrypt
+			// pool, must be what keeps checks from starting.
+			opts := AuthOptions(srv.Config(), slog.New(slog.DiscardHandler))
+			opts.MaxConcurrentChecks = parallel
+			if err := srv.store.SetOptions(opts); err != nil {
+				t.Fatal(err)
+			}
+			var started atomic.Int32
+			hold := make(chan struct{})
+			srv.store.ObserveQueueWait(func(time.Duration) { started.Add(1); <-hold })
+			released := make(chan error, 1)
+			go func() {
+				// Every attempt has read its password, and the checks the
+				// lockout lets through have started (a broken lockout
+				// lets more): all have passed, or are queued at, the lock.
+				// The hold ends by itself even if that never comes: a
+				// held check does not end when its connection closes.
+				released <- waitUntil(time.Minute, func() bool {
+					return startupsAt(srv, stageChecking) == parallel && int(started.Load()) >= tt.checks
+				})
+				close(hold)
+			}()
 			wrongPasswordsAtOnce(t, srv, parallel, 2000, tt.from, tt.user, msgLoginIncorrect, msgLockedOut)
+			if err := <-released; err != nil {
+				t.Fatalf("holding the checks: %v (%d at the password check, %d checks started)",
+					err, startupsAt(srv, stageChecking), started.Load())
+			}
 
 			srv.flood.flush()
 			failed, refused := countEvents(audit, "logon_failed"), countSummarised(t, audit, "logon_locked_out")
-			if failed > tt.checks {
-				t.Errorf("%d password checks for %d parallel attempts, want at most %d", failed, parallel, tt.checks)
+			if n := int(started.Load()); failed > tt.checks || n > tt.checks {
+				t.Errorf("%d password checks (%d failures) for %d parallel attempts, want at most %d", n, failed, parallel, tt.checks)
 			}
 			if failed+refused != parallel {
 				t.Errorf("%d failed and %d refused, want %d in all", failed, refused, parallel)
@@ -57,6 +93,32 @@ func TestLockoutHoldsUnderParallelAttempts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startupsAt counts the connections in the startup pool that have come
+// to stage (or past it).
+func startupsAt(srv *Server, st stage) int {
+	srv.startups.mu.Lock()
+	defer srv.startups.mu.Unlock()
+	n := 0
+	for _, c := range srv.startups.all {
+		if stage(c.stage.Load()) >= st {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds, or returns an error after timeout.
+func waitUntil(timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not reached in %s", timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }
 
 // A source in penalty_exempt skips the lockout: an account locked by
