@@ -167,20 +167,21 @@ func newServiceCmds(opts *runOptions) []*cobra.Command {
 of this binary and of --config in it) and enables it, through
 kardianos/service and systemctl. Beside it, it writes tlntsvr.socket, not
 enabled, as the package does: for socket activation, systemctl enable --now
-tlntsvr.socket. It creates the config file, an empty users
-file (0600) and a groups file (0640) with the telnet-clients and
-administrators groups, and /etc/logrotate.d/tlntsvr for the audit log (where
-logrotate is installed), when they do not exist. It does not start the service:
+tlntsvr.socket. It creates the config file, an empty users file (0600) and a
+groups file (0640) with the telnet-clients and administrators groups, and
+/etc/logrotate.d/tlntsvr for the audit log (where logrotate is installed),
+when they do not exist. It does not start the service:
 add a user first (tlntadmn user add NAME), then run tlntsvr start.
 
 Needs root and a running systemd. A unit installed by the package or by
 make install is left alone: enable that one with systemctl enable --now tlntsvr.`),
-		mk("uninstall", "Stop the service and remove the unit tlntsvr install wrote",
+		mk("uninstall", "Stop the service and remove the units tlntsvr install wrote",
 			`Uninstall stops and disables tlntsvr.socket when it is active or enabled,
 removes the tlntsvr.socket install wrote (unless changed since), disables the
-service, removes /etc/systemd/system/tlntsvr.service, and then stops the service (every session ends): run from a Telnet session,
-it ends its own session last, with the unit already gone. The config, users
-and groups files and the audit log stay. Needs root and a running systemd.`),
+service, removes /etc/systemd/system/tlntsvr.service, and then stops the
+service (every session ends): run from a Telnet session, it ends its own
+session last, with the units already gone. The config, users and groups
+files and the audit log stay. Needs root and a running systemd.`),
 		mk("start", "Start the tlntsvr service", "Start starts the installed service (systemctl start tlntsvr). Needs root."),
 		mk("stop", "Stop the tlntsvr service; every session ends",
 			"Stop stops the service (systemctl stop tlntsvr): every session is told and ended. Needs root."),
