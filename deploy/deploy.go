@@ -1,5 +1,5 @@
 // Package deploy holds the files tlntsvr installs beside its binaries, so
-// that "tlntsvr install" writes the same systemd unit and logrotate file as
+// that "tlntsvr install" writes the same systemd units and logrotate file as
 // the package and "make install" do.
 package deploy
 
@@ -9,6 +9,13 @@ import _ "embed"
 //
 //go:embed systemd/tlntsvr.service
 var Unit string
+
+// Socket is the socket unit for socket activation,
+// deploy/systemd/tlntsvr.socket. It names no path, so every install writes
+// it as it is.
+//
+//go:embed systemd/tlntsvr.socket
+var Socket string
 
 // Logrotate rotates the audit log, deploy/logrotate/tlntsvr.
 //

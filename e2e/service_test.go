@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlntsvr/tlntsvr/deploy"
 )
 
 // The daemon as a service: reload, shutdown, the audit trail and its
@@ -524,8 +526,10 @@ func TestServiceCommands(t *testing.T) {
 			t.Errorf("tlntsvr %s as root: %v\n%s", action, err, out)
 		}
 	}
-	if _, err := os.Stat("/etc/systemd/system/tlntsvr.service"); err == nil {
-		t.Error("a unit was written although install was refused")
+	for _, unit := range []string{"tlntsvr.service", "tlntsvr.socket"} {
+		if _, err := os.Stat(filepath.Join("/etc/systemd/system", unit)); err == nil {
+			t.Errorf("%s was written although install was refused", unit)
+		}
 	}
 }
 
@@ -534,8 +538,11 @@ func TestServiceCommands(t *testing.T) {
 // systemd; this runs on machines that boot with it.)
 func serviceCycleWithSystemd(t *testing.T) {
 	const unit = "/etc/systemd/system/tlntsvr.service"
-	if _, err := os.Stat(unit); err == nil {
-		t.Fatalf("%s exists: this test installs its own", unit)
+	const socket = "/etc/systemd/system/tlntsvr.socket"
+	for _, p := range []string{unit, socket} {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("%s exists: this test installs its own", p)
+		}
 	}
 	for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system", "/usr/local/lib/systemd/system"} {
 		if _, err := os.Stat(filepath.Join(dir, "tlntsvr.service")); err == nil {
@@ -555,7 +562,8 @@ func serviceCycleWithSystemd(t *testing.T) {
 	writeFile(t, cfg, "listen: [\"127.0.0.1:"+port+"\"]\nusers_file: users\ngroups_file: groups\n"+
 		"admin_socket: "+dir+"/service.sock\naudit_log: service-audit.log\n")
 	t.Cleanup(func() {
-		exec.Command("systemctl", "disable", "--now", "tlntsvr.service").Run()
+		exec.Command("systemctl", "disable", "--now", "tlntsvr.socket", "tlntsvr.service").Run()
+		os.Remove(socket)
 		os.Remove(unit)
 		exec.Command("systemctl", "daemon-reload").Run()
 	})
@@ -583,6 +591,13 @@ func serviceCycleWithSystemd(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "\nExecStart="+binary+" run --config "+cfg+"\n") || !strings.Contains(string(b), "\nKillMode=mixed\n") {
 		t.Errorf("installed unit:\n%s", b)
+	}
+	// The socket unit is written as it is and not enabled.
+	if b, err := os.ReadFile(socket); err != nil || string(b) != deploy.Socket {
+		t.Errorf("%s: %v\n%s", socket, err, b)
+	}
+	if out, _ := exec.Command("systemctl", "is-enabled", "tlntsvr.socket").CombinedOutput(); strings.TrimSpace(string(out)) != "disabled" {
+		t.Errorf("systemctl is-enabled tlntsvr.socket after install: %s", out)
 	}
 	run(0, binary, "start")
 	waitFor(t, "the service to run", func() bool {
@@ -612,7 +627,9 @@ func serviceCycleWithSystemd(t *testing.T) {
 		t.Errorf("status after stop: %s", out)
 	}
 	run(0, binary, "uninstall")
-	if _, err := os.Stat(unit); err == nil {
-		t.Error("uninstall left the unit")
+	for _, p := range []string{unit, socket} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("uninstall left %s", p)
+		}
 	}
 }

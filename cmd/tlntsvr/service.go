@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,11 @@ type serviceEnv struct {
 	installed func() (path, by string)
 	// unitState returns the unit's state as systemctl show gives it.
 	unitState func() (systemdunit.State, error)
+	// unitDir is where install writes units beside kardianos' service
+	// unit (systemdunit.Dirs[0]): tlntsvr.socket goes there.
+	unitDir string
+	// systemctl runs systemctl with args; an error is a non-zero exit.
+	systemctl func(args ...string) error
 	// logrotateDir is where logrotate's configs go (/etc/logrotate.d), or
 	// "" when logrotate is not installed.
 	logrotateDir string
@@ -64,6 +70,8 @@ func defaultServiceEnv(out io.Writer) serviceEnv {
 		newService:   newKardianos,
 		unitState:    systemdunit.Show,
 		installed:    systemdunit.Installed,
+		unitDir:      systemdunit.Dirs[0].Path,
+		systemctl:    systemdunit.Systemctl,
 		logrotateDir: existingDir("/etc/logrotate.d"),
 		out:          out,
 	}
@@ -157,19 +165,23 @@ func newServiceCmds(opts *runOptions) []*cobra.Command {
 		mk("install", "Install tlntsvr as a systemd service, enabled at boot",
 			`Install writes the tlntsvr.service unit to /etc/systemd/system (with the path
 of this binary and of --config in it) and enables it, through
-kardianos/service and systemctl. It creates the config file, an empty users
-file (0600) and a groups file (0640) with the telnet-clients and
-administrators groups, and /etc/logrotate.d/tlntsvr for the audit log (where
-logrotate is installed), when they do not exist. It does not start the service:
+kardianos/service and systemctl. Beside it, it writes tlntsvr.socket, not
+enabled, as the package does: for socket activation, systemctl enable --now
+tlntsvr.socket. It creates the config file, an empty users file (0600) and a
+groups file (0640) with the telnet-clients and administrators groups, and
+/etc/logrotate.d/tlntsvr for the audit log (where logrotate is installed),
+when they do not exist. It does not start the service:
 add a user first (tlntadmn user add NAME), then run tlntsvr start.
 
 Needs root and a running systemd. A unit installed by the package or by
 make install is left alone: enable that one with systemctl enable --now tlntsvr.`),
-		mk("uninstall", "Stop the service and remove the unit tlntsvr install wrote",
-			`Uninstall disables the service, removes /etc/systemd/system/tlntsvr.service,
-and then stops the service (every session ends): run from a Telnet session,
-it ends its own session last, with the unit already gone. The config, users
-and groups files and the audit log stay. Needs root and a running systemd.`),
+		mk("uninstall", "Stop the service and remove the units tlntsvr install wrote",
+			`Uninstall stops and disables tlntsvr.socket when it is active or enabled,
+removes the tlntsvr.socket install wrote (unless changed since), disables the
+service, removes /etc/systemd/system/tlntsvr.service, and then stops the
+service (every session ends): run from a Telnet session, it ends its own
+session last, with the units already gone. The config, users and groups
+files and the audit log stay. Needs root and a running systemd.`),
 		mk("start", "Start the tlntsvr service", "Start starts the installed service (systemctl start tlntsvr). Needs root."),
 		mk("stop", "Stop the tlntsvr service; every session ends",
 			"Stop stops the service (systemctl stop tlntsvr): every session is told and ended. Needs root."),
@@ -211,6 +223,12 @@ func serviceRun(env serviceEnv, action, configPath string) error {
 		}
 		if by != systemdunit.Dirs[0].By {
 			return fmt.Errorf("%s was installed by %s", path, by)
+		}
+		// The socket first, as the package's prerm does: no connection
+		// starts the service again, and closing it ends no session. Its
+		// file goes before kardianos' daemon-reload.
+		if err := uninstallSocket(env); err != nil {
+			return err
 		}
 		// Remove first, stop last: the stop ends every session, and an
 		// admin who runs this from one would be cut off with the unit
@@ -306,16 +324,86 @@ func serviceInstall(env serviceEnv, configPath string) error {
 	if err != nil {
 		return err
 	}
+	// The socket before the service: kardianos' Install ends with the
+	// daemon-reload that makes systemd see both.
+	socket, wrote, err := installSocket(env)
+	if err != nil {
+		return err
+	}
 	if err := svc.Install(); err != nil {
+		if wrote {
+			os.Remove(socket)
+		}
 		return fmt.Errorf("install tlntsvr.service: %w", err)
 	}
 	fmt.Fprintf(env.out, "Installed %s/%s (runs %s, enabled at boot, not started).\n", systemdunit.Dirs[0].Path, systemdunit.Name, exe)
+	if wrote {
+		fmt.Fprintf(env.out, "Installed %s (not enabled; for socket activation: systemctl enable --now %s).\n", socket, systemdunit.SocketName)
+	}
 	if hasUsers {
 		fmt.Fprintln(env.out, "Start it with: tlntsvr start")
 	} else {
 		fmt.Fprintln(env.out, "The users file has no users yet. Add one, then start the service:\n"+
 			"  tlntadmn user add NAME\n  tlntsvr start")
 	}
+	return nil
+}
+
+// installSocket writes deploy.Socket to the unit directory, unless a
+// tlntsvr.socket is there already (the admin's: it is kept). It returns the
+// path and whether it wrote the file.
+func installSocket(env serviceEnv) (string, bool, error) {
+	p := filepath.Join(env.unitDir, systemdunit.SocketName)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		fmt.Fprintf(env.out, "Kept %s, which was there already.\n", p)
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, fmt.Errorf("create %s: %w", p, err)
+	}
+	_, err = f.WriteString(deploy.Socket)
+	if err == nil {
+		err = f.Chmod(0o644) // whatever the umask
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return p, false, fmt.Errorf("write %s: %w", p, err)
+	}
+	return p, true, nil
+}
+
+// uninstallSocket stops and disables tlntsvr.socket when it is active or
+// enabled, since the service it starts is going, and removes the file
+// installSocket wrote, unless the admin has changed it.
+func uninstallSocket(env serviceEnv) error {
+	p := filepath.Join(env.unitDir, systemdunit.SocketName)
+	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil // an install from before tlntsvr.socket was written
+	}
+	// is-enabled and is-active exit non-zero for disabled and inactive.
+	if env.systemctl("is-enabled", "-q", systemdunit.SocketName) == nil ||
+		env.systemctl("is-active", "-q", systemdunit.SocketName) == nil {
+		if err := env.systemctl("disable", "--now", systemdunit.SocketName); err != nil {
+			return fmt.Errorf("systemctl disable --now %s: %w; see: systemctl status %s", systemdunit.SocketName, err, systemdunit.SocketName)
+		}
+		fmt.Fprintf(env.out, "Stopped and disabled %s.\n", systemdunit.SocketName)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if string(b) != deploy.Socket {
+		fmt.Fprintf(env.out, "Kept %s: it is not the one tlntsvr install wrote.\n", p)
+		return nil
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	fmt.Fprintf(env.out, "Removed %s.\n", p)
 	return nil
 }
 

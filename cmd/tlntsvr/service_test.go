@@ -136,19 +136,33 @@ func TestRenderUnitRefusesOddPaths(t *testing.T) {
 	}
 }
 
-// fakeService records what serviceRun asks of kardianos/service.
+// fakeService records what serviceRun asks of kardianos/service and of
+// systemctl, and writes and removes tlntsvr.service in dir as kardianos
+// does in /etc/systemd/system.
 type fakeService struct {
 	service.Service
-	calls  []string
-	status service.Status // returned by Status (uninstall asks)
-	unit   string
+	calls      []string
+	status     service.Status // returned by Status (uninstall asks)
+	installErr error
+	unit       string
+	dir        string // the unit directory
 }
 
-func (f *fakeService) Install() error   { f.calls = append(f.calls, "install"); return nil }
-func (f *fakeService) Uninstall() error { f.calls = append(f.calls, "uninstall"); return nil }
-func (f *fakeService) Start() error     { f.calls = append(f.calls, "start"); return nil }
-func (f *fakeService) Stop() error      { f.calls = append(f.calls, "stop"); return nil }
-func (f *fakeService) Restart() error   { f.calls = append(f.calls, "restart"); return nil }
+func (f *fakeService) Install() error {
+	f.calls = append(f.calls, "install")
+	if f.installErr != nil {
+		return f.installErr
+	}
+	return os.WriteFile(filepath.Join(f.dir, systemdunit.Name), []byte(f.unit), 0o644)
+}
+
+func (f *fakeService) Uninstall() error {
+	f.calls = append(f.calls, "uninstall")
+	return os.Remove(filepath.Join(f.dir, systemdunit.Name))
+}
+func (f *fakeService) Start() error   { f.calls = append(f.calls, "start"); return nil }
+func (f *fakeService) Stop() error    { f.calls = append(f.calls, "stop"); return nil }
+func (f *fakeService) Restart() error { f.calls = append(f.calls, "restart"); return nil }
 func (f *fakeService) Status() (service.Status, error) {
 	return f.status, nil
 }
@@ -162,6 +176,15 @@ type serviceCase struct {
 	state     systemdunit.State // what systemctl show says (status)
 	stateErr  error
 	logrotate string // logrotate's config directory; "" = no logrotate
+	// socket is a tlntsvr.socket in the unit directory before the run;
+	// "" = none, or deploy.Socket when the case's unit is tlntsvr install's.
+	socket string
+	// noSocket: tlntsvr install's service unit alone, as an install from
+	// before install wrote tlntsvr.socket left it.
+	noSocket bool
+	// What systemctl is-enabled and is-active say of tlntsvr.socket.
+	socketEnabled, socketActive bool
+	installErr                  error // returned by kardianos' Install
 }
 
 // unitState is what systemctl show says of a unit.
@@ -171,7 +194,38 @@ func unitState(load, active, sub string) systemdunit.State {
 
 func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeService, string, error) {
 	t.Helper()
-	fake := &fakeService{status: c.status}
+	fake := &fakeService{status: c.status, installErr: c.installErr, dir: t.TempDir()}
+	if c.by == systemdunit.Dirs[0].By {
+		if err := os.WriteFile(filepath.Join(fake.dir, systemdunit.Name), []byte(deploy.Unit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.socket == "" && !c.noSocket {
+			c.socket = deploy.Socket
+		}
+	}
+	if c.socket != "" {
+		if err := os.WriteFile(filepath.Join(fake.dir, systemdunit.SocketName), []byte(c.socket), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Queries answer; the rest is recorded among the kardianos calls.
+	systemctl := func(args ...string) error {
+		cmd := strings.Join(args, " ")
+		switch cmd {
+		case "is-enabled -q " + systemdunit.SocketName:
+			if c.socketEnabled {
+				return nil
+			}
+		case "is-active -q " + systemdunit.SocketName:
+			if c.socketActive {
+				return nil
+			}
+		default:
+			fake.calls = append(fake.calls, "systemctl "+cmd)
+			return nil
+		}
+		return errors.New("exit status 1")
+	}
 	var out bytes.Buffer
 	env := serviceEnv{
 		euid:         func() int { return c.euid },
@@ -182,6 +236,8 @@ func runService(t *testing.T, c serviceCase, action, configPath string) (*fakeSe
 		unitState:    func() (systemdunit.State, error) { return c.state, c.stateErr },
 		out:          &out,
 		logrotateDir: c.logrotate,
+		unitDir:      fake.dir,
+		systemctl:    systemctl,
 	}
 	if c.noSystemd {
 		env.systemdDir = filepath.Join(env.systemdDir, "absent")
@@ -195,6 +251,7 @@ func TestServiceRun(t *testing.T) {
 	running := unitState("loaded", "active", "running")
 	etcUnit := "/etc/systemd/system/tlntsvr.service"
 	cfg := filepath.Join(t.TempDir(), "etc", "tlntsvr.yaml")
+	adminSocket := "[Socket]\nListenStream=2323\nService=tlntsvr.service\n"
 	tests := []struct {
 		name      string
 		c         serviceCase
@@ -214,6 +271,24 @@ func TestServiceRun(t *testing.T) {
 		{"uninstall, then stop", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning}, "uninstall", "uninstall stop", "", "Removed", 0},
 		{"uninstall stopped", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped}, "uninstall", "uninstall", "", "Removed", 0},
 		{"uninstall the package's", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: systemdunit.Dirs[2].By}, "uninstall", "", "apt remove tlntsvr", "", 0},
+		// The admin turned socket activation on: the socket goes first, so
+		// that no connection starts the service again.
+		{"uninstall, socket enabled", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusRunning, socketEnabled: true, socketActive: true},
+			"uninstall", "systemctl disable --now tlntsvr.socket uninstall stop", "", "Stopped and disabled tlntsvr.socket", 0},
+		{"uninstall, socket enabled, not active", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped, socketEnabled: true},
+			"uninstall", "systemctl disable --now tlntsvr.socket uninstall", "", "Stopped and disabled tlntsvr.socket", 0},
+		{"uninstall, socket started, not enabled", serviceCase{installed: etcUnit, by: byInstall, status: service.StatusStopped, socketActive: true},
+			"uninstall", "systemctl disable --now tlntsvr.socket uninstall", "", "Stopped and disabled tlntsvr.socket", 0},
+		// The package's units are the package's, socket included.
+		{"uninstall the package's, socket enabled", serviceCase{installed: "/lib/systemd/system/tlntsvr.service", by: systemdunit.Dirs[2].By, socketEnabled: true, socketActive: true},
+			"uninstall", "", "apt remove tlntsvr", "", 0},
+		// An install from before tlntsvr install wrote the socket unit.
+		{"uninstall without a socket unit", serviceCase{installed: etcUnit, by: byInstall, noSocket: true, socketEnabled: true},
+			"uninstall", "uninstall", "", "Removed", 0},
+		{"uninstall keeps a changed socket", serviceCase{installed: etcUnit, by: byInstall, socket: adminSocket},
+			"uninstall", "uninstall", "", "it is not the one tlntsvr install wrote", 0},
+		{"install keeps the admin's socket", serviceCase{socket: adminSocket}, "install", "install", "", "Kept ", 0},
+		{"install fails", serviceCase{installErr: errors.New("Init already exists")}, "install", "install", "install tlntsvr.service: Init already exists", "", 0},
 		{"uninstall nothing", serviceCase{}, "uninstall", "", "not installed", "", 0},
 		{"start", serviceCase{installed: etcUnit, by: byInstall}, "start", "start", "", "", 0},
 		{"stop", serviceCase{installed: etcUnit, by: byInstall}, "stop", "stop", "", "", 0},
@@ -259,7 +334,58 @@ func TestServiceRun(t *testing.T) {
 			if !strings.Contains(out, tt.wantOut) {
 				t.Errorf("output %q, want %q", out, tt.wantOut)
 			}
+			checkUnitDir(t, fake, tt.c, tt.action, err)
 		})
+	}
+}
+
+// checkUnitDir checks what a run left in the unit directory: install writes
+// the service and the socket unit, uninstall removes both, the admin's
+// socket unit stays, and a refused or failed run leaves what it found.
+func checkUnitDir(t *testing.T, fake *fakeService, c serviceCase, action string, err error) {
+	t.Helper()
+	read := func(name string) string {
+		b, rerr := os.ReadFile(filepath.Join(fake.dir, name))
+		if errors.Is(rerr, os.ErrNotExist) {
+			return "(none)"
+		} else if rerr != nil {
+			t.Fatal(rerr)
+		}
+		return string(b)
+	}
+	none := "(none)"
+	wantService, wantSocket := none, none
+	if c.by == systemdunit.Dirs[0].By {
+		wantService = deploy.Unit
+		wantSocket = deploy.Socket
+	}
+	if c.noSocket {
+		wantSocket = none
+	} else if c.socket != "" {
+		wantSocket = c.socket
+	}
+	if err == nil {
+		switch action {
+		case "install":
+			wantService = fake.unit
+			if c.socket == "" {
+				wantSocket = deploy.Socket
+			}
+		case "uninstall":
+			wantService = none
+			if wantSocket == deploy.Socket {
+				wantSocket = none
+			}
+		}
+	}
+	if got := read(systemdunit.Name); got != wantService {
+		t.Errorf("%s afterwards:\n%s\nwant:\n%s", systemdunit.Name, got, wantService)
+	}
+	if got := read(systemdunit.SocketName); got != wantSocket {
+		t.Errorf("%s afterwards:\n%s\nwant:\n%s", systemdunit.SocketName, got, wantSocket)
+	}
+	if fi, serr := os.Stat(filepath.Join(fake.dir, systemdunit.SocketName)); serr == nil && wantSocket == deploy.Socket && fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s: mode %04o, want 0644", systemdunit.SocketName, fi.Mode().Perm())
 	}
 }
 
@@ -278,6 +404,17 @@ func TestServiceInstallUnitAndFiles(t *testing.T) {
 	}
 	if !strings.Contains(out, "Created "+cfg) {
 		t.Errorf("output: %s", out)
+	}
+	// Written, not enabled: socket activation is the admin's choice.
+	socket := filepath.Join(fake.dir, systemdunit.SocketName)
+	if !strings.Contains(out, "Installed "+socket+" (not enabled; for socket activation: systemctl enable --now tlntsvr.socket).\n") {
+		t.Errorf("output: %s", out)
+	}
+	if b, err := os.ReadFile(socket); err != nil || string(b) != deploy.Socket {
+		t.Errorf("%s: %v, content %q; want deploy/systemd/tlntsvr.socket", socket, err, b)
+	}
+	if got := strings.Join(fake.calls, " "); got != "install" {
+		t.Errorf("calls %q, want install alone (no systemctl enable of the socket)", got)
 	}
 	if _, err := os.Stat(cfg); err != nil {
 		t.Error(err)

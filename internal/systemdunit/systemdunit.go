@@ -14,6 +14,10 @@ import (
 // Name is the unit tlntsvr is installed as.
 const Name = "tlntsvr.service"
 
+// SocketName is the socket unit installed beside Name, disabled: the admin
+// enables it for socket activation.
+const SocketName = "tlntsvr.socket"
+
 // ManagerDir exists when systemd is the running service manager.
 const ManagerDir = "/run/systemd/system"
 
