@@ -180,9 +180,10 @@ func haproxy(t *testing.T, d *daemon) (plain, tlsFirst string) {
 // Behind HAProxy (deploy/haproxy/tlntsvr.cfg, send-proxy-v2): the
 // balancer's health checks pass, and are neither audited nor failed
 // logons; a client's logon through it is its own address's, in
-// tlntadmn sessions and the audit trail; telnets works through it with
-// the header before the TLS handshake; and a client that sends its own
-// header to the daemon is refused.
+// tlntadmn sessions and the audit trail, which also name the balancer
+// (the TCP peer, HAProxy on 127.0.0.1) as proxy; telnets works through
+// it with the header before the TLS handshake; and a client that sends
+// its own header to the daemon is refused.
 func TestBehindHAProxy(t *testing.T) {
 	needRoot(t)
 	d := startDaemon(t, daemonOpts{tls: true,
@@ -201,12 +202,14 @@ func TestBehindHAProxy(t *testing.T) {
 	c := startClient(t, "xterm", 80, 24, "telnet", "-b", "127.0.0.5", strings.Split(plain, ":")[0], strings.Split(plain, ":")[1])
 	c.login("alice", alicePass)
 	sessions := d.sessions(t)
-	if len(sessions) != 1 || !strings.HasPrefix(sessions[0].Remote, "127.0.0.5:") {
-		t.Errorf("tlntadmn sessions: %+v; want one session from 127.0.0.5", sessions)
+	if len(sessions) != 1 || !strings.HasPrefix(sessions[0].Remote, "127.0.0.5:") ||
+		!strings.HasPrefix(sessions[0].Proxy, "127.0.0.1:") {
+		t.Errorf("tlntadmn sessions: %+v; want one session from 127.0.0.5 through 127.0.0.1", sessions)
 	}
 	logons := d.auditEvents(t, "logon")
-	if len(logons) != 1 || !strings.HasPrefix(logons[0]["remote"].(string), "127.0.0.5:") {
-		t.Errorf("logon records %v; want one from 127.0.0.5", logons)
+	if len(logons) != 1 || !strings.HasPrefix(logons[0]["remote"].(string), "127.0.0.5:") ||
+		logons[0]["proxy"] == nil || !strings.HasPrefix(logons[0]["proxy"].(string), "127.0.0.1:") {
+		t.Errorf("logon records %v; want one from 127.0.0.5 through 127.0.0.1", logons)
 	}
 
 	// telnets through the balancer: the daemon reads the header, then

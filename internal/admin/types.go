@@ -39,6 +39,7 @@ type Session struct {
 	User         string    `json:"user"`
 	OSAccount    string    `json:"os_account"`
 	Remote       string    `json:"remote"`
+	Proxy        string    `json:"proxy,omitempty"` // the balancer's host:port, for a PROXY protocol connection
 	LogonTime    time.Time `json:"logon_time"`
 	LastActivity time.Time `json:"last_activity"`
 	IdleSeconds  int64     `json:"idle_seconds"`

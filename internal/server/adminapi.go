@@ -173,7 +173,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 	out := []admin.Session{}
 	for _, si := range s.sessions.List() {
 		out = append(out, admin.Session{
-			ID: si.ID, User: si.User, OSAccount: si.OSAccount, Remote: si.Remote,
+			ID: si.ID, User: si.User, OSAccount: si.OSAccount, Remote: si.Remote, Proxy: si.Proxy,
 			LogonTime: si.LogonTime, LastActivity: si.LastActivity,
 			IdleSeconds: int64(now.Sub(si.LastActivity) / time.Second),
 			Term:        si.Term, Cols: si.Cols, Rows: si.Rows, PID: si.PID,

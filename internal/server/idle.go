@@ -49,8 +49,8 @@ func (w *idleWatch) check() {
 		switch {
 		case idle >= timeout:
 			notify([]*entry{e}, fmt.Sprintf("Your session has been idle for %s and is being disconnected.", human(timeout)))
-			s.audit.Info("idle timeout", "event", "idle_timeout", "session", w.id, "user", e.info.User,
-				"remote", e.info.Remote, "idle_timeout", timeout.String())
+			s.audit.Info("idle timeout", append([]any{"event", "idle_timeout", "session", w.id, "user", e.info.User,
+				"remote", e.info.Remote, "idle_timeout", timeout.String()}, proxyAttrs(e.info.Proxy)...)...)
 			e.cancel(nil)
 			return
 		case idle >= timeout-warning:

@@ -23,6 +23,7 @@ type logonConn struct {
 	tls    *tls.Conn // nil for clear text
 	via    string    // how it came to TLS (viaTelnets, ...)
 	remote string
+	proxy  string // the balancer it came through (host:port); "" without a PROXY header
 	log    *slog.Logger
 	st     *startup // its place in the startup pool: progress, outcome
 }
@@ -53,7 +54,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 			say("")
 			say(msgLoginTimeout)
-			s.audit.Info("logon timed out", "event", "logon_timeout", "remote", remote)
+			s.audit.Info("logon timed out", append([]any{"event", "logon_timeout", "remote", remote}, proxyAttrs(lc.proxy)...)...)
 		}
 		log.Debug("logon ended", "err", err)
 	}
@@ -94,8 +95,8 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 			// spent on a locked-out address or account.
 			failures++
 			lc.st.ended(outcomeFailed)
-			s.flood.record(refusedLockedOut, sourceName(lc.st.source), "user", printable(user), "remote", remote,
-				"until", lo.until.UTC().Format(time.RFC3339))
+			s.flood.record(refusedLockedOut, sourceName(lc.st.source), append([]any{"user", printable(user), "remote", remote,
+				"until", lo.until.UTC().Format(time.RFC3339)}, proxyAttrs(lc.proxy)...)...)
 			s.metrics.Logon(metrics.LogonLocked)
 			say(msgLockedOut)
 			say("")
@@ -104,15 +105,15 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 		case errors.Is(err, auth.ErrNotMember):
 			lc.st.ended(outcomeFailed)
 			say(accessDenied(cfg.ClientsGroup))
-			s.audit.Warn("logon refused", "event", "logon_denied", "user", user, "remote", remote,
-				"reason", "not a member of "+cfg.ClientsGroup+" or "+cfg.AdminsGroup)
+			s.audit.Warn("logon refused", append([]any{"event", "logon_denied", "user", user, "remote", remote,
+				"reason", "not a member of " + cfg.ClientsGroup + " or " + cfg.AdminsGroup}, proxyAttrs(lc.proxy)...)...)
 			s.metrics.Logon(metrics.LogonDenied)
 			return id, nil, nil, false
 		case errors.Is(err, auth.ErrBadCredentials):
 			failures++
 			lc.st.ended(outcomeFailed)
-			s.audit.Warn("logon failed", "event", "logon_failed", "user", printable(user), "remote", remote,
-				"failures", failures)
+			s.audit.Warn("logon failed", append([]any{"event", "logon_failed", "user", printable(user), "remote", remote,
+				"failures", failures}, proxyAttrs(lc.proxy)...)...)
 			s.metrics.Logon(metrics.LogonFailed)
 			say(msgLoginIncorrect)
 			say("")
@@ -127,7 +128,8 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 	}
 	say(msgTooManyFails)
 	lc.st.ended(outcomeFailed)
-	s.flood.record(droppedFailures, sourceName(lc.st.source), "remote", remote, "max_failed_logons", cfg.MaxFailedLogons)
+	s.flood.record(droppedFailures, sourceName(lc.st.source), append([]any{"remote", remote,
+		"max_failed_logons", cfg.MaxFailedLogons}, proxyAttrs(lc.proxy)...)...)
 	return id, nil, nil, false
 }
 
@@ -151,7 +153,7 @@ func (s *Server) certificateLogon(ctx context.Context, lc logonConn, cfg *config
 		lc.st.ended(outcomeFailed)
 		say(msg)
 		s.audit.Warn("logon failed", append([]any{"event", event, "user", printable(user), "remote", lc.remote,
-			"reason", reason}, tlsAttrs(prot)...)...)
+			"reason", reason}, append(tlsAttrs(prot), proxyAttrs(lc.proxy)...)...)...)
 		s.metrics.Logon(logonResult[event])
 		return auth.Identity{}, nil, true, false
 	}

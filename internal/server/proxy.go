@@ -167,7 +167,7 @@ func (s *Server) readProxyHeader(ctx context.Context, nc net.Conn) (pc net.Conn,
 	}
 	nc.SetReadDeadline(time.Time{})
 	s.log.Debug("PROXY header read", "proxy", proxy, "remote", src.String(), "version", h.Version)
-	return &proxiedConn{Conn: nc, r: br, remote: net.TCPAddrFromAddrPort(src)}, true
+	return &proxiedConn{Conn: nc, r: br, remote: net.TCPAddrFromAddrPort(src), balancer: proxy}, true
 }
 
 // healthCheck answers a balancer's health check with one line, whether
@@ -201,8 +201,28 @@ func (s *Server) refuseForged(nc net.Conn) {
 // and RemoteAddr is the client's address.
 type proxiedConn struct {
 	net.Conn
-	r      *bufio.Reader // nil once drained
-	remote net.Addr
+	r        *bufio.Reader // nil once drained
+	remote   net.Addr
+	balancer string // the balancer's address, host:port: the TCP peer
+}
+
+// balancerOf is the address (host:port) of the balancer a connection came
+// through; "" for one that came without a PROXY header.
+func balancerOf(nc net.Conn) string {
+	if pc, ok := nc.(*proxiedConn); ok {
+		return pc.balancer
+	}
+	return ""
+}
+
+// proxyAttrs are the audit attributes of the balancer a connection came
+// through: none for a connection without a PROXY header. remote is the
+// client's address either way; this says which balancer carried it.
+func proxyAttrs(balancer string) []any {
+	if balancer == "" {
+		return nil
+	}
+	return []any{"proxy", balancer}
 }
 
 func (c *proxiedConn) Read(p []byte) (int, error) {

@@ -5,26 +5,37 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http/httptest"
+	"os/user"
 	"strings"
 	"testing"
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
 
+	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 	"github.com/tlntsvr/tlntsvr/internal/testutil"
 )
 
 // proxyServer is a listening server that trusts PROXY headers from
-// 127.0.0.1 only, with a user alice.
+// 127.0.0.1 only, with users alice, bob (whose sessions run as the test's
+// own account, with /bin/sh) and dave (whose OS account does not exist),
+// all with the password "right".
 func proxyServer(t *testing.T, extra string) (*Server, *testutil.LockedBuffer) {
 	t.Helper()
 	hash, err := auth.HashPasswordCost("right", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, audit := newTestServer(t, "alice:"+hash+"\n", "telnet-clients: alice\n",
-		"proxy_protocol: {from: [127.0.0.1/32]}\n"+extra)
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, audit := newTestServer(t,
+		"alice:"+hash+"\nbob:"+hash+":"+me.Username+"\ndave:"+hash+":tlntsvr-test-no-such-account\n",
+		"telnet-clients: alice bob dave\n",
+		"proxy_protocol: {from: [127.0.0.1/32]}\nallow_root: true\nshell: /bin/sh\n"+extra)
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,36 +90,117 @@ func waitRecords(t *testing.T, audit *testutil.LockedBuffer, event string, n int
 }
 
 // A v1 or v2 header from a trusted balancer makes the client's address
-// the connection's: a failed logon is audited against it, not against
-// the balancer.
+// the connection's: the logon records (failed, denied, logon, session
+// end) carry it as remote, not the balancer's, and the balancer's
+// address, the TCP peer, as proxy; so does the session list. A direct
+// connection's records and session have no proxy.
 func TestProxyHeaderGivesClientAddress(t *testing.T) {
 	for _, version := range []byte{1, 2} {
 		t.Run("v"+string('0'+version), func(t *testing.T) {
 			srv, audit := proxyServer(t, "")
-			c := dialFrom(t, srv, "127.0.0.1")
-			client := &net.TCPAddr{IP: net.ParseIP("203.0.113.7"), Port: 4242}
-			h := proxyproto.HeaderProxyFromAddrs(version, client, srv.Addrs()[0])
-			h.Command = proxyproto.PROXY
-			// The header and the client's first bytes in one write, as a
-			// balancer may send them: what follows the header is the
-			// client's.
-			b, err := h.Format()
-			if err != nil {
-				t.Fatal(err)
+			const remote = "203.0.113.7:4242"
+			proxied := func(first string) (*testClient, string) {
+				c := dialFrom(t, srv, "127.0.0.1")
+				client := &net.TCPAddr{IP: net.ParseIP("203.0.113.7"), Port: 4242}
+				h := proxyproto.HeaderProxyFromAddrs(version, client, srv.Addrs()[0])
+				h.Command = proxyproto.PROXY
+				// The header and the client's first bytes in one write, as
+				// a balancer may send them: what follows the header is the
+				// client's.
+				b, err := h.Format()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Write(append(b, first...)); err != nil {
+					t.Fatal(err)
+				}
+				return newTestClient(c), c.LocalAddr().String()
 			}
-			if _, err := c.Write(append(b, "alice\r\n"...)); err != nil {
-				t.Fatal(err)
-			}
-			tc := newTestClient(c)
+			tc, balancer := proxied("alice\r\n")
 			tc.waitFor(t, "password: ")
-			c.Write([]byte("wrong\r\n"))
+			tc.Write([]byte("wrong\r\n"))
 			tc.waitFor(t, msgLoginIncorrect)
-			recs := waitRecords(t, audit, "logon_failed", 1)
-			if got := recs[0]["remote"]; got != "203.0.113.7:4242" {
-				t.Errorf("logon_failed remote %v, want the client's 203.0.113.7:4242", got)
+			tc.Write([]byte("bob\r\nright\r\n"))
+			logon := waitRecords(t, audit, "logon", 1)[0]
+			sessions := listSessions(t, srv)
+			tc.Write([]byte("exit\r\n"))
+			recs := map[string]map[string]any{
+				"logon_failed": waitRecords(t, audit, "logon_failed", 1)[0],
+				"logon":        logon,
+				"session_end":  waitRecords(t, audit, "session_end", 1)[0],
+			}
+			dc, denyBalancer := proxied("dave\r\nright\r\n")
+			dc.waitFor(t, msgCannotStart)
+			recs["logon_denied"] = waitRecords(t, audit, "logon_denied", 1)[0]
+			for event, rec := range recs {
+				want := balancer
+				if event == "logon_denied" {
+					want = denyBalancer
+				}
+				if rec["remote"] != remote || rec["proxy"] != want {
+					t.Errorf("%s: remote %v, proxy %v; want the client's %s and the balancer's %s: %v",
+						event, rec["remote"], rec["proxy"], remote, want, rec)
+				}
+			}
+			if len(sessions) != 1 || sessions[0].Remote != remote || sessions[0].Proxy != balancer {
+				t.Errorf("sessions %+v, want one with remote %s, proxy %s", sessions, remote, balancer)
+			}
+
+			// A direct connection (from an address that may not send a
+			// header): no proxy anywhere.
+			c := dialFrom(t, srv, "127.0.0.2")
+			direct := newTestClient(c)
+			c.Write([]byte("alice\r\nwrong\r\n"))
+			direct.waitFor(t, msgLoginIncorrect)
+			c.Write([]byte("bob\r\nright\r\n"))
+			waitRecords(t, audit, "logon", 2)
+			sessions = listSessions(t, srv)
+			c.Write([]byte("exit\r\n"))
+			waitRecords(t, audit, "session_end", 2)
+			for _, event := range []string{"logon_failed", "logon", "session_end"} {
+				n := 0
+				for _, rec := range auditRecords(t, audit, event) {
+					if rec["remote"] == c.LocalAddr().String() {
+						n++
+						if p, ok := rec["proxy"]; ok {
+							t.Errorf("direct %s: proxy %v, want none: %v", event, p, rec)
+						}
+					}
+				}
+				if n != 1 {
+					t.Errorf("%d direct %s records, want 1:\n%s", n, event, audit)
+				}
+			}
+			// The proxied session may not have left the list yet.
+			n := 0
+			for _, si := range sessions {
+				if si.Remote == c.LocalAddr().String() {
+					n++
+					if si.Proxy != "" {
+						t.Errorf("direct session %+v, want no proxy", si)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("sessions %+v, want one from %s", sessions, c.LocalAddr())
 			}
 		})
 	}
+}
+
+// listSessions is what the admin API's session list says.
+func listSessions(t *testing.T, srv *Server) []admin.Session {
+	t.Helper()
+	w := httptest.NewRecorder()
+	srv.handleSessions(w, httptest.NewRequest("GET", admin.PathSessions, nil))
+	var out []admin.Session
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		t.Fatalf("sessions: %v: %s", err, w.Body)
+	}
+	if strings.Contains(w.Body.String(), `"proxy":""`) {
+		t.Errorf("sessions: an empty proxy field: %s", w.Body)
+	}
+	return out
 }
 
 // A connection from a balancer without a header is closed with nothing

@@ -18,6 +18,7 @@ type SessionInfo struct {
 	User         string // Telnet user name
 	OSAccount    string
 	Remote       string // client address
+	Proxy        string // the load balancer's address (PROXY protocol); "" for a direct connection
 	LogonTime    time.Time
 	LastActivity time.Time // last input from the client
 	Term         string

@@ -371,7 +371,8 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	// The login deadline bounds the wait for a bcrypt slot as well as the
 	// reads: a logon flood must not hold a connection past it.
 	logonCtx, cancelLogon := context.WithDeadline(ctx, loginDeadline)
-	lg := logonConn{conn: conn, tls: tc, via: via, remote: remote, log: log, st: st}
+	proxy := balancerOf(nc)
+	lg := logonConn{conn: conn, tls: tc, via: via, remote: remote, proxy: proxy, log: log, st: st}
 	id, typeahead, prot, ok := s.logon(logonCtx, lg, cfg)
 	cancelLogon()
 	loggedOn = ok
@@ -396,7 +397,7 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 			s.loggedOn.Add(-1)
 		}
 	}()
-	return s.startSession(ctx, conn, cfg, id, typeahead, log, remote, prot)
+	return s.startSession(ctx, conn, cfg, id, typeahead, log, remote, proxy, prot)
 }
 
 // hostOf returns the address part of host:port.
@@ -423,20 +424,23 @@ type liveSession struct {
 	typeahead []byte
 	user      string
 	remote    string
+	proxy     string // the balancer the connection came through; "" for none
 	// endObservers ends the recording and the shadows (observe).
 	endObservers func()
 }
 
 // startSession starts the shell for a logged-on identity and registers
-// the session; nil if it cannot start (the client has been told).
-func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote string, prot *admin.TLS) *liveSession {
+// the session; nil if it cannot start (the client has been told). proxy
+// is the balancer the connection came through; "" for none.
+func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *config.Config, id auth.Identity, typeahead []byte, log *slog.Logger, remote, proxy string, prot *admin.TLS) *liveSession {
 	log = log.With("user", id.User, "os_account", id.OSAccount)
 	// refuse ends a logon whose password was right but whose session
 	// cannot start: the audit trail records every refused logon, and the
 	// client is told within a second (the login deadline no longer holds,
 	// and a client that stopped reading must not keep this goroutine).
 	refuse := func(reason error) {
-		s.audit.Warn("logon refused", "event", "logon_denied", "user", id.User, "remote", remote, "reason", reason.Error())
+		s.audit.Warn("logon refused", append([]any{"event", "logon_denied", "user", id.User, "remote", remote,
+			"reason", reason.Error()}, proxyAttrs(proxy)...)...)
 		s.metrics.Logon(metrics.LogonDenied)
 		conn.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write([]byte(msgCannotStart + "\r\n"))
@@ -503,7 +507,7 @@ func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *con
 	}()
 	e := &entry{
 		info: SessionInfo{
-			User: id.User, OSAccount: acct.Name, Remote: remote,
+			User: id.User, OSAccount: acct.Name, Remote: remote, Proxy: proxy,
 			LogonTime: sess.Started(), Term: term, PID: sess.PID(), TLS: prot,
 		},
 		sess: sess, stream: cfg.Mode == config.ModeStream,
@@ -519,10 +523,10 @@ func (s *Server) startSession(ctx context.Context, conn *protocol.Conn, cfg *con
 	s.metrics.Logon(metrics.LogonOK)
 	s.watchIdle(sctx, sid, e)
 	s.audit.Info("logon", append([]any{"event", "logon", "session", sid, "user", id.User, "os_account", acct.Name,
-		"remote", remote, "pid", sess.PID(), "term", term}, tlsAttrs(prot)...)...)
+		"remote", remote, "pid", sess.PID(), "term", term}, append(tlsAttrs(prot), proxyAttrs(proxy)...)...)...)
 	endObservers := s.observe(cfg, sid, e, cols, rows, log)
 	live = &liveSession{
-		s: s, sess: sess, sid: sid, ctx: sctx, cancel: cancel, typeahead: typeahead, user: id.User, remote: remote,
+		s: s, sess: sess, sid: sid, ctx: sctx, cancel: cancel, typeahead: typeahead, user: id.User, remote: remote, proxy: proxy,
 		endObservers: endObservers,
 	}
 	return live
@@ -545,10 +549,10 @@ func (l *liveSession) run() {
 	l.endObservers()
 
 	in, out := sess.Bytes()
-	s.audit.Info("session ended", "event", "session_end", "session", l.sid, "user", l.user,
+	s.audit.Info("session ended", append([]any{"event", "session_end", "session", l.sid, "user", l.user,
 		"remote", l.remote, "reason", string(reason),
 		"duration", time.Since(sess.Started()).Round(time.Millisecond).String(),
-		"bytes_in", in, "bytes_out", out)
+		"bytes_in", in, "bytes_out", out}, proxyAttrs(l.proxy)...)...)
 }
 
 // Shutdown stops accepting, tells every session, ends them all, and waits
