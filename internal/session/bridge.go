@@ -82,7 +82,8 @@ func (s *Session) copyOut() (clientGone bool) {
 
 // readOutput reads what the terminal has ready into buf, in several reads
 // if need be (it hands out at most about 4 KiB a read), so that one socket
-// write carries it all; a small first read (an echo) is returned at once.
+// write carries it all; a small first read is returned at once when an
+// echo is due.
 // In packet mode every read starts with a status byte: 0 before data, and
 // dropped; else a status, which ends the batch and is returned. n == 0
 // with no status and no error: nothing was ready.

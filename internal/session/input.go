@@ -84,7 +84,7 @@ func (s *Session) copyIn(in *input) {
 // returns why: the client went (or asked to be logged out), copyOut ended
 // (the terminal is gone, or the client stopped taking output), ctx was
 // cancelled, or the shell exited and its output has been drained. A panic
-// in the input path ends the session like a disconnect (recoverPanic).
+// in the input path ends the session like a disconnect (logPanic).
 func (s *Session) forward(ctx context.Context, in *input, outDone <-chan struct{}, clientGone *bool) (reason Reason) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -93,9 +93,9 @@ func (s *Session) forward(ctx context.Context, in *input, outDone <-chan struct{
 		}
 	}()
 	reason = ReasonDisconnect
-	var drain *drainState // set once the shell has exited
+	var drainEnd time.Time // drainLimit after the shell's exit; zero before
 	for {
-		if r, done := s.decide(ctx, outDone, clientGone, &drain); done {
+		if r, done := s.decide(ctx, outDone, clientGone, &drainEnd); done {
 			return r
 		}
 		for {
@@ -117,25 +117,21 @@ func (s *Session) forward(ctx context.Context, in *input, outDone <-chan struct{
 		// Set the next deadline before looking at what woke us: a wake-up
 		// after this sets a deadline past it; one before it is seen below.
 		next := time.Time{}
-		if drain != nil {
+		if !drainEnd.IsZero() {
 			next = time.Now().Add(drainTimeout / 4)
 		}
 		s.conn.NetConn().SetReadDeadline(next)
 	}
 }
 
-// drainState is forward's bounds on forwarding output after the shell
-// has exited: output goes on while it flows, for at most drainLimit.
-type drainState struct{ limit time.Time }
-
 // decide is what Run's select was: it reports whether the session ends
 // now, and why. Once the shell has exited, the output it left is still
-// forwarded (see drainTimeout), so *drain is set and the read deadline
+// forwarded (see drainTimeout), so *drainEnd is set and the read deadline
 // ticks until copyOut ends, drainTimeout passes with no output, or
-// drainLimit is reached.
+// *drainEnd is reached.
 // clientGone is read once outDone is closed (copyOut sets it before).
-func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGone *bool, drain **drainState) (Reason, bool) {
-	if *drain == nil {
+func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGone *bool, drainEnd *time.Time) (Reason, bool) {
+	if drainEnd.IsZero() {
 		select {
 		case <-s.exited:
 			// Forward what the shell wrote before it exited. The read ends
@@ -144,7 +140,7 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 			// background process that keeps the terminal open but quiet
 			// gets drainTimeout, and one that keeps writing drainLimit.
 			now := time.Now()
-			*drain = &drainState{limit: now.Add(drainLimit)}
+			*drainEnd = now.Add(drainLimit)
 			s.conn.NetConn().SetReadDeadline(now.Add(drainTimeout / 4))
 			// This goroutine's own writes to the client (replies to
 			// what it reads) and copyOut's are bounded as teardown
@@ -163,14 +159,14 @@ func (s *Session) decide(ctx context.Context, outDone <-chan struct{}, clientGon
 		default:
 		}
 	}
-	if *drain != nil {
+	if !drainEnd.IsZero() {
 		select {
 		case <-outDone:
 			return ReasonExit, true
 		default:
 		}
 		quiet := !s.writing.Load() && time.Since(time.Unix(0, s.lastOut.Load())) >= drainTimeout
-		return ReasonExit, quiet || time.Now().After((*drain).limit)
+		return ReasonExit, quiet || time.Now().After(*drainEnd)
 	}
 	// ctx first: a kill that cut this goroutine's reply to the client
 	// short (endInput) also cuts copyOut's writes, and was the cause.

@@ -449,18 +449,7 @@ func TestEndWhileClientDoesNotRead(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(s, ctx, []byte("yes\n"))
 
-	// Wait until the output has filled the socket and stopped.
-	var last int64 = -1
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		_, out := s.Bytes()
-		if out > 0 && out == last {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("output never blocked (%d bytes out)", out)
-		}
-		last = out
-	}
+	waitOutputBlocked(t, s)
 	noticed := make(chan error, 1)
 	go func() { noticed <- s.Notice("you are being disconnected") }()
 	cancel()
@@ -479,6 +468,23 @@ func TestEndWhileClientDoesNotRead(t *testing.T) {
 	}
 	if err := unix.Kill(-s.PID(), 0); err != unix.ESRCH {
 		t.Fatalf("the session's process group is still there (kill 0: %v)", err)
+	}
+}
+
+// waitOutputBlocked waits until the session's output has filled the
+// socket of a client that does not read, and stopped.
+func waitOutputBlocked(t *testing.T, s *Session) {
+	t.Helper()
+	var last int64 = -1
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		_, out := s.Bytes()
+		if out > 0 && out == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("output never blocked (%d bytes out)", out)
+		}
+		last = out
 	}
 }
 
@@ -973,17 +979,7 @@ func TestEndWhileReplyToClientBlocked(t *testing.T) {
 	s := start(t, conn, Spec{EndTasks: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAsync(s, ctx, []byte("yes\n"))
-	var last int64 = -1
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		_, out := s.Bytes()
-		if out > 0 && out == last {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("output never blocked (%d bytes out)", out)
-		}
-		last = out
-	}
+	waitOutputBlocked(t, s)
 	if _, err := cc.Write([]byte{iac, 246}); err != nil { // IAC AYT
 		t.Fatal(err)
 	}
