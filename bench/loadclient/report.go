@@ -232,10 +232,7 @@ func report(w io.Writer, r *results) {
 				if rw.inRounds > 0 {
 					held = judgedRounds > 0 && float64(heldRounds) >= rw.inRounds*float64(judgedRounds)-1e-9
 				}
-				verdict = "**no**"
-				if held {
-					verdict = "yes"
-				}
+				verdict = verdictOf(held)
 				if judgedRounds > 0 {
 					verdict += fmt.Sprintf(" (%d of %d rounds)", heldRounds, judgedRounds)
 				}
@@ -355,11 +352,7 @@ func reportVariant(w io.Writer, r *results, srv, base string) {
 		}
 		verdict := ""
 		if med := ratios.median(); med >= 0 {
-			verdict = "**no**"
-			if holds(med) {
-				verdict = "yes"
-			}
-			verdict += fmt.Sprintf(" (%d of %d rounds)", held, len(ratios))
+			verdict = verdictOf(holds(med)) + fmt.Sprintf(" (%d of %d rounds)", held, len(ratios))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, cell("%.1f", mine.median()), cell("%.1f", theirs.median()),
 			cell("%.2f", ratios.median()), target, verdict)
@@ -371,19 +364,26 @@ func reportVariant(w io.Writer, r *results, srv, base string) {
 		}
 	}
 	line("echo p99 (µs)", mEchoP99, fmt.Sprintf("≤ %.2f", tg.maxEcho), func(x float64) bool { return x <= tg.maxEcho })
-	perSession := func(name string) float64 {
-		c := r.Conc[name]
-		if c == nil || c.OK == 0 || c.DaemonProcs == 0 {
-			return -1
-		}
-		return float64(c.DaemonAt.PSS-c.DaemonBase.PSS) / 1024 / float64(c.OK)
+	if kib := r.Conc[srv].daemonKiBPerSession(); kib >= 0 {
+		baseKiB := r.Conc[base].daemonKiBPerSession()
+		fmt.Fprintf(w, "| daemon PSS per idle session (KiB) | %.0f | %s | %s | ≤ %.0f KiB | %s |\n", kib, cell("%.0f", baseKiB),
+			cell("%.2f", ratio(kib, baseKiB)), tg.maxKiB, verdictOf(kib <= tg.maxKiB))
 	}
-	if kib := perSession(srv); kib >= 0 {
-		verdict := "**no**"
-		if kib <= tg.maxKiB {
-			verdict = "yes"
-		}
-		fmt.Fprintf(w, "| daemon PSS per idle session (KiB) | %.0f | %s | %s | ≤ %.0f KiB | %s |\n", kib, cell("%.0f", perSession(base)),
-			cell("%.2f", ratio(kib, perSession(base))), tg.maxKiB, verdict)
+}
+
+// verdictOf is a target's "holds" cell.
+func verdictOf(held bool) string {
+	if held {
+		return "yes"
 	}
+	return "**no**"
+}
+
+// daemonKiBPerSession is the daemon's PSS per logged-on session, less
+// what it held before the logons; -1 if it was not measured.
+func (c *concResult) daemonKiBPerSession() float64 {
+	if c == nil || c.OK == 0 || c.DaemonProcs == 0 {
+		return -1
+	}
+	return float64(c.DaemonAt.PSS-c.DaemonBase.PSS) / 1024 / float64(c.OK)
 }

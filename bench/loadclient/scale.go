@@ -45,31 +45,22 @@ func scale(args []string) error {
 	time.Sleep(2 * time.Second) // that session's processes go
 	c := concurrency(&o, res, s)
 
-	verdict := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
-	}
-	kib := -1.0
-	if c.OK > 0 && c.DaemonProcs > 0 {
-		kib = float64(c.DaemonAt.PSS-c.DaemonBase.PSS) / 1024 / float64(c.OK)
-	}
+	kib := c.daemonKiBPerSession()
 	w := os.Stdout
 	fmt.Fprintf(w, "tlntsvr at scale, %s; load average before the logons %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadavg())
 	fmt.Fprintln(w, "| figure | value | target | holds |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- |")
-	fmt.Fprintf(w, "| sessions logged on | %d of %d in %.1f s | all | %s |\n", c.OK, c.Want, c.Elapsed.Seconds(), verdict(c.OK == c.Want))
-	fmt.Fprintf(w, "| daemon PSS per session (KiB) | %s | ≤ 40 | %s |\n", cell("%.1f", kib), verdict(kib >= 0 && kib <= 40))
+	fmt.Fprintf(w, "| sessions logged on | %d of %d in %.1f s | all | %s |\n", c.OK, c.Want, c.Elapsed.Seconds(), verdictOf(c.OK == c.Want))
+	fmt.Fprintf(w, "| daemon PSS per session (KiB) | %s | ≤ 40 | %s |\n", cell("%.1f", kib), verdictOf(kib >= 0 && kib <= 40))
 	fmt.Fprintf(w, "| daemon PSS, all open (MiB) | %.1f | | |\n", float64(c.DaemonAt.PSS)/(1<<20))
 	fmt.Fprintf(w, "| daemon + session processes PSS per session (KiB) | %s | | |\n",
 		cell("%.0f", float64(c.DaemonAt.PSS-c.DaemonBase.PSS+c.SessionsAt.PSS)/1024/float64(max(c.OK, 1))))
 	fmt.Fprintf(w, "| echo p50, none open → all open (µs) | %.0f → %s | | |\n", idle50, cell("%.0f", c.EchoP50))
 	fmt.Fprintf(w, "| echo p99, none open → all open (µs) | %.0f → %s | all ≤ 2 × none | %s |\n", idle99, cell("%.0f", c.EchoP99),
-		verdict(c.EchoP99 >= 0 && c.EchoP99 <= 2*idle99))
-	fmt.Fprintf(w, "| sessions that answered a command, all open | %d of %d | all | %s |\n", c.Answered, c.OK, verdict(c.OK > 0 && c.Answered == c.OK))
+		verdictOf(c.EchoP99 >= 0 && c.EchoP99 <= 2*idle99))
+	fmt.Fprintf(w, "| sessions that answered a command, all open | %d of %d | all | %s |\n", c.Answered, c.OK, verdictOf(c.OK > 0 && c.Answered == c.OK))
 	fmt.Fprintf(w, "| all clients gone → last session process gone (s) | %s | ≤ 10 | %s |\n", cell("%.1f", c.Teardown.Seconds()),
-		verdict(c.Teardown >= 0 && c.Teardown <= 10*time.Second))
+		verdictOf(c.Teardown >= 0 && c.Teardown <= 10*time.Second))
 	for _, e := range res.Errors[s.Name] {
 		fmt.Fprintln(w, "\nerror:", e)
 	}
