@@ -431,11 +431,17 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	c.send("exit\r")
 	c.waitExit()
+	// A scrape is not one snapshot: Prometheus gathers its collectors
+	// concurrently, so the live sessions can be read before the session
+	// leaves the registry and the histogram after it ended. Wait for both.
+	ended := func(m map[string]float64) bool {
+		return m[`tlntsvr_session_duration_seconds_count`] == 1 && m[`tlntsvr_sessions{mode="console",tls="none"}`] == 0
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for m = d.scrape(t); m[`tlntsvr_session_duration_seconds_count`] != 1 && time.Now().Before(deadline); m = d.scrape(t) {
+	for m = d.scrape(t); !ended(m) && time.Now().Before(deadline); m = d.scrape(t) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if m[`tlntsvr_session_duration_seconds_count`] != 1 || m[`tlntsvr_sessions{mode="console",tls="none"}`] != 0 {
+	if !ended(m) {
 		t.Errorf("after the session ended: duration count %v, sessions %v", m[`tlntsvr_session_duration_seconds_count`],
 			m[`tlntsvr_sessions{mode="console",tls="none"}`])
 	}
