@@ -93,6 +93,14 @@ func shadowRun(o *ShadowOptions) error {
 		return nil
 	default:
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The daemon closed the stream without its closing line because
+		// it could not write even that: what a watcher that took nothing
+		// for 10 s gets (the daemon's shadowWriteTimeout), a stopped
+		// tlntadmn or a terminal that does not read. Or the daemon went.
+		return fmt.Errorf("watching session %d: the daemon broke off the stream: a view that takes no output "+
+			"for 10 seconds is dropped (or the daemon stopped); run tlntadmn shadow %d again to resume", o.ID, o.ID)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("watching session %d: %w", o.ID, err)
 	}
