@@ -51,15 +51,6 @@ func sourceName(src netip.Prefix) string {
 	return src.String()
 }
 
-// sourceOf names the source of a host:port for the audit trail.
-func (s *Server) sourceOf(remote string) string {
-	a, err := netip.ParseAddr(hostOf(remote))
-	if err != nil {
-		return hostOf(remote)
-	}
-	return sourceName(s.Config().SourceNetblock.Source(a))
-}
-
 // admit decides whether nc may go on to the login dialogue. On refusal
 // the client has been told (unless it is denied, or speaks TLS from the
 // first byte), nc is closed and it returns nil. Otherwise nc holds a
@@ -69,6 +60,8 @@ func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup 
 	addr := remoteAddr(nc)
 	src := cfg.SourceNetblock.Source(addr)
 	name := sourceName(src)
+	balancer := balancerOf(nc)
+	peer := func(more ...any) []any { return peerAttrs(remote, balancer, more...) }
 	refuse := refuse
 	if tlsFirst {
 		// A client that speaks TLS from its first byte could not read
@@ -76,29 +69,30 @@ func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup 
 		refuse = func(nc net.Conn, _ string) { nc.Close() }
 	}
 	if !allowed(cfg, addr) {
-		s.flood.record(refusedDenied, name, "remote", remote)
+		s.flood.record(refusedDenied, name, peer()...)
 		nc.Close()
 		return nil
 	}
 	if s.Paused() {
-		s.flood.record(refusedPaused, name, "remote", remote)
+		s.flood.record(refusedPaused, name, peer()...)
 		refuse(nc, msgPaused)
 		return nil
 	}
 	if s.loggedOn.Load() >= int64(cfg.MaxConnections) {
-		s.flood.record(refusedSessions, name, "remote", remote, "max_connections", cfg.MaxConnections)
+		s.flood.record(refusedSessions, name, peer("max_connections", cfg.MaxConnections)...)
 		refuse(nc, msgMaxConnections)
 		return nil
 	}
 	if until, ok := s.penalties.refusedUntil(src, time.Now()); ok {
-		s.flood.record(refusedPenalised, name, "remote", remote, "until", until.UTC().Format(time.RFC3339))
+		s.flood.record(refusedPenalised, name, peer("until", until.UTC().Format(time.RFC3339))...)
 		refuse(nc, msgPenalised)
 		return nil
 	}
 	st := newStartup(src, addr, remote, func() { nc.Close() })
+	st.proxy = balancer
 	victims, ok := s.startups.admit(st, cfg.MaxStartups, cfg.PerSourceMaxStartups)
 	if !ok {
-		s.flood.record(refusedPerSource, name, "remote", remote, "per_source_max_startups", cfg.PerSourceMaxStartups)
+		s.flood.record(refusedPerSource, name, peer("per_source_max_startups", cfg.PerSourceMaxStartups)...)
 		refuse(nc, msgTooManyPending)
 		return nil
 	}
@@ -107,8 +101,8 @@ func (s *Server) admit(nc net.Conn, cfg *config.Config, tlsFirst bool) *startup 
 		// socket, and a write here could wait on a client that does
 		// not read.
 		v.end()
-		s.flood.record(evictedStartup, sourceName(v.source), "remote", v.remote, "max_startups", cfg.MaxStartups,
-			"stage", stageName(stage(v.stage.Load())))
+		s.flood.record(evictedStartup, sourceName(v.source), v.peer("max_startups", cfg.MaxStartups,
+			"stage", stageName(stage(v.stage.Load())))...)
 	}
 	if now := s.Config(); now != cfg {
 		// The config changed since cfg was read, and its sweep of the
@@ -130,8 +124,8 @@ func (s *Server) closeRefused(cfg *config.Config) {
 	gone := s.startups.removeRefused(func(a netip.Addr) bool { return !allowed(cfg, a) })
 	for _, st := range gone {
 		st.end()
-		s.flood.record(refusedDenied, sourceName(st.source), "remote", st.remote, "at", "reload",
-			"stage", stageName(stage(st.stage.Load())))
+		s.flood.record(refusedDenied, sourceName(st.source), st.peer("at", "reload",
+			"stage", stageName(stage(st.stage.Load())))...)
 	}
 }
 

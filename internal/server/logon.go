@@ -128,8 +128,7 @@ func (s *Server) logon(ctx context.Context, lc logonConn, cfg *config.Config) (i
 	}
 	say(msgTooManyFails)
 	lc.st.ended(outcomeFailed)
-	s.flood.record(droppedFailures, sourceName(lc.st.source), append([]any{"remote", remote,
-		"max_failed_logons", cfg.MaxFailedLogons}, proxyAttrs(lc.proxy)...)...)
+	s.flood.record(droppedFailures, sourceName(lc.st.source), lc.st.peer("max_failed_logons", cfg.MaxFailedLogons)...)
 	return id, nil, nil, false
 }
 

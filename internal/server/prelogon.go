@@ -55,7 +55,7 @@ func (c *preLogonConn) CloseWrite() error {
 func (s *Server) auditFlood(err error, st *startup) {
 	if errors.Is(err, errPreLogonFlood) {
 		st.ended(outcomeFailed)
-		s.flood.record(droppedFlood, sourceName(st.source), "remote", st.remote, "limit_bytes", maxPreLogonBytes)
+		s.flood.record(droppedFlood, sourceName(st.source), st.peer("limit_bytes", maxPreLogonBytes)...)
 	}
 }
 

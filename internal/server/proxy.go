@@ -225,6 +225,12 @@ func proxyAttrs(balancer string) []any {
 	return []any{"proxy", balancer}
 }
 
+// peerAttrs are the attributes of a record about one connection: the
+// client's address, more, and the balancer it came through, if any.
+func peerAttrs(remote, balancer string, more ...any) []any {
+	return append(append([]any{"remote", remote}, more...), proxyAttrs(balancer)...)
+}
+
 func (c *proxiedConn) Read(p []byte) (int, error) {
 	if c.r != nil {
 		if c.r.Buffered() > 0 {

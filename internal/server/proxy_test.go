@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"net/netip"
 	"os/user"
 	"strings"
 	"testing"
@@ -58,6 +59,47 @@ func dialFrom(t *testing.T, srv *Server, from string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// dialProxied connects to srv as a balancer on 127.0.0.1 carrying client
+// (host:port) with a v2 header, followed by first in the same write. It
+// returns the connection and the balancer's address, the audit's proxy.
+func dialProxied(t *testing.T, srv *Server, client string, first []byte) (*testClient, string) {
+	t.Helper()
+	c := dialFrom(t, srv, "127.0.0.1")
+	h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(client)), srv.Addrs()[0])
+	h.Command = proxyproto.PROXY
+	b, err := h.Format()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(append(b, first...)); err != nil {
+		t.Fatal(err)
+	}
+	return newTestClient(c), c.LocalAddr().String()
+}
+
+// Refusals behind a balancer name both ends, as the logon records do: the
+// client's address from the header as remote, the balancer as proxy.
+func TestProxyRefusalsNameTheBalancer(t *testing.T) {
+	srv, audit := proxyServer(t, "deny: [203.0.113.7]\nmax_failed_logons: 1\n")
+	denied, deniedVia := dialProxied(t, srv, "203.0.113.7:4242", nil)
+	select {
+	case <-denied.closed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the denied client's connection is still open")
+	}
+	failing, failingVia := dialProxied(t, srv, "203.0.113.8:4242", []byte("alice\r\nwrong\r\n"))
+	failing.waitFor(t, msgTooManyFails)
+	for event, want := range map[string][2]string{
+		"connection_refused": {"203.0.113.7:4242", deniedVia},
+		"max_failed_logons":  {"203.0.113.8:4242", failingVia},
+	} {
+		rec := waitRecords(t, audit, event, 1)[0]
+		if rec["remote"] != want[0] || rec["proxy"] != want[1] {
+			t.Errorf("%s: remote %v, proxy %v; want %s through %s: %v", event, rec["remote"], rec["proxy"], want[0], want[1], rec)
+		}
+	}
 }
 
 // auditRecords returns the audit records of an event.

@@ -1,15 +1,12 @@
 package server
 
 import (
-	"net"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	proxyproto "github.com/pires/go-proxyproto"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
 	"github.com/tlntsvr/tlntsvr/internal/auth"
 )
@@ -145,23 +142,13 @@ func TestConfigChangeClosesRefusedStartups(t *testing.T) {
 // refused, so a connection carrying another client goes on.
 func TestConfigChangeClosesRefusedProxiedStartups(t *testing.T) {
 	srv, audit := proxyServer(t, "")
-	open := func(client string) (*testClient, chan struct{}) {
-		c := dialFrom(t, srv, "127.0.0.1")
-		h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(client)), srv.Addrs()[0])
-		h.Command = proxyproto.PROXY
-		b, err := h.Format()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Write(append(b, 255, 253, 1, 255, 253, 3)); err != nil {
-			t.Fatal(err)
-		}
-		tc := newTestClient(c)
+	open := func(client string) (*testClient, chan struct{}, string) {
+		tc, balancer := dialProxied(t, srv, client, []byte{255, 253, 1, 255, 253, 3})
 		tc.waitFor(t, "login: ")
-		return tc, tc.closed()
+		return tc, tc.closed(), balancer
 	}
-	_, deniedGone := open("203.0.113.7:4242")
-	kept, keptGone := open("203.0.113.8:4242")
+	_, deniedGone, deniedVia := open("203.0.113.7:4242")
+	kept, keptGone, _ := open("203.0.113.8:4242")
 	waitPool(t, srv, 2)
 
 	writeConfigFile(t, srv, "proxy_protocol: {from: [127.0.0.1/32]}\ndeny: [203.0.113.7]\n")
@@ -181,8 +168,8 @@ func TestConfigChangeClosesRefusedProxiedStartups(t *testing.T) {
 	default:
 	}
 	recs := waitRecords(t, audit, "connection_refused", 1)
-	if recs[0]["remote"] != "203.0.113.7:4242" || recs[0]["at"] != "reload" {
-		t.Errorf("record %v; want the client's 203.0.113.7:4242, at reload", recs[0])
+	if recs[0]["remote"] != "203.0.113.7:4242" || recs[0]["proxy"] != deniedVia || recs[0]["at"] != "reload" {
+		t.Errorf("record %v; want the client's 203.0.113.7:4242 through %s, at reload", recs[0], deniedVia)
 	}
 }
 

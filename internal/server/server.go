@@ -291,7 +291,7 @@ func refuse(nc net.Conn, msg string) {
 // costs the daemon.
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, tlsFirst bool) {
 	remote := nc.RemoteAddr().String()
-	log := s.log.With("remote", remote)
+	log := s.log.With(peerAttrs(remote, balancerOf(nc))...)
 	defer nc.Close()
 	defer recoverConn(log)
 	var live *liveSession
@@ -345,7 +345,7 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stopClose()
 	loginDeadline := time.Now().Add(cfg.LoginTimeout)
-	conn, tc, via, err := s.secure(limited, cfg, tlsFirst, loginDeadline, remote)
+	conn, tc, via, err := s.secure(limited, cfg, tlsFirst, loginDeadline, st)
 	if err != nil {
 		s.auditFlood(err, st)
 		switch {
@@ -362,7 +362,7 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	}
 	nc.SetReadDeadline(loginDeadline)
 	if tc == nil && cfg.TLS.Require {
-		s.flood.record(refusedTLS, sourceName(st.source), "remote", remote)
+		s.flood.record(refusedTLS, sourceName(st.source), st.peer()...)
 		st.ended(outcomeFailed)
 		conn.Write([]byte(msgTLSRequired + "\r\n"))
 		return nil
@@ -384,7 +384,7 @@ func (s *Server) logOn(ctx context.Context, nc net.Conn, tlsFirst bool, remote s
 	}
 	if !s.reserveSession(cfg) {
 		// Sessions started by others while this one logged on.
-		s.flood.record(refusedSessions, sourceName(st.source), "remote", remote, "max_connections", cfg.MaxConnections)
+		s.flood.record(refusedSessions, sourceName(st.source), st.peer("max_connections", cfg.MaxConnections)...)
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write([]byte(msgMaxConnections + "\r\n"))
 		return nil

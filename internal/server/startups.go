@@ -48,6 +48,7 @@ type startup struct {
 	source netip.Prefix // its source (source_netblock)
 	addr   netip.Addr   // the client's address (from the PROXY header, behind a balancer), for allow and deny
 	remote string       // host:port, for the audit trail
+	proxy  string       // the balancer's host:port behind PROXY, else ""
 	end    func()       // closes the connection, for an eviction or a deny
 
 	heardAt atomic.Int64 // monoNow of the last byte received; of admission until then
@@ -64,6 +65,9 @@ func newStartup(source netip.Prefix, addr netip.Addr, remote string, end func())
 	st.heardAt.Store(monoNow())
 	return st
 }
+
+// peer is the attributes of a record about st's connection (peerAttrs).
+func (st *startup) peer(more ...any) []any { return peerAttrs(st.remote, st.proxy, more...) }
 
 // heard records bytes from the client.
 func (st *startup) heard() {

@@ -32,7 +32,7 @@ const (
 // front of it, by deadline. A failure is audited and the connection is
 // to be closed; nothing is written to it (the client spoke TLS, or tried
 // to: a line of text would only add to its confusion).
-func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte, deadline time.Time, remote, via string) (*tls.Conn, error) {
+func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte, deadline time.Time, st *startup, via string) (*tls.Conn, error) {
 	tc := tls.Server(tlsconf.WithPrefix(nc, buffered), store.Config())
 	// A handshake takes a few round trips; one that has not ended in
 	// handshakeTimeout is a client stalling, which must not hold its
@@ -46,8 +46,7 @@ func (s *Server) tlsHandshake(store *tlsconf.Store, nc net.Conn, buffered []byte
 		if errors.Is(err, errPreLogonFlood) {
 			reason = "client sent too much before logging on"
 		}
-		s.flood.record(failedTLS, s.sourceOf(remote), "remote", remote, "via", via,
-			"error", printable(reason))
+		s.flood.record(failedTLS, sourceName(st.source), st.peer("via", via, "error", printable(reason))...)
 		return nil, err
 	}
 	return tc, nil
@@ -88,7 +87,7 @@ func tlsAttrs(t *admin.TLS) []any {
 // returns the Telnet connection and, when it is encrypted, the TLS
 // connection under it. nc is the counted socket; everything is bounded by
 // deadline.
-func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline time.Time, remote string) (conn *protocol.Conn, tc *tls.Conn, via string, err error) {
+func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline time.Time, st *startup) (conn *protocol.Conn, tc *tls.Conn, via string, err error) {
 	store := s.tls.Load()
 	telnet := func(transport net.Conn, offer bool) (*protocol.Conn, error) {
 		conn := protocol.NewConn(transport, protocol.Config{KnownTerm: knownTerm, EnvAllowed: cfg.EnvAllowed, OfferTLS: offer})
@@ -101,7 +100,7 @@ func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline
 			// stays open until a restart.
 			return nil, nil, "", errors.New("a listen_tls address with no certificate in force (tls.cert_file was removed; restart to close the address)")
 		}
-		if tc, err = s.tlsHandshake(store, nc, nil, deadline, remote, viaTelnets); err != nil {
+		if tc, err = s.tlsHandshake(store, nc, nil, deadline, st, viaTelnets); err != nil {
 			return nil, nil, "", err
 		}
 		conn, err = telnet(tc, false)
@@ -123,11 +122,11 @@ func (s *Server) secure(nc net.Conn, cfg *config.Config, tlsFirst bool, deadline
 	if !hello {
 		// It said it would and did not (the npm telnet-client agrees to
 		// every option): clear text, as if it had refused.
-		s.log.Debug("client agreed to TLS but sent no ClientHello; going on in clear text", "remote", remote, "via", via)
+		s.log.Debug("client agreed to TLS but sent no ClientHello; going on in clear text", st.peer("via", via)...)
 		conn, err = telnet(tlsconf.WithPrefix(raw, append(queued, rest...)), false)
 		return conn, nil, "", err
 	}
-	if tc, err = s.tlsHandshake(store, raw, rest, deadline, remote, via); err != nil {
+	if tc, err = s.tlsHandshake(store, raw, rest, deadline, st, via); err != nil {
 		return nil, nil, "", err
 	}
 	if opt == protocol.OptAuth {
