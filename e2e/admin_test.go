@@ -102,8 +102,15 @@ func TestAdminSessionsMessageKill(t *testing.T) {
 	if got := c2.run("echo still$((1+1))"); got != "still2" {
 		t.Errorf("other session: %q", got)
 	}
-	// The one left is the other session (c2's).
-	if after := d.sessions(t); len(after) != 1 || after[0].ID != list[1].ID {
+	// The one left is the other session (c2's). The killed session leaves
+	// the registry only once its teardown has closed the connection (which
+	// ended c1) and its shell is reaped: wait for it.
+	only := func(after []admin.Session) bool { return len(after) == 1 && after[0].ID == list[1].ID }
+	after := d.sessions(t)
+	for deadline := time.Now().Add(expectTimeout); !only(after) && time.Now().Before(deadline); after = d.sessions(t) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !only(after) {
 		t.Errorf("after kill, sessions = %+v, want only session %d", after, list[1].ID)
 	}
 	// The Windows spelling ends the rest.

@@ -190,11 +190,14 @@ func TestBehindHAProxy(t *testing.T) {
 		extraConfig: "proxy_protocol: {from: [127.0.0.1/32]}\nmetrics_listen: \"127.0.0.1:0\"\n"})
 	plain, tlsFirst := haproxy(t, d)
 
-	// Health checks every 200 ms, each needing "ready": past 2 s, a
-	// dozen have passed (a failing one would take the server down, and
-	// the logon below through it would fail).
-	time.Sleep(2 * time.Second)
+	// Health checks every 200 ms on each backend, each needing "ready":
+	// several pass before the logon (a failing one would take the server
+	// down, and the logon below through it would fail). Waited for: a
+	// loaded machine can answer fewer than a fixed sleep expects.
 	m := d.scrape(t)
+	for deadline := time.Now().Add(expectTimeout); m["tlntsvr_proxy_health_checks_total"] < 5 && time.Now().Before(deadline); m = d.scrape(t) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if n := m["tlntsvr_proxy_health_checks_total"]; n < 5 {
 		t.Errorf("%v health checks answered, want several", n)
 	}
@@ -407,7 +410,14 @@ func TestMetricsScrape(t *testing.T) {
 	c.login("alice", alicePass)
 	c.run("head -c 100000 /dev/zero | tr '\\0' x")
 
+	// A session counts what it sent after each write to the client
+	// returns (session.copyOut), so the output the client has just seen
+	// may not be counted yet: wait for it. The other figures below were
+	// all updated before the client saw any of the shell's output.
 	m = d.scrape(t)
+	for deadline := time.Now().Add(10 * time.Second); m[`tlntsvr_session_sent_bytes_total`] < 100000 && time.Now().Before(deadline); m = d.scrape(t) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	for k, want := range map[string]float64{
 		`tlntsvr_sessions{mode="console",tls="none"}`: 1,
 		`tlntsvr_logons_total{result="ok"}`:           1,

@@ -162,7 +162,7 @@ func runPythonTelnetlib(t *testing.T, d *daemon) {
 	const name = "Python telnetlib"
 	py := "/usr/bin/python3"
 	script := `
-import sys, time, warnings
+import subprocess, sys, time, warnings
 warnings.simplefilter("ignore")
 import telnetlib
 port, pw = int(sys.argv[1]), sys.argv[2]
@@ -179,7 +179,10 @@ print("LOGON ok")
 tn.write(b"echo T$((0+1))=$TERM=\r\n")
 _, m, _ = tn.expect([rb"T1=([^=\r\n]*)="], 20)
 print("TERM", m.group(1).decode() if m else "?")
-tn.write(b"sleep 102\r\n"); time.sleep(0.5)
+tn.write(b"sleep 102\r\n")
+for i in range(200):  # until sleep runs, as the PTY clients' step waits
+    if subprocess.run(["pgrep", "-fx", "sleep 102"], stdout=subprocess.DEVNULL).returncode == 0: break
+    time.sleep(0.1)
 tn.get_socket().sendall(telnetlib.IAC + telnetlib.IP)  # write() would double the IAC
 tn.write(b"echo STATUS$?\r\n"); print("CTRLC", b"STATUS130" in tn.read_until(b"STATUS130", 20))
 tn.write(b"exit\r\n"); tn.read_all(); print("EXIT ok")
@@ -290,7 +293,10 @@ send "stty size\r"
 expect -re {([0-9]+ [0-9]+)\r\n}
 puts "SIZE $expect_out(1,string)"
 send "sleep 103\r"
-sleep 0.5
+for {set i 0} {$i < 200} {incr i} {
+  if {![catch {exec pgrep -fx {sleep 103}}]} break
+  after 100
+}
 send "\003"
 send "echo STATUS\$?\r"
 expect {

@@ -143,7 +143,10 @@ func TestRecordingNeverHasPasswords(t *testing.T) {
 
 	// cat reads a line with the terminal echoing: typed input.
 	c.send("cat\r")
-	time.Sleep(300 * time.Millisecond) // cat reading; the line is echoed either way
+	// Typed while bash's readline still has the terminal (echo off), the
+	// line would be neither echoed nor recorded: wait until cat runs, by
+	// which time bash has given the terminal its echo back.
+	waitFor(t, "cat to run", func() bool { return pgrepCount(osAlice, "cat") > 0 })
 	c.send("typed-in-the-open\r")
 	c.expect(`typed-in-the-open\r\n(.*\r\n)?typed-in-the-open`)
 	c.send("\x04")

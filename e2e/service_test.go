@@ -141,14 +141,22 @@ func TestReloadAppliesAndKeepsSessions(t *testing.T) {
 	if n := len(d.sessions(t)); n != 1 {
 		t.Errorf("%d sessions after reload, want the 1 open before", n)
 	}
-	recs := eventsOf(auditRecords(t, filepath.Join(d.dir, "audit.log")), "admin")
-	found := false
-	for _, r := range recs {
-		if r["action"] == "reload" && r["via"] == "SIGHUP" && r["result"] == "ok" {
-			found = true
+	// The daemon audits a SIGHUP reload after it has logged it (cmd/tlntsvr
+	// reload), and nothing waited for since comes after that record.
+	var recs []map[string]any
+	found := func() bool {
+		recs = eventsOf(auditRecords(t, filepath.Join(d.dir, "audit.log")), "admin")
+		for _, r := range recs {
+			if r["action"] == "reload" && r["via"] == "SIGHUP" && r["result"] == "ok" {
+				return true
+			}
 		}
+		return false
 	}
-	if !found {
+	for deadline := time.Now().Add(expectTimeout); !found() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !found() {
 		t.Errorf("no audit record of the SIGHUP reload: %v", recs)
 	}
 }
@@ -378,7 +386,15 @@ func TestAuditEventKinds(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		// A session's end is audited after its connection has closed
+		// (the client's exit is seen first), so the idle session's may
+		// be there before the exited one's: wait for the latter too.
+		for _, r := range eventsOf(recs, "session_end") {
+			if r["reason"] == "exit" {
+				return true
+			}
+		}
+		return false
 	})
 	for kind, fields := range want {
 		for _, r := range eventsOf(recs, kind) {
