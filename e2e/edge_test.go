@@ -456,3 +456,32 @@ func TestMetricsScrape(t *testing.T) {
 			m[`tlntsvr_sessions{mode="console",tls="none"}`])
 	}
 }
+
+// The documented way to listen on IPv4 and IPv6, ["0.0.0.0:P", "[::]:P"],
+// starts, and clients of both families log on. It runs in a network
+// namespace of its own, where every address is a loopback one.
+func TestListenIPv4AndIPv6(t *testing.T) {
+	needRoot(t)
+	unshare := needTool(t, "unshare", "util-linux")
+	nsenter := needTool(t, "nsenter", "util-linux")
+	needTool(t, "ip", "iproute2")
+	if out, err := exec.Command(unshare, "--net", "true").CombinedOutput(); err != nil {
+		// A container may refuse namespaces: that is the host, not tlntsvr.
+		t.Skipf("this host refuses network namespaces: %v %s", err, out)
+	}
+	const port = "2323"
+	d := startDaemon(t, daemonOpts{listen: `["0.0.0.0:` + port + `", "[::]:` + port + `"]`,
+		wrap: func(argv []string) []string {
+			return append([]string{unshare, "--net", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, argv...)
+		}})
+	pid := strconv.Itoa(d.cmd.Process.Pid)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		c := startClient(t, "xterm", 80, 24, nsenter, "--target", pid, "--net", "telnet", host, port)
+		c.login("alice", alicePass)
+		c.send("exit\r")
+		c.waitExit()
+	}
+	if n := strings.Count(d.logs(), `"msg":"listening"`); n != 2 {
+		t.Errorf("%d listening addresses, want 2:\n%s", n, d.logs())
+	}
+}

@@ -150,6 +150,7 @@ type daemon struct {
 // daemonOpts adjusts a test daemon.
 type daemonOpts struct {
 	extraConfig string // YAML lines appended to the config
+	listen      string // the listen list, ["127.0.0.1:0"] if ""
 	// ignoreSignals starts the daemon with SIGINT and SIGQUIT ignored, as
 	// a daemon started with '&' from a script is.
 	ignoreSignals bool
@@ -191,12 +192,15 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 		pki.writeServer(t, dir)
 		o.extraConfig += "listen_tls: [\"127.0.0.1:0\"]\ntls:\n  cert_file: server.pem\n  key_file: server.key\n" + o.tlsConfig
 	}
-	cfg := fmt.Sprintf(`listen: ["127.0.0.1:0"]
+	if o.listen == "" {
+		o.listen = `["127.0.0.1:0"]`
+	}
+	cfg := fmt.Sprintf(`listen: %s
 users_file: users
 groups_file: groups
 admin_socket: %s/admin.sock
 audit_log: audit.log
-%s`, dir, o.extraConfig)
+%s`, o.listen, dir, o.extraConfig)
 	writeFile(t, filepath.Join(dir, "tlntsvr.yaml"), cfg)
 
 	bin := binary

@@ -142,3 +142,90 @@ func checkCIDR(s string) (netip.Prefix, string) {
 	}
 	return p, ""
 }
+
+// How listen addresses share a port. An empty host (":23") takes the port
+// on every address, IPv4 and IPv6: Go binds it as one dual-stack socket.
+// An IPv4 address, "0.0.0.0" included, takes only IPv4. "[::]:23" alone
+// takes both, as Linux does by default
+// (net.ipv6.bindv6only=0), so that a file written for that default keeps
+// its IPv4 clients. But beside an IPv4 address of its port, such as
+// "0.0.0.0:23", an IPv6 address is bound IPv6 only (IPV6_V6ONLY), as
+// nginx and sshd bind theirs, so the two do not collide. What still
+// cannot be bound together is refused when the file is read
+// (crossCheckListen), not at the bind.
+
+// listenHost is a listen address's host and port, parsed from the normal
+// form checkListen gives.
+type listenHost struct {
+	port  uint64
+	every bool       // ":port": every address, both families
+	ip    netip.Addr // invalid for a host name (not checked)
+}
+
+func parseListenHost(addr string) (listenHost, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return listenHost{}, false
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return listenHost{}, false
+	}
+	ip, _ := netip.ParseAddr(host)
+	return listenHost{port: p, every: host == "", ip: ip.Unmap()}, true
+}
+
+// ListenNetwork is the network to bind addr on, given all the addresses
+// listened on (listen and listen_tls): "tcp4" for an IPv4 address (Go
+// would bind "0.0.0.0" with "tcp" as a dual-stack socket, IPv6 too),
+// "tcp6" for an IPv6 address bound IPv6 only, else "tcp". See the comment
+// above listenHost.
+func ListenNetwork(addr string, all []string) string {
+	h, ok := parseListenHost(addr)
+	if ok && h.ip.Is4() {
+		return "tcp4"
+	}
+	if !ok || !h.ip.IsValid() {
+		return "tcp"
+	}
+	for _, other := range all {
+		if o, ok := parseListenHost(other); ok && o.port == h.port && o.ip.IsValid() && o.ip.Is4() {
+			return "tcp6"
+		}
+	}
+	return "tcp"
+}
+
+// listenClash says why a and b (normal forms) cannot both be bound, or "".
+// Port 0 (any free port) and host names never clash here.
+func listenClash(a, b string) string {
+	x, okx := parseListenHost(a)
+	y, oky := parseListenHost(b)
+	if !okx || !oky || x.port != y.port || x.port == 0 {
+		return ""
+	}
+	for _, h := range []struct {
+		addr string
+		listenHost
+	}{{a, x}, {b, y}} {
+		if h.every {
+			return fmt.Sprintf("%q already takes port %d on every address, IPv4 and IPv6; list it alone, or list the addresses", h.addr, h.port)
+		}
+	}
+	if !x.ip.IsValid() || !y.ip.IsValid() || x.ip.Is4() != y.ip.Is4() {
+		return ""
+	}
+	family := "IPv6"
+	if x.ip.Is4() {
+		family = "IPv4"
+	}
+	for _, h := range []struct {
+		addr string
+		listenHost
+	}{{a, x}, {b, y}} {
+		if h.ip.IsUnspecified() {
+			return fmt.Sprintf("%q already takes port %d on every %s address", h.addr, h.port, family)
+		}
+	}
+	return ""
+}

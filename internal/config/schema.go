@@ -120,6 +120,7 @@ var fields = []field{
 // file (or Set) changed, and skips keys whose own value was refused.
 func (d *decoder) crossCheck(c *Config) {
 	d.crossCheckTLS(c)
+	d.crossCheckListen(c)
 	if !d.bad["idle_timeout"] && !d.bad["idle_warning"] && c.IdleTimeout > 0 && c.IdleWarning >= c.IdleTimeout {
 		if line, ok := d.present["idle_warning"]; ok {
 			d.errorf(line, "idle_warning", "must be shorter than idle_timeout (%s); 0 = no warning", showDuration(c.IdleTimeout))
@@ -249,6 +250,43 @@ func readTLSVersion(d *decoder, key string, n *yaml.Node) (TLSVersion, bool) {
 		return "", false
 	}
 	return TLSVersion(v), ok
+}
+
+// crossCheckListen refuses listen and listen_tls addresses that cannot
+// all be bound (listenClash), blaming the later one.
+func (d *decoder) crossCheckListen(c *Config) {
+	if d.bad["listen"] || d.bad["listen_tls"] {
+		return
+	}
+	type entry struct {
+		key        string
+		i          int
+		text, addr string // as written, and in normal form
+	}
+	var seen []entry
+	for _, k := range []struct {
+		key   string
+		addrs []string
+	}{{"listen", c.Listen}, {"listen_tls", c.ListenTLS}} {
+		for i, a := range k.addrs {
+			norm, msg := checkListen(a)
+			if msg != "" {
+				continue
+			}
+			for _, e := range seen {
+				why := listenClash(e.addr, norm)
+				if why == "" && e.addr == norm {
+					why = "it is the same address" // listen and listen_tls
+				}
+				if why != "" {
+					d.errorf(d.present[k.key], k.key, "entry %d: %q cannot be listened on beside %s entry %d (%q): %s",
+						i+1, a, e.key, e.i+1, e.text, why)
+					return
+				}
+			}
+			seen = append(seen, entry{k.key, i, a, norm})
+		}
+	}
 }
 
 // crossCheckTLS: a certificate needs its key and the other way round, and

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tlntsvr/tlntsvr/internal/config"
 	"github.com/tlntsvr/tlntsvr/internal/metrics"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) ServeMetrics() error {
 	if addr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen(config.ListenNetwork(addr, nil), addr) // 0.0.0.0: IPv4 only
 	if err != nil {
 		return fmt.Errorf("metrics_listen %s: %w", addr, err)
 	}

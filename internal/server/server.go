@@ -159,8 +159,9 @@ type listener struct {
 func (s *Server) Listen() error {
 	var lns []listener
 	cfg := s.Config()
+	all := slices.Concat(cfg.Listen, cfg.ListenTLS)
 	for _, a := range slices.Concat(listenOn(cfg.Listen, false), listenOn(cfg.ListenTLS, true)) {
-		ln, err := net.Listen("tcp", a.addr)
+		ln, err := net.Listen(config.ListenNetwork(a.addr, all), a.addr)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
