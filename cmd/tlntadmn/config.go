@@ -31,8 +31,9 @@ func NewCmdConfig(f *Factory, runF func(*ConfigOptions) error) *cobra.Command {
 
 With key=value arguments, check the changes, write them to the config file
 (keeping its comments and order) and apply them in the running daemon. Settings
-bound at start (listen, admin_socket, audit_log) take effect at the next start,
-and tlntadmn says so. When the daemon is not running, the file is changed alone.
+bound at start take effect at the next start, and tlntadmn says so:
+  ` + strings.Join(config.RestartKeys(), ", ") + `.
+When the daemon is not running, the file is changed alone.
 
 Keys are those of the config file (tlntadmn config lists them; lockout.attempts,
 lockout.window, lockout.duration for the lockout). Windows' names work too:

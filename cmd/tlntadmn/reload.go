@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tlntsvr/tlntsvr/internal/admin"
+	"github.com/tlntsvr/tlntsvr/internal/config"
 )
 
 // ReloadOptions are the arguments of tlntadmn reload.
@@ -23,9 +24,10 @@ func NewCmdReload(f *Factory, runF func(*ReloadOptions) error) *cobra.Command {
 		Short: "Make the daemon re-read its config, users and groups files; sessions go on",
 		Long: `reload makes the running daemon re-read its config file and its users and
 groups files, as SIGHUP and systemctl reload do. Changed settings apply to
-new connections and logons at once; listen, admin_socket and audit_log wait
-for a restart. A file with errors is refused, with every error listed, and
-the settings in force stay. No session is ended.`,
+new connections and logons at once; these wait for a restart:
+  ` + strings.Join(config.RestartKeys(), ", ") + `.
+A file with errors is refused, with every error listed, and the settings in
+force stay. No session is ended.`,
 		Args: wantArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {

@@ -150,6 +150,18 @@ func NeedsRestart(key string) bool {
 	return ok && f.rules&restart != 0
 }
 
+// RestartKeys lists the settings bound at start (NeedsRestart), in the
+// file's order, for help texts that name them.
+func RestartKeys() []string {
+	var keys []string
+	eachField(func(key string, f *field) {
+		if f.rules&restart != 0 {
+			keys = append(keys, key)
+		}
+	})
+	return keys
+}
+
 // RootOnly reports whether only root may change the setting key over the
 // admin socket (see fields).
 func RootOnly(key string) bool {

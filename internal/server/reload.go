@@ -27,7 +27,7 @@ type ReloadResult struct {
 // good copy. A config that names other users or groups files, or other group
 // names, is put in force only if those files load.
 //
-// Settings bound at start (listen, admin_socket, audit_log) stay as they are
+// Settings bound at start (config.RestartKeys) stay as they are
 // until a restart; they are reported in RestartNeeded while the file differs.
 //
 // The Lifecycle, if any, is told before and after; the metrics count it.
