@@ -23,7 +23,9 @@ import (
 // The users and groups files are edited here, not through the daemon, so
 // users can be added before the daemon first starts. The daemon is then
 // asked to re-read them (it would notice the change within a second
-// anyway), which also puts the change in its audit trail.
+// anyway): the reload is an admin record in its audit trail, and what
+// the new file changed, by name, users_changed or groups_changed records,
+// written by the daemon however the file was edited.
 
 func loadUsers(path string) (*auth.UsersFile, error) {
 	data, err := os.ReadFile(path)

@@ -89,6 +89,9 @@ type Store struct {
 	// onWait, when set, is told how long each check waited for a slot
 	// in the bcrypt pool (the daemon's metrics).
 	onWait atomic.Pointer[func(time.Duration)]
+	// onChange, when set, is told what each load changed (the daemon's
+	// audit trail).
+	onChange atomic.Pointer[func(Change)]
 
 	// Set by NewStore, replaced by tests before any concurrent use.
 	compare func(hash, password []byte) error
@@ -168,6 +171,7 @@ func (s *Store) SetOptions(opts Options) error {
 	}
 	s.state.Store(st)
 	s.lastCheck = s.now()
+	s.tellChanges(cur, st)
 	return nil
 }
 
@@ -325,8 +329,36 @@ func (s *Store) refreshLocked(force bool) error {
 	}
 	if changed {
 		s.state.Store(&next)
+		s.tellChanges(cur, &next)
 	}
 	return errors.Join(errs...)
+}
+
+// ObserveChanges has f told, each time a users or groups file is put in
+// force that differs from the copy it replaces (found changed, reloaded,
+// or named by SetOptions), what changed: one call per file, users first,
+// never when only comments, order or nothing changed, and not for the
+// load of NewStore. f is called with the store's loading lock held, so
+// in the order of the loads, and must not call the Store.
+func (s *Store) ObserveChanges(f func(Change)) { s.onChange.Store(&f) }
+
+// tellChanges tells the observer, if any, how next differs from prev.
+// Called with s.mu held, after next is published.
+func (s *Store) tellChanges(prev, next *state) {
+	f := s.onChange.Load()
+	if f == nil {
+		return
+	}
+	if prev.users != next.users {
+		if c := DiffUsers(prev.users, next.users); !c.Empty() {
+			(*f)(Change{Users: &c})
+		}
+	}
+	if prev.groups != next.groups {
+		if c := DiffGroups(prev.groups, next.groups); !c.Empty() {
+			(*f)(Change{Groups: &c})
+		}
+	}
 }
 
 // Authenticate checks a logon. It returns ErrBadCredentials for an

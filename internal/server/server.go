@@ -118,6 +118,7 @@ func New(cfg *config.Config, store *auth.Store, log, audit *slog.Logger) *Server
 	s.sessionsSeen = make(chan struct{}, 1)
 	s.setProxyPolicy(cfg)
 	store.ObserveQueueWait(s.metrics.BcryptWait)
+	store.ObserveChanges(s.auditAuthChange)
 	return s
 }
 
