@@ -229,7 +229,8 @@ func TestAdminPauseContinue(t *testing.T) {
 	c3.login("alice", alicePass)
 }
 
-// A user added with tlntadmn logs on at once, without a restart.
+// A user added with tlntadmn logs on at once, without a restart, and the
+// change is audited.
 func TestAdminUserAdd(t *testing.T) {
 	needRoot(t)
 	d := startDaemon(t, daemonOpts{})
@@ -245,6 +246,9 @@ func TestAdminUserAdd(t *testing.T) {
 	if out := d.mustAdmin(t, "user", "list"); !strings.Contains(out, "carol") || !strings.Contains(out, "telnet-clients") {
 		t.Errorf("user list:\n%s", out)
 	}
+	// The daemon audits what changed in its files, by name.
+	d.auditHas(t, `"event":"users_changed"`, `"added":["carol"]`)
+	d.auditHas(t, `"event":"groups_changed"`, `"group":"telnet-clients"`, `"added":["carol"]`)
 }
 
 // Only root and the admin OS group may use the admin socket.

@@ -22,7 +22,8 @@ func TestListenAddressesThatShareAPort(t *testing.T) {
 		{`["127.0.0.1:0", "0.0.0.0:0", ":0"]`, []string{"tcp4", "tcp4", "tcp"}}, // port 0: any free port
 		{`["localhost:23", "0.0.0.0:23"]`, []string{"tcp", "tcp4"}},             // a name is not checked
 	} {
-		cfg, err := Parse([]byte("listen: "+tt.listen+"\n"), "t.yaml")
+		// listen_tls on a port of its own each time: the kernel's choice.
+		cfg, err := Parse([]byte("listen: "+tt.listen+"\nlisten_tls: [\"127.0.0.1:0\"]\ntls: {cert_file: c, key_file: k}\n"), "t.yaml")
 		if err != nil {
 			t.Errorf("listen: %s: %v", tt.listen, err)
 			continue

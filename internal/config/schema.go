@@ -275,8 +275,8 @@ func (d *decoder) crossCheckListen(c *Config) {
 			}
 			for _, e := range seen {
 				why := listenClash(e.addr, norm)
-				if why == "" && e.addr == norm {
-					why = "it is the same address" // listen and listen_tls
+				if why == "" && e.addr == norm && !strings.HasSuffix(norm, ":0") {
+					why = "it is the same address" // listen and listen_tls; port 0 is a free port each
 				}
 				if why != "" {
 					d.errorf(d.present[k.key], k.key, "entry %d: %q cannot be listened on beside %s entry %d (%q): %s",
