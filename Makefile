@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive. (npm counts as there when the
 # command is: NodeSource's nodejs bundles it and conflicts with Debian's.)
 TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux \
-	nodejs npm ckermit openssl haproxy asciinema
+	nodejs npm ckermit openssl haproxy asciinema tintin++ tf5
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
 BUSYBOX_DIR := /opt/tlntsvr-test/busybox

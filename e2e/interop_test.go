@@ -86,6 +86,9 @@ func TestInteropMatrix(t *testing.T) {
 	t.Run("Python telnetlib", func(t *testing.T) { runPythonTelnetlib(t, d) })
 	t.Run("npm telnet-client", func(t *testing.T) { runNpmTelnetClient(t, d) })
 	t.Run("expect + inetutils telnet", func(t *testing.T) { runExpect(t, d) })
+	for _, mc := range mudClients {
+		t.Run(mc.name, func(t *testing.T) { runMUDClient(t, mc) })
+	}
 	if p := os.Getenv("TLNTSVR_INTEROP_DOC"); p != "" {
 		writeInteropDoc(t, p)
 	}
@@ -377,6 +380,10 @@ func writeInteropDoc(t *testing.T, path string) {
 			fmt.Fprintf(&b, "- %s: %s.\n", pc.name, pc.note)
 		}
 	}
+	for _, mc := range mudClients {
+		fmt.Fprintf(&b, "- %s: %s.\n", mc.name, mc.note)
+	}
+	b.WriteString("- The MUD clients run on an 80x24 terminal with TERM=xterm-256color. They edit and echo a line locally and send it whole; Ctrl-C and full-screen programs are not for them. Each runs against a daemon of its own, whose session list must show the terminal type the shell got and whose audit must record the session's end with reason exit.\n")
 	b.WriteString("- The npm telnet-client refuses every option we ask it to perform and accepts every one we offer, CHARSET included, whose REQUEST it answers with a bare `IAC SB CHARSET`: the daemon reads the login name typed after it as data (docs/protocol.md).\n")
 	b.WriteString("- Python's telnetlib refuses every option, so the session gets TERM=dumb and no window size; Ctrl-C is sent as Telnet's IP command, which the daemon turns into the terminal's interrupt character.\n")
 	b.WriteString("- \"full screen\" runs `less`, checks it switches to the alternate screen and draws, and quits.\n")
