@@ -4,7 +4,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Debian packages the end-to-end tests drive. (npm counts as there when the
 # command is: NodeSource's nodejs bundles it and conflicts with Debian's.)
-TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux \
+TEST_PACKAGES := inetutils-telnet telnet-ssl putty-tools expect tmux less python3 apache2-utils procps passwd util-linux iproute2 \
 	nodejs npm ckermit openssl haproxy asciinema tintin++ tf5
 # busybox's telnet client is only in busybox-static, which conflicts with
 # Debian's busybox: it is unpacked here instead of installed.
