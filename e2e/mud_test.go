@@ -69,6 +69,20 @@ var mudClients = []mudClient{
 		size: "24 79", resized: "40 119",
 		note: "TinyFugue answers TTYPE with TINYFUGUE, ANSI-ATTR, ANSI (TERM is ansi, whatever its terminal); its window size is one column short of its terminal; it refuses SGA and ECHO except while the password is typed, and shows the unterminated `login:` prompt in its `/addtelnet` (lp) mode",
 	},
+	{
+		name: "MUD client TinyFugue, MUD world",
+		argv: func(t *testing.T, port, home string) []string {
+			// A world added with /addworld, as a MUD is: TF shows a line
+			// only once it ends, or at the GA that ends a prompt (it
+			// refuses SGA, so the daemon sends one after login: and
+			// password:).
+			rc := filepath.Join(home, "tfrc")
+			writeFile(t, rc, "/def -hDISCONNECT = /quit -y\n/addworld mud 127.0.0.1 "+port+"\n")
+			return []string{"/usr/bin/env", "HOME=" + home, needTool(t, "tf5", "tf5"), "-f" + rc, "-v", "mud"}
+		},
+		term: "ansi", size: "24 79", resized: "40 119",
+		note: "TinyFugue with a MUD world (/addworld) shows the `login:` and `password:` prompts at the GA the daemon sends after them, since it refused SGA",
+	},
 }
 
 // gamesTool finds a program Debian installs in /usr/games, which is not

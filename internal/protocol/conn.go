@@ -464,12 +464,22 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // WritePrompt writes a prompt (login:, password:): Write, followed by
 // IAC EOR when the client asked us to mark records (RFC 885), as MUD
-// clients do to tell prompts from other lines.
+// clients do to tell prompts from other lines, or else by IAC GA when it
+// refused SGA (RFC 858: it waits for a GA where the server waits for
+// input; TinyFugue shows an unterminated prompt only then). A client that
+// never answered gets neither: a raw socket would show the bytes.
 func (c *Conn) WritePrompt(p []byte) (int, error) {
-	if !c.State().Us(OptEOR) {
+	st := c.State()
+	var mark byte
+	switch {
+	case st.Us(OptEOR):
+		mark = EOR
+	case st.goAhead:
+		mark = GA
+	default:
 		return c.Write(p)
 	}
-	buf := append(AppendEscaped(nil, p), IAC, EOR)
+	buf := append(AppendEscaped(nil, p), IAC, mark)
 	if err := c.writeRaw(buf); err != nil {
 		return 0, err
 	}

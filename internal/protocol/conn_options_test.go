@@ -86,6 +86,31 @@ func TestConnPromptAndAccessors(t *testing.T) {
 	}
 }
 
+// A client that refuses SGA gets IAC GA after a prompt (RFC 858), until it
+// agrees to SGA; one that asked for EOR gets EOR instead. A client that
+// has not answered gets neither.
+func TestConnPromptGoAhead(t *testing.T) {
+	c, client := answered(t)
+	c.WritePrompt([]byte("login: "))
+	expect(t, client, []byte("login: "))
+	send(t, client, `IAC DONT SGA "a"`) // answered() had agreed to it
+	readN(t, c, 1)
+	c.WritePrompt([]byte("login: "))
+	expect(t, client, wire(t, `IAC WONT SGA "login: " IAC GA`))
+	c.Write([]byte("text\r\n")) // output is not a prompt
+	expect(t, client, []byte("text\r\n"))
+	send(t, client, `IAC DO EOR "b"`)
+	readN(t, c, 1)
+	expect(t, client, wire(t, `IAC WILL EOR`))
+	c.WritePrompt([]byte("password: "))
+	expect(t, client, wire(t, `"password: " IAC EOR`))
+	send(t, client, `IAC DONT EOR IAC DO SGA "c"`)
+	readN(t, c, 1)
+	expect(t, client, wire(t, `IAC WONT EOR IAC WILL SGA`))
+	c.WritePrompt([]byte("login: "))
+	expect(t, client, []byte("login: "))
+}
+
 // TestConnNegotiateCharset: a client that knows CHARSET answers our WILL;
 // Negotiate then also waits for its answer to our REQUEST.
 func TestConnNegotiateCharset(t *testing.T) {

@@ -192,6 +192,9 @@ type engine struct {
 	charset                   string
 	tls                       tlsOffer // START_TLS and AUTH SSL (tlsoptions.go)
 	lflowAgreed               uint32   // how many times LFLOW was agreed
+	// goAhead: the client refused SGA (DONT SGA), so by RFC 858 it
+	// expects IAC GA where the server waits for input: at the prompts.
+	goAhead bool
 	cols, rows                int
 	nawsSeen                  bool
 	resized                   bool // NAWS brought a size in the feed under way
@@ -651,8 +654,14 @@ func (e *engine) negotiate(verb, opt byte) {
 		}
 	case DO:
 		e.applyUs(e.us[opt].receivePositive(e.pol.us[opt], WILL, WONT), opt)
+		if opt == OptSGA && e.us[opt].state == qYes && e.goAhead {
+			e.goAhead, e.dirty = false, true
+		}
 	case DONT:
 		e.applyUs(e.us[opt].receiveNegative(WILL, WONT), opt)
+		if opt == OptSGA && e.us[opt].state == qNo && !e.goAhead {
+			e.goAhead, e.dirty = true, true
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ type State struct {
 	env         map[string]string // never written once in a State
 	us, him     optionSet
 	lflowAgreed uint32 // how many times LFLOW was agreed (Conn's flow control)
+	goAhead     bool   // the client refused SGA (engine.goAhead)
 }
 
 // Env returns the allowlisted environment variables the client sent
@@ -62,6 +63,7 @@ func (e *engine) snapshot() *State {
 
 		env:         e.env,
 		lflowAgreed: e.lflowAgreed,
+		goAhead:     e.goAhead,
 	}
 	e.envShared = true
 	for o := range 256 {
