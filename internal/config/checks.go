@@ -204,6 +204,11 @@ func listenClash(a, b string) string {
 	if !okx || !oky || x.port != y.port || x.port == 0 {
 		return ""
 	}
+	if x.ip.IsValid() && x.ip == y.ip {
+		// "[::ffff:127.0.0.1]:23" and "127.0.0.1:23": one address, bound
+		// twice (both tcp4). Zones count: fe80::1%eth0 is not %eth1.
+		return "it is the same address"
+	}
 	for _, h := range []struct {
 		addr string
 		listenHost

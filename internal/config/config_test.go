@@ -257,6 +257,7 @@ func TestParseErrors(t *testing.T) {
 		{"listen every IPv4 address and one", "listen:\n  - 127.0.0.1:23\n  - 0.0.0.0:023\n", []want{w(1, "listen", `entry 2: "0.0.0.0:023" cannot be listened on beside listen entry 1 ("127.0.0.1:23"): "0.0.0.0:23" already takes port 23 on every IPv4 address`)}},
 		{"listen every IPv6 address and one", "listen: [\"[::1]:23\", \"[::]:23\"]\n", []want{w(1, "listen", `already takes port 23 on every IPv6 address`)}},
 		{"listen_tls on a listen address", "listen: [\":992\"]\nlisten_tls: [\"127.0.0.1:992\"]\ntls: {cert_file: c, key_file: k}\n", []want{w(2, "listen_tls", `entry 1: "127.0.0.1:992" cannot be listened on beside listen entry 1 (":992")`)}},
+		{"listen mapped and plain IPv4", "listen: [\"[::ffff:127.0.0.1]:23\", \"127.0.0.1:23\"]\n", []want{w(1, "listen", `entry 2: "127.0.0.1:23" cannot be listened on beside listen entry 1 ("[::ffff:127.0.0.1]:23"): it is the same address`)}},
 		{"listen_tls same as listen", "listen: [\"127.0.0.1:992\"]\nlisten_tls: [\"127.0.0.1:992\"]\ntls: {cert_file: c, key_file: k}\n", []want{w(2, "listen_tls", `it is the same address`)}},
 		{"listen_tls duplicate", "listen_tls: [\":992\", \":992\"]\ntls: {cert_file: c, key_file: k}\n", []want{w(1, "listen_tls", "same address as entry 1")}},
 		{"proxy_protocol host bits", "proxy_protocol: {from: [10.0.0.7/24]}\n", []want{w(1, "proxy_protocol.from", "write 10.0.0.0/24 for the network, or 10.0.0.7/32 for the one host")}},

@@ -194,10 +194,10 @@ type engine struct {
 	lflowAgreed               uint32   // how many times LFLOW was agreed
 	// goAhead: the client refused SGA (DONT SGA), so by RFC 858 it
 	// expects IAC GA where the server waits for input: at the prompts.
-	goAhead bool
-	cols, rows                int
-	nawsSeen                  bool
-	resized                   bool // NAWS brought a size in the feed under way
+	goAhead    bool
+	cols, rows int
+	nawsSeen   bool
+	resized    bool // NAWS brought a size in the feed under way
 	// answered: answers given since data last arrived (answeredAYT, ...):
 	// a flood of the same question gets one answer, not one per request.
 	answered uint8

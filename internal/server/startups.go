@@ -67,7 +67,12 @@ func newStartup(source netip.Prefix, addr netip.Addr, remote string, end func())
 }
 
 // peer is the attributes of a record about st's connection (peerAttrs).
-func (st *startup) peer(more ...any) []any { return peerAttrs(st.remote, st.proxy, more...) }
+func (st *startup) peer(more ...any) []any {
+	if st == nil {
+		return peerAttrs("", "", more...)
+	}
+	return peerAttrs(st.remote, st.proxy, more...)
+}
 
 // heard records bytes from the client.
 func (st *startup) heard() {
