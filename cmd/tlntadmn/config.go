@@ -36,7 +36,9 @@ bound at start take effect at the next start, and tlntadmn says so:
 When the daemon is not running, the file is changed alone.
 
 Keys are those of the config file (tlntadmn config lists them; lockout.attempts,
-lockout.window, lockout.duration for the lockout). Windows' names work too:
+lockout.window, lockout.duration for the lockout). A whole mapping given at once
+(lockout={attempts: 5}) replaces it: the keys it leaves out take their defaults.
+Windows' names work too:
   timeout=hh:mm:ss        idle_timeout
   timeoutactive=yes|no    idle_timeout on (1 hour if it was off) or off (0)
   maxfail=N               max_failed_logons
