@@ -167,15 +167,8 @@ func childrenOf(pid int) []string {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, e.Name()+" "+s[strings.IndexByte(s, '('):i+1])
+		if comm, f := procStat(e.Name()); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, e.Name()+" "+comm)
 		}
 	}
 	return out

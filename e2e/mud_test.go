@@ -49,17 +49,12 @@ var mudClients = []mudClient{
 		note: "TinTin++ answers TTYPE with TINTIN++, then $TERM, then `MTTS <bits>`: the cycle stops at $TERM (xterm-256color here), a type the host knows; it offers NEW-ENVIRON but never answers SEND, so its `login:` comes after the negotiation timeout (1 s)",
 	},
 	{
+		// An /addtelnet world has TF's lp flag on: it shows the
+		// unterminated login: and password: prompts after a short wait,
+		// or at once at the GA the daemon sends after them (it refuses
+		// SGA).
 		name: "MUD client TinyFugue",
-		argv: func(t *testing.T, port, home string) []string {
-			// An /addtelnet world has TF's lp flag on: it shows the
-			// unterminated login: and password: prompts (which no GA or
-			// EOR ends: TF asks for neither) after a short wait. -v keeps
-			// it out of its split-screen mode, so its output is lines;
-			// the DISCONNECT hook quits when the server closes.
-			rc := filepath.Join(home, "tfrc")
-			writeFile(t, rc, "/def -hDISCONNECT = /quit -y\n/addtelnet mud 127.0.0.1 "+port+"\n")
-			return []string{"/usr/bin/env", "HOME=" + home, needTool(t, "tf5", "tf5"), "-f" + rc, "-v", "mud"}
-		},
+		argv: tinyFugue("/addtelnet"),
 		// TF 5.0b8 answers TTYPE with TINYFUGUE, ANSI-ATTR, ANSI,
 		// whatever $TERM is: ansi is the first the host knows.
 		term: "ansi",
@@ -70,19 +65,24 @@ var mudClients = []mudClient{
 		note: "TinyFugue answers TTYPE with TINYFUGUE, ANSI-ATTR, ANSI (TERM is ansi, whatever its terminal); its window size is one column short of its terminal; it refuses SGA and ECHO except while the password is typed, and shows the unterminated `login:` prompt in its `/addtelnet` (lp) mode",
 	},
 	{
+		// A world added with /addworld, as a MUD is: TF shows a line
+		// only once it ends, or at the GA that ends a prompt.
 		name: "MUD client TinyFugue, MUD world",
-		argv: func(t *testing.T, port, home string) []string {
-			// A world added with /addworld, as a MUD is: TF shows a line
-			// only once it ends, or at the GA that ends a prompt (it
-			// refuses SGA, so the daemon sends one after login: and
-			// password:).
-			rc := filepath.Join(home, "tfrc")
-			writeFile(t, rc, "/def -hDISCONNECT = /quit -y\n/addworld mud 127.0.0.1 "+port+"\n")
-			return []string{"/usr/bin/env", "HOME=" + home, needTool(t, "tf5", "tf5"), "-f" + rc, "-v", "mud"}
-		},
+		argv: tinyFugue("/addworld"),
 		term: "ansi", size: "24 79", resized: "40 119",
 		note: "TinyFugue with a MUD world (/addworld) shows the `login:` and `password:` prompts at the GA the daemon sends after them, since it refused SGA",
 	},
+}
+
+// tinyFugue runs TinyFugue with a world added by command (/addtelnet or
+// /addworld). -v keeps it out of its split-screen mode, so its output is
+// lines; the DISCONNECT hook quits when the server closes.
+func tinyFugue(command string) func(t *testing.T, port, home string) []string {
+	return func(t *testing.T, port, home string) []string {
+		rc := filepath.Join(home, "tfrc")
+		writeFile(t, rc, "/def -hDISCONNECT = /quit -y\n"+command+" mud 127.0.0.1 "+port+"\n")
+		return []string{"/usr/bin/env", "HOME=" + home, needTool(t, "tf5", "tf5"), "-f" + rc, "-v", "mud"}
+	}
 }
 
 // gamesTool finds a program Debian installs in /usr/games, which is not

@@ -406,15 +406,25 @@ func TestShadowStoppedWatcherDoesNotSlowSession(t *testing.T) {
 // processState is the state letter of /proc/PID/stat ("T" when stopped),
 // or "" when the process is gone.
 func processState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	// The command name, in parentheses, may hold spaces.
-	if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
-		if f := strings.Fields(string(b[i+1:])); len(f) > 0 {
-			return f[0]
-		}
+	if _, f := procStat(strconv.Itoa(pid)); len(f) > 0 {
+		return f[0]
 	}
 	return ""
+}
+
+// procStat reads /proc/PID/stat: the command name, in parentheses, and the
+// fields after it (state, ppid, ...); nothing when the process is gone.
+func procStat(pid string) (comm string, fields []string) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", nil
+	}
+	// The command name may hold spaces and parentheses: it ends at the
+	// last ')'.
+	s := string(b)
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return "", nil
+	}
+	return s[i : j+1], strings.Fields(s[j+1:])
 }

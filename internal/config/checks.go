@@ -197,16 +197,16 @@ func ListenNetwork(addr string, all []string) string {
 }
 
 // listenClash says why a and b (normal forms) cannot both be bound, or "".
-// Port 0 (any free port) and host names never clash here.
+// Port 0 (any free port) never clashes, and a host name only with itself.
 func listenClash(a, b string) string {
 	x, okx := parseListenHost(a)
 	y, oky := parseListenHost(b)
 	if !okx || !oky || x.port != y.port || x.port == 0 {
 		return ""
 	}
-	if x.ip.IsValid() && x.ip == y.ip {
-		// "[::ffff:127.0.0.1]:23" and "127.0.0.1:23": one address, bound
-		// twice (both tcp4). Zones count: fe80::1%eth0 is not %eth1.
+	if a == b || x.ip.IsValid() && x.ip == y.ip {
+		// Also "[::ffff:127.0.0.1]:23" and "127.0.0.1:23": one address,
+		// bound twice (both tcp4). Zones count: fe80::1%eth0 is not %eth1.
 		return "it is the same address"
 	}
 	for _, h := range []struct {

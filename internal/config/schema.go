@@ -274,11 +274,7 @@ func (d *decoder) crossCheckListen(c *Config) {
 				continue
 			}
 			for _, e := range seen {
-				why := listenClash(e.addr, norm)
-				if why == "" && e.addr == norm && !strings.HasSuffix(norm, ":0") {
-					why = "it is the same address" // listen and listen_tls; port 0 is a free port each
-				}
-				if why != "" {
+				if why := listenClash(e.addr, norm); why != "" {
 					d.errorf(d.present[k.key], k.key, "entry %d: %q cannot be listened on beside %s entry %d (%q): %s",
 						i+1, a, e.key, e.i+1, e.text, why)
 					return

@@ -136,6 +136,13 @@ func plainOK(s string, inFlow bool) bool {
 	if inFlow {
 		src = "k: [" + s + "]"
 	}
+	return readsBackPlain(src, s, "!!str", inFlow)
+}
+
+// readsBackPlain reports whether src, a mapping of one key whose value
+// holds s written unquoted (in a one-item list if inList), reads back as
+// the plain scalar s with tag.
+func readsBackPlain(src, s, tag string, inList bool) bool {
 	var doc yaml.Node
 	if yaml.Unmarshal([]byte(src), &doc) != nil || len(doc.Content) != 1 {
 		return false
@@ -145,13 +152,13 @@ func plainOK(s string, inFlow bool) bool {
 		return false
 	}
 	v := m.Content[1]
-	if inFlow {
+	if inList {
 		if v.Kind != yaml.SequenceNode || len(v.Content) != 1 {
 			return false
 		}
 		v = v.Content[0]
 	}
-	return v.Kind == yaml.ScalarNode && v.Style == 0 && v.ShortTag() == "!!str" && v.Value == s
+	return v.Kind == yaml.ScalarNode && v.Style == 0 && v.ShortTag() == tag && v.Value == s
 }
 
 // showDuration writes d as Go syntax without zero tails: 1h, 10m, 1m30s.

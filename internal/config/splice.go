@@ -336,16 +336,7 @@ func readsPlain(s string, flow bool, tag string) bool {
 	if flow {
 		src = "{k: " + s + "}"
 	}
-	var doc yaml.Node
-	if yaml.Unmarshal([]byte(src), &doc) != nil || len(doc.Content) != 1 {
-		return false
-	}
-	m := doc.Content[0]
-	if m.Kind != yaml.MappingNode || len(m.Content) != 2 {
-		return false
-	}
-	n := m.Content[1]
-	return n.Kind == yaml.ScalarNode && n.Style == 0 && n.ShortTag() == tag && n.Value == s
+	return readsBackPlain(src, s, tag, false)
 }
 
 // nodeEnd returns the offset just after n's text; for a block collection,

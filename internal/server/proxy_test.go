@@ -62,12 +62,14 @@ func dialFrom(t *testing.T, srv *Server, from string) net.Conn {
 }
 
 // dialProxied connects to srv as a balancer on 127.0.0.1 carrying client
-// (host:port) with a v2 header, followed by first in the same write. It
-// returns the connection and the balancer's address, the audit's proxy.
-func dialProxied(t *testing.T, srv *Server, client string, first []byte) (*testClient, string) {
+// (host:port) with a header of version (1 or 2), followed by first in the
+// same write, as a balancer may send them: what follows the header is the
+// client's. It returns the connection and the balancer's address, the
+// audit's proxy.
+func dialProxied(t *testing.T, srv *Server, version byte, client string, first []byte) (*testClient, string) {
 	t.Helper()
 	c := dialFrom(t, srv, "127.0.0.1")
-	h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(client)), srv.Addrs()[0])
+	h := proxyproto.HeaderProxyFromAddrs(version, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(client)), srv.Addrs()[0])
 	h.Command = proxyproto.PROXY
 	b, err := h.Format()
 	if err != nil {
@@ -83,13 +85,13 @@ func dialProxied(t *testing.T, srv *Server, client string, first []byte) (*testC
 // client's address from the header as remote, the balancer as proxy.
 func TestProxyRefusalsNameTheBalancer(t *testing.T) {
 	srv, audit := proxyServer(t, "deny: [203.0.113.7]\nmax_failed_logons: 1\n")
-	denied, deniedVia := dialProxied(t, srv, "203.0.113.7:4242", nil)
+	denied, deniedVia := dialProxied(t, srv, 2, "203.0.113.7:4242", nil)
 	select {
 	case <-denied.closed():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the denied client's connection is still open")
 	}
-	failing, failingVia := dialProxied(t, srv, "203.0.113.8:4242", []byte("alice\r\nwrong\r\n"))
+	failing, failingVia := dialProxied(t, srv, 2, "203.0.113.8:4242", []byte("alice\r\nwrong\r\n"))
 	failing.waitFor(t, msgTooManyFails)
 	for event, want := range map[string][2]string{
 		"connection_refused": {"203.0.113.7:4242", deniedVia},
@@ -142,21 +144,7 @@ func TestProxyHeaderGivesClientAddress(t *testing.T) {
 			srv, audit := proxyServer(t, "")
 			const remote = "203.0.113.7:4242"
 			proxied := func(first string) (*testClient, string) {
-				c := dialFrom(t, srv, "127.0.0.1")
-				client := &net.TCPAddr{IP: net.ParseIP("203.0.113.7"), Port: 4242}
-				h := proxyproto.HeaderProxyFromAddrs(version, client, srv.Addrs()[0])
-				h.Command = proxyproto.PROXY
-				// The header and the client's first bytes in one write, as
-				// a balancer may send them: what follows the header is the
-				// client's.
-				b, err := h.Format()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := c.Write(append(b, first...)); err != nil {
-					t.Fatal(err)
-				}
-				return newTestClient(c), c.LocalAddr().String()
+				return dialProxied(t, srv, version, remote, []byte(first))
 			}
 			tc, balancer := proxied("alice\r\n")
 			tc.waitFor(t, "password: ")

@@ -143,7 +143,7 @@ func TestConfigChangeClosesRefusedStartups(t *testing.T) {
 func TestConfigChangeClosesRefusedProxiedStartups(t *testing.T) {
 	srv, audit := proxyServer(t, "")
 	open := func(client string) (*testClient, chan struct{}, string) {
-		tc, balancer := dialProxied(t, srv, client, []byte{255, 253, 1, 255, 253, 3})
+		tc, balancer := dialProxied(t, srv, 2, client, []byte{255, 253, 1, 255, 253, 3})
 		tc.waitFor(t, "login: ")
 		return tc, tc.closed(), balancer
 	}
